@@ -1,0 +1,1 @@
+"""Deploying on the ThreeFold grid: the Deployer interface and its backends."""

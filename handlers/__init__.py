@@ -1,0 +1,1 @@
+"""The chat: python-telegram-bot handlers, message texts and keyboards."""

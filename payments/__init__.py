@@ -1,0 +1,1 @@
+"""Outgoing calls to payment providers: Stripe Checkout, Telegram invoices, refunds, reconciliation."""

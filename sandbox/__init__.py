@@ -1,0 +1,1 @@
+"""Faithful local HTTP stand-ins for the outside services gridshop talks to."""

@@ -1,0 +1,1 @@
+"""The aiohttp server: Stripe and Telegram webhooks and the health check."""
