@@ -1,0 +1,61 @@
+"""make_deployer and make_gridproxy: plain config values in, the right backend out."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from grid.deployer import Deployer
+from grid.factory import make_deployer, make_gridproxy
+from grid.simulated import SimulatedGrid
+from grid.tfcmd import TfcmdDeployer
+
+
+def test_simulated_backend_takes_sim_options(tmp_path: Path) -> None:
+    grid = make_deployer(
+        "simulated",
+        sim_state_path=str(tmp_path / "sim.db"),
+        sim_latency_s=0.5,
+        sim_failure_rate=0.25,
+        sim_seed=42,
+        tfcmd_path="/ignored/for/this/backend",
+        network="test",
+        ssh_key="ssh-ed25519 AAAA x",
+        gridproxy_url=None,
+        farm_ids=[1, 2],
+    )
+    assert isinstance(grid, SimulatedGrid) and isinstance(grid, Deployer)
+    assert (grid.latency_s, grid.failure_rate, grid.seed) == (0.5, 0.25, 42)
+    assert (tmp_path / "sim.db").exists()
+
+
+def test_tfcmd_backend(tmp_path: Path) -> None:
+    exe = tmp_path / "tfcmd"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    deployer = make_deployer("tfcmd", tfcmd_path=str(exe), tfcmd_timeout_s=90, network="main")
+    assert isinstance(deployer, TfcmdDeployer)
+    assert (deployer.tfcmd_path, deployer.timeout_s, deployer.network) == (str(exe), 90.0, "main")
+
+
+def test_tfcmd_missing_fails_at_startup(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not an executable"):
+        make_deployer("tfcmd", tfcmd_path=str(tmp_path / "nope"))
+    with pytest.raises(ValueError, match="not on PATH"):
+        make_deployer("tfcmd", tfcmd_path="tfcmd-that-does-not-exist")
+
+
+def test_unknown_backend_or_option() -> None:
+    with pytest.raises(ValueError, match="unknown grid backend"):
+        make_deployer("aws")
+    with pytest.raises(ValueError, match="sim_latency"):
+        make_deployer("simulated", sim_latncy_s=1)
+
+
+def test_make_gridproxy() -> None:
+    assert make_gridproxy() is None
+    assert make_gridproxy(network="test").base_url == "https://gridproxy.test.grid.tf"  # type: ignore[union-attr]
+    own = make_gridproxy("http://127.0.0.1:8085/", network="main", farm_ids=[7])
+    assert own is not None and own.base_url == "http://127.0.0.1:8085" and own.farm_ids == [7]
