@@ -26,12 +26,17 @@ GRID_OPTION_KEYS = frozenset(
     {
         "tfcmd_path", "tfcmd_timeout_s", "network", "ssh_key", "gridproxy_url", "farm_ids",
         "sim_latency_s", "sim_failure_rate", "sim_seed", "sim_state_path", "sim_failure_kinds",
+        # read by the deployment worker, not by the backends
+        "max_attempts", "expiry_warning_days",
     }
 )
 
 
 def make_deployer(backend: str, **options: Any) -> Deployer:
     """Return the `Deployer` for `backend` ("simulated" or "tfcmd").
+
+    For tfcmd, a gridproxy (`gridproxy_url`, else the public one of `network`) picks a node
+    within `farm_ids` for specs that name neither node nor farm; call `aclose()` at shutdown.
 
     Raises ValueError for an unknown backend, an unknown option, or a tfcmd that cannot be
     found, so a bad config fails at startup rather than at the first sale.
@@ -51,10 +56,12 @@ def make_deployer(backend: str, **options: Any) -> Deployer:
         )
     if backend == "tfcmd":
         path = _resolve_executable(str(opts.get("tfcmd_path", "tfcmd")))
+        network = opts.get("network")
         return TfcmdDeployer(
             tfcmd_path=path,
             timeout_s=float(opts.get("tfcmd_timeout_s", 600)),
-            network=opts.get("network"),
+            network=network,
+            gridproxy=make_gridproxy(opts.get("gridproxy_url"), network, opts.get("farm_ids")),
         )
     raise ValueError(f"unknown grid backend {backend!r}; expected one of {BACKENDS}")
 

@@ -127,6 +127,9 @@ class SimulatedGrid:
         await asyncio.sleep(self.latency_s * 0.1)
         await self._run(self._cancel_contracts, name, "cancelled")
 
+    async def aclose(self) -> None:
+        """Nothing to release: every call opens and closes its own SQLite connection."""
+
     # -- hooks for tests and admin tools ---------------------------------------------------
 
     async def contracts_created(self, name: str) -> int:

@@ -21,9 +21,9 @@ import signal
 import tempfile
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grid.deployer import Deployment, VmSpec, validate_name
 from grid.errors import (
@@ -33,6 +33,9 @@ from grid.errors import (
     PermanentGridError,
     TransientGridError,
 )
+
+if TYPE_CHECKING:
+    from grid.gridproxy import GridProxyClient
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,7 @@ class TfcmdDeployer:
         *,
         query_timeout_s: float | None = None,
         env: Mapping[str, str] | None = None,
+        gridproxy: GridProxyClient | None = None,
     ) -> None:
         if network is not None and network not in NETWORKS:
             raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
@@ -158,7 +162,14 @@ class TfcmdDeployer:
         self.network = network
         self.query_timeout_s = query_timeout_s or min(timeout_s, 120.0)
         self._env = dict(env or {})
+        # Without --node or --farm, tfcmd deploys on farm 1; with a gridproxy we pick a node.
+        self.gridproxy = gridproxy
         self._locks: dict[str, asyncio.Lock] = {}
+
+    async def aclose(self) -> None:
+        """Close the gridproxy client's HTTP session, if we have one."""
+        if self.gridproxy is not None:
+            await self.gridproxy.close()
 
     async def deploy(self, spec: VmSpec, name: str) -> Deployment:
         validate_name(name)
@@ -170,6 +181,7 @@ class TfcmdDeployer:
                     return existing
                 log.warning("tfcmd: %s exists but is unhealthy (%s); redeploying", name, existing)
                 await self.cancel(name)
+            spec = await self._place(spec)
             try:
                 await self._deploy_once(spec, name)
             except GridError:
@@ -201,6 +213,18 @@ class TfcmdDeployer:
             if _NOTHING_TO_CANCEL.search(message) or _NOT_FOUND.search(message):
                 return
             raise classify_error(message)
+
+    async def _place(self, spec: VmSpec) -> VmSpec:
+        """Pin the spec to a node with room when it names neither node nor farm."""
+        if self.gridproxy is None or spec.node_id is not None or spec.farm_id is not None:
+            return spec
+        node = await self.gridproxy.pick_node(spec)
+        if node is None:
+            raise NoCapacityError(
+                f"could not find enough nodes: no node up with {spec.memory_gb} GB memory and "
+                f"{spec.rootfs_gb + spec.disk_gb} GB SSD free"
+            )
+        return replace(spec, node_id=node.node_id)
 
     async def _deploy_once(self, spec: VmSpec, name: str) -> None:
         with tempfile.TemporaryDirectory(prefix="gridshop-tfcmd-") as tmp:

@@ -35,9 +35,17 @@ def test_tfcmd_backend(tmp_path: Path) -> None:
     exe = tmp_path / "tfcmd"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
-    deployer = make_deployer("tfcmd", tfcmd_path=str(exe), tfcmd_timeout_s=90, network="main")
+    deployer = make_deployer(
+        "tfcmd", tfcmd_path=str(exe), tfcmd_timeout_s=90, network="main", farm_ids=[4],
+        max_attempts=3, expiry_warning_days=3,
+    )
     assert isinstance(deployer, TfcmdDeployer)
     assert (deployer.tfcmd_path, deployer.timeout_s, deployer.network) == (str(exe), 90.0, "main")
+    assert deployer.gridproxy is not None
+    assert deployer.gridproxy.base_url == "https://gridproxy.grid.tf"
+    assert deployer.gridproxy.farm_ids == [4]
+    no_proxy = make_deployer("tfcmd", tfcmd_path=str(exe))
+    assert isinstance(no_proxy, TfcmdDeployer) and no_proxy.gridproxy is None
 
 
 def test_tfcmd_missing_fails_at_startup(tmp_path: Path) -> None:

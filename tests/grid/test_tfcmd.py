@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 
 from grid.deployer import Deployer, VmSpec
 from grid.errors import (
@@ -20,7 +21,9 @@ from grid.errors import (
     PermanentGridError,
     TransientGridError,
 )
+from grid.gridproxy import GridProxyClient
 from grid.tfcmd import TfcmdDeployer, classify_error, deploy_args, error_message
+from sandbox.gridproxy import make_app
 
 FAKE = Path(__file__).with_name("fake_tfcmd.py")
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2s0aGVsbG8gd29ybGQ buyer@example"
@@ -212,6 +215,23 @@ async def test_full_vm_fields_are_read(fake: Fake) -> None:
     assert dep.ipv4 == "185.206.122.33" and dep.ipv6 == "2a02:1802:5e:0:1000::f6"
     assert dep.planetary_ip and dep.planetary_ip.startswith("302:")
     assert dep.node_id == 5
+
+
+async def test_gridproxy_picks_the_node_when_spec_names_none(fake: Fake) -> None:
+    server = TestServer(make_app())
+    await server.start_server()
+    try:
+        tf = fake.deployer(gridproxy=GridProxyClient(str(server.make_url(""))))
+        dep = await tf.deploy(SPEC, "placed")
+        assert dep.node_id == 21 and fake.calls("deploy")[0][-2:] == ["--node", "21"]
+        with pytest.raises(NoCapacityError):
+            await tf.deploy(VmSpec(4, 512, 10, 0, KEY), "too_big")
+        assert len(fake.calls("deploy")) == 1  # no tfcmd run when nothing fits
+        await tf.deploy(VmSpec(1, 1, 2, 0, KEY, farm_id=3), "farm_given")
+        assert fake.calls("deploy")[1][-2:] == ["--farm", "3"]
+        await tf.aclose()
+    finally:
+        await server.close()
 
 
 async def test_invalid_input_never_reaches_tfcmd(fake: Fake) -> None:
