@@ -96,7 +96,7 @@ class WebhookDeliverer:
         self._rng = random.Random(seed)
         self._heap: list[_Job] = []
         self._seq = itertools.count()
-        self._inflight = 0
+        self._outstanding = 0  # queued, popped or in flight
         self._sem = asyncio.Semaphore(max_concurrency)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -137,12 +137,14 @@ class WebhookDeliverer:
               manual: bool = False) -> None:
         heapq.heappush(self._heap, _Job(due, next(self._seq), event_id, attempt, counts,
                                         manual))
+        self._outstanding += 1
         self._idle.clear()
         self._wake.set()
 
     @property
     def pending(self) -> int:
-        return len(self._heap) + self._inflight
+        """Deliveries not finished yet (queued, waiting for a retry, or in flight)."""
+        return self._outstanding
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until no delivery is queued, retrying or in flight."""
@@ -160,7 +162,6 @@ class WebhookDeliverer:
                 self._rng.shuffle(due)
             for job in due:
                 await self._sem.acquire()
-                self._inflight += 1
                 task = asyncio.get_running_loop().create_task(self._attempt(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -185,7 +186,7 @@ class WebhookDeliverer:
             elif job.counts:
                 self._on_settled(job.event_id, False)
         finally:
-            self._inflight -= 1
+            self._outstanding -= 1
             self._sem.release()
             if self.pending == 0:
                 self._idle.set()
