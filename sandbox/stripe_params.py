@@ -270,7 +270,8 @@ class Hash(Field):
                     f"you passed in a value that is {len(v)} characters. Invalid value: {v[:50]}",
                     f"{path}[{k}]",
                 )
-            out[k] = v
+            if v != "":  # an empty value unsets the key
+                out[k] = v
         return out
 
 
