@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from grid._locks import NameLocks
 from grid.deployer import Deployment, VmSpec, validate_name
 from grid.errors import NoCapacityError, TransientGridError
 
@@ -77,7 +78,7 @@ class SimulatedGrid:
         self.failure_kinds = kinds
         self.seed = seed
         self._clock = clock
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = NameLocks()
         self._init_db()
 
     # -- Deployer --------------------------------------------------------------------------
@@ -85,7 +86,7 @@ class SimulatedGrid:
     async def deploy(self, spec: VmSpec, name: str) -> Deployment:
         validate_name(name)
         spec.validate()
-        async with self._lock(name):
+        async with self._locks.hold(name):
             existing = await self._run(self._live_row, name)
             if existing is not None:
                 return await self._finish_existing(existing)
@@ -145,9 +146,6 @@ class SimulatedGrid:
         return await self._run(self._attempts, name)
 
     # -- internals -------------------------------------------------------------------------
-
-    def _lock(self, name: str) -> asyncio.Lock:
-        return self._locks.setdefault(name, asyncio.Lock())
 
     async def _finish_existing(self, row: dict[str, Any]) -> Deployment:
         """Return a live contract found for the name, waiting out its deploy if still running.

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grid._locks import NameLocks
 from grid.deployer import Deployment, VmSpec, validate_name
 from grid.errors import (
     GridError,
@@ -164,7 +165,7 @@ class TfcmdDeployer:
         self._env = dict(env or {})
         # Without --node or --farm, tfcmd deploys on farm 1; with a gridproxy we pick a node.
         self.gridproxy = gridproxy
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = NameLocks()
 
     async def aclose(self) -> None:
         """Close the gridproxy client's HTTP session, if we have one."""
@@ -174,7 +175,7 @@ class TfcmdDeployer:
     async def deploy(self, spec: VmSpec, name: str) -> Deployment:
         validate_name(name)
         spec.validate()
-        async with self._locks.setdefault(name, asyncio.Lock()):
+        async with self._locks.hold(name):
             existing = await self.get(name)
             if existing is not None:
                 if existing.healthy:

@@ -254,3 +254,9 @@ def test_deployment_record_shape() -> None:
     dep = Deployment("n", 5, 7, "4ab::1", ipv4="1.2.3.4")
     assert dep.ssh_command == "ssh root@4ab::1"
     assert not Deployment("n", 5, 7, "").healthy
+
+
+async def test_name_locks_are_released(tmp_path: Path) -> None:
+    grid = make_grid(tmp_path)
+    await asyncio.gather(*(grid.deploy(SPEC, f"n{i % 3}") for i in range(9)))
+    assert len(grid._locks) == 0
