@@ -167,6 +167,7 @@ async def get_updates(emu: TelegramEmulator, p: Params) -> Any:
     _allowed_updates(emu, p)
     emu.poll_generation += 1
     generation = emu.poll_generation
+    world.notify()  # wakes an older long poll so it can be terminated
     world.confirm(offset)
     deadline = time.monotonic() + timeout
     while True:
