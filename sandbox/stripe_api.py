@@ -303,6 +303,10 @@ class StripeEmulator:
                     # Stripe stores nothing for requests that failed validation.
                     del self._idempotency[key]  # type: ignore[arg-type]
                     record = None
+            except Exception as exc:  # an emulator bug: answer like Stripe's 500s
+                err = StripeError(f"An unknown error occurred ({type(exc).__name__}: {exc})",
+                                  status=500, type="api_error")
+                status, body = err.status, err.body(request_id)
             data = json.dumps(body, indent=2).encode()
             if record is not None:
                 record.status, record.body, record.in_flight = status, data, False

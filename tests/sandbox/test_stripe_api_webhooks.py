@@ -359,3 +359,17 @@ async def test_standalone_cli() -> None:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_sdk_auto_paging_over_failed_events() -> None:
+    emu = StripeEmulator(api_key=API_KEY)
+    await emu.start()
+    try:
+        for _ in range(6):
+            emu.pay_session(await new_session(emu))
+        page = await client(emu.base_url).v1.events.list_async(
+            params={"limit": 5, "type": "checkout.session.completed"})
+        seen = [e.id async for e in page.auto_paging_iter()]
+    finally:
+        await emu.stop()
+    assert seen == [e["id"] for e in reversed(emu.events("checkout.session.completed"))]
