@@ -1,0 +1,132 @@
+"""The notification outbox: messages to users, queued in the same transaction as the change
+they report, and sent later by a worker with retries.
+
+A message is queued with `enqueue` inside a ledger write (so a credited payment and its receipt
+commit together), claimed by the sender with `due`, then marked `sent`, retried with a delay,
+or marked `blocked` (the user blocked the bot) or `failed` (gave up).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+_COLUMNS = (
+    "id, key, chat_id, text, reply_markup, parse_mode, edit_message_id, state, attempts, "
+    "next_attempt_at, last_error, message_id, created_at, sent_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: int
+    key: str | None
+    chat_id: int
+    text: str
+    reply_markup: str | None  # JSON of an InlineKeyboardMarkup, or None
+    parse_mode: str | None
+    edit_message_id: int | None  # edit this message instead of sending a new one
+    state: str
+    attempts: int
+    next_attempt_at: int
+    last_error: str | None
+    message_id: int | None
+    created_at: int
+    sent_at: int | None
+
+    @property
+    def markup(self) -> dict[str, Any] | None:
+        return json.loads(self.reply_markup) if self.reply_markup else None
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    now: int,
+    chat_id: int,
+    text: str,
+    *,
+    key: str | None = None,
+    reply_markup: dict[str, Any] | None = None,
+    parse_mode: str | None = None,
+    edit_message_id: int | None = None,
+    delay_s: int = 0,
+) -> int:
+    """Queue a message; with `key`, at most one message per key is ever queued. Returns its id."""
+    if key is not None:
+        row = conn.execute("SELECT id FROM notifications WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return row[0]
+    cur = conn.execute(
+        "INSERT INTO notifications (key, chat_id, text, reply_markup, parse_mode, edit_message_id,"
+        " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        (key, chat_id, text, json.dumps(reply_markup) if reply_markup else None, parse_mode,
+         edit_message_id, now + delay_s, now),
+    )
+    return cur.lastrowid  # type: ignore[return-value]
+
+
+def due(conn: sqlite3.Connection, now: int, limit: int, lease_s: int = 60) -> list[Notification]:
+    """Claim up to `limit` pending messages whose time has come, oldest first.
+
+    Claiming pushes `next_attempt_at` out by `lease_s`, so a sender that crashes mid-send lets
+    the message be retried after the lease instead of losing it.
+    """
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM notifications WHERE state = 'pending' AND next_attempt_at <= ? "
+        "ORDER BY next_attempt_at, id LIMIT ?",
+        (now, limit),
+    ).fetchall()
+    if rows:
+        conn.executemany(
+            "UPDATE notifications SET next_attempt_at = ? WHERE id = ?",
+            [(now + lease_s, row[0]) for row in rows],
+        )
+    return [Notification(*row) for row in rows]
+
+
+def mark_sent(conn: sqlite3.Connection, now: int, notification_id: int, message_id: int | None) -> None:
+    conn.execute(
+        "UPDATE notifications SET state = 'sent', sent_at = ?, message_id = ?, "
+        "attempts = attempts + 1 WHERE id = ?",
+        (now, message_id, notification_id),
+    )
+
+
+def mark_retry(
+    conn: sqlite3.Connection, now: int, notification_id: int, delay_s: int, error: str,
+    max_attempts: int,
+) -> str:
+    """Record a failed attempt; retry after `delay_s`, or give up after `max_attempts`."""
+    row = conn.execute("SELECT attempts FROM notifications WHERE id = ?", (notification_id,)).fetchone()
+    attempts = (row[0] if row else 0) + 1
+    state = "failed" if attempts >= max_attempts else "pending"
+    conn.execute(
+        "UPDATE notifications SET attempts = ?, state = ?, next_attempt_at = ?, last_error = ? "
+        "WHERE id = ?",
+        (attempts, state, now + delay_s, error[:500], notification_id),
+    )
+    return state
+
+
+def mark_blocked(conn: sqlite3.Connection, now: int, notification_id: int, chat_id: int) -> None:
+    """The user blocked the bot: stop this message and remember it for later ones."""
+    conn.execute(
+        "UPDATE notifications SET state = 'blocked', attempts = attempts + 1, "
+        "last_error = 'bot was blocked by the user' WHERE id = ?",
+        (notification_id,),
+    )
+    conn.execute(
+        "UPDATE users SET blocked_at = ?, updated_at = ? WHERE user_id = ? AND blocked_at IS NULL",
+        (now, now, chat_id),
+    )
+
+
+def get(conn: sqlite3.Connection, notification_id: int) -> Notification | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM notifications WHERE id = ?", (notification_id,)).fetchone()
+    return Notification(*row) if row is not None else None
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT state, count(*) FROM notifications GROUP BY state").fetchall())

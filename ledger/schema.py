@@ -1,0 +1,249 @@
+"""Versioned schema migrations for the ledger's SQLite database.
+
+`PRAGMA user_version` holds the number of migrations applied. Each migration runs in its own
+`BEGIN IMMEDIATE` transaction, so a crash mid-upgrade leaves the previous version intact.
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+# Fixed ids of the system accounts, created by the first migration. User accounts come after.
+SOURCE_STRIPE = 1
+SOURCE_STARS = 2
+SOURCE_TELEGRAM_CARD = 3
+REVENUE_COMMISSION = 4
+PAYABLE_GRID = 5
+ADJUSTMENTS = 6
+
+SOURCE_ACCOUNT_BY_PROVIDER: dict[str, int] = {
+    "stripe": SOURCE_STRIPE,
+    "stars": SOURCE_STARS,
+    "telegram_card": SOURCE_TELEGRAM_CARD,
+}
+
+_V1 = """
+CREATE TABLE accounts (
+    id              INTEGER PRIMARY KEY,
+    code            TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('user', 'source', 'revenue', 'payable', 'equity')),
+    user_id         INTEGER UNIQUE,
+    -- credits minus debits; typeof() keeps SQLite from silently turning an overflow into REAL
+    balance         INTEGER NOT NULL DEFAULT 0 CHECK (typeof(balance) = 'integer'),
+    held            INTEGER NOT NULL DEFAULT 0 CHECK (typeof(held) = 'integer' AND held >= 0),
+    allow_negative  INTEGER NOT NULL DEFAULT 0,
+    flagged         TEXT,
+    created_at      INTEGER NOT NULL
+);
+
+CREATE TABLE transfers (
+    id                    INTEGER PRIMARY KEY,
+    key                   TEXT NOT NULL UNIQUE,
+    debit_account_id      INTEGER NOT NULL REFERENCES accounts(id),
+    credit_account_id     INTEGER NOT NULL REFERENCES accounts(id),
+    amount                INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
+    kind                  TEXT NOT NULL,
+    memo                  TEXT NOT NULL DEFAULT '',
+    order_id              INTEGER,
+    hold_id               INTEGER,
+    payment_id            INTEGER,
+    debit_balance_after   INTEGER NOT NULL,
+    credit_balance_after  INTEGER NOT NULL,
+    created_at            INTEGER NOT NULL,
+    CHECK (debit_account_id <> credit_account_id)
+);
+CREATE INDEX transfers_by_debit ON transfers (debit_account_id, id);
+CREATE INDEX transfers_by_credit ON transfers (credit_account_id, id);
+CREATE INDEX transfers_by_hold ON transfers (hold_id) WHERE hold_id IS NOT NULL;
+CREATE INDEX transfers_by_payment ON transfers (payment_id) WHERE payment_id IS NOT NULL;
+
+CREATE TRIGGER transfers_no_update BEFORE UPDATE ON transfers
+BEGIN SELECT RAISE(ABORT, 'transfers are immutable'); END;
+CREATE TRIGGER transfers_no_delete BEFORE DELETE ON transfers
+BEGIN SELECT RAISE(ABORT, 'transfers are immutable'); END;
+
+CREATE TABLE holds (
+    id             INTEGER PRIMARY KEY,
+    key            TEXT NOT NULL UNIQUE,
+    account_id     INTEGER NOT NULL REFERENCES accounts(id),
+    amount         INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
+    state          TEXT NOT NULL CHECK (state IN ('pending', 'posted', 'voided', 'expired')),
+    order_id       INTEGER,
+    memo           TEXT NOT NULL DEFAULT '',
+    expires_at     INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    resolved_at    INTEGER,
+    resolve_key    TEXT UNIQUE,
+    posted_amount  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX holds_pending_by_expiry ON holds (expires_at) WHERE state = 'pending';
+
+CREATE TABLE orders (
+    id          INTEGER PRIMARY KEY,
+    key         TEXT NOT NULL UNIQUE,
+    user_id     INTEGER NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('topup', 'purchase')),
+    service_id  TEXT,
+    amount      INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
+    state       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX orders_by_user ON orders (user_id, id);
+
+CREATE TABLE payments (
+    id                 INTEGER PRIMARY KEY,
+    provider           TEXT NOT NULL,
+    external_id        TEXT NOT NULL,
+    user_id            INTEGER NOT NULL,
+    order_id           INTEGER,
+    amount             INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
+    provider_amount    INTEGER NOT NULL,
+    provider_currency  TEXT NOT NULL,
+    transfer_id        INTEGER NOT NULL,
+    refunded           INTEGER NOT NULL DEFAULT 0 CHECK (refunded >= 0 AND refunded <= amount),
+    created_at         INTEGER NOT NULL,
+    UNIQUE (provider, external_id)
+);
+CREATE INDEX payments_by_user ON payments (user_id, id);
+
+CREATE TABLE deployments (
+    id           INTEGER PRIMARY KEY,
+    order_id     INTEGER NOT NULL UNIQUE,
+    user_id      INTEGER NOT NULL,
+    service_id   TEXT NOT NULL,
+    hold_id      INTEGER NOT NULL,
+    state        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX deployments_by_state ON deployments (state, id);
+CREATE INDEX deployments_by_user ON deployments (user_id, id);
+"""
+
+_SYSTEM_ACCOUNTS = [
+    (SOURCE_STRIPE, "source:stripe", "source"),
+    (SOURCE_STARS, "source:stars", "source"),
+    (SOURCE_TELEGRAM_CARD, "source:telegram_card", "source"),
+    (REVENUE_COMMISSION, "revenue:commission", "revenue"),
+    (PAYABLE_GRID, "payable:grid", "payable"),
+    (ADJUSTMENTS, "equity:adjustments", "equity"),
+]
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    _script(_V1)(conn)
+    # System accounts mirror the outside world, so they may go below zero; user accounts may not.
+    conn.executemany(
+        "INSERT INTO accounts (id, code, kind, allow_negative, created_at) VALUES (?, ?, ?, 1, 0)",
+        _SYSTEM_ACCOUNTS,
+    )
+
+
+_V2 = """
+CREATE TABLE users (
+    user_id     INTEGER PRIMARY KEY,
+    username    TEXT,
+    first_name  TEXT NOT NULL DEFAULT '',
+    language    TEXT,
+    blocked_at  INTEGER,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX users_by_username ON users (username COLLATE NOCASE);
+
+CREATE TABLE notifications (
+    id               INTEGER PRIMARY KEY,
+    key              TEXT UNIQUE,
+    chat_id          INTEGER NOT NULL,
+    text             TEXT NOT NULL,
+    reply_markup     TEXT,
+    parse_mode       TEXT,
+    edit_message_id  INTEGER,
+    state            TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'blocked')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    last_error       TEXT,
+    message_id       INTEGER,
+    created_at       INTEGER NOT NULL,
+    sent_at          INTEGER
+);
+CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE state = 'pending';
+
+ALTER TABLE orders ADD COLUMN buy_now INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN provider_ref TEXT;
+ALTER TABLE orders ADD COLUMN provider_ref_expires_at INTEGER;
+ALTER TABLE orders ADD COLUMN flag TEXT;
+CREATE INDEX orders_by_provider_ref ON orders (provider_ref) WHERE provider_ref IS NOT NULL;
+
+ALTER TABLE deployments ADD COLUMN name TEXT;
+ALTER TABLE deployments ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN lease_until INTEGER;
+ALTER TABLE deployments ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN details TEXT;
+ALTER TABLE deployments ADD COLUMN error TEXT;
+ALTER TABLE deployments ADD COLUMN status_chat_id INTEGER;
+ALTER TABLE deployments ADD COLUMN status_message_id INTEGER;
+ALTER TABLE deployments ADD COLUMN period_days INTEGER;
+ALTER TABLE deployments ADD COLUMN started_at INTEGER;
+ALTER TABLE deployments ADD COLUMN ready_at INTEGER;
+ALTER TABLE deployments ADD COLUMN expires_at INTEGER;
+ALTER TABLE deployments ADD COLUMN auto_renew INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN warned_at INTEGER;
+CREATE INDEX deployments_by_expiry ON deployments (expires_at) WHERE state = 'ready';
+
+CREATE TABLE provider_events (
+    id          INTEGER PRIMARY KEY,
+    provider    TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved')),
+    created_at  INTEGER NOT NULL,
+    UNIQUE (provider, event_id)
+);
+
+CREATE TABLE admin_log (
+    id          INTEGER PRIMARY KEY,
+    key         TEXT UNIQUE,
+    admin_id    INTEGER NOT NULL,
+    action      TEXT NOT NULL,
+    target      TEXT NOT NULL DEFAULT '',
+    detail      TEXT NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL
+);
+"""
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def apply(conn: sqlite3.Connection) -> None:
+        for statement in sql.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+
+    return apply
+
+
+MIGRATIONS = [_v1, _script(_V2)]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations the database lacks; return the resulting schema version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this gridshop ({len(MIGRATIONS)})"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number](conn)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

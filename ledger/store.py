@@ -1,0 +1,200 @@
+"""The SQLite store: connections, pragmas, migrations and the single writer with group commit.
+
+All writes go through one writer task. It takes every request queued since its last batch, runs
+them in ONE `BEGIN IMMEDIATE` transaction on the connection's thread, each inside its own
+SAVEPOINT (a refused request rolls back alone and does not sink the batch), commits, and only
+then resolves the callers' futures. One fsync thus covers many requests (group commit), and a
+caller never hears "done" for something that is not durable.
+
+Reads use a second connection: in WAL mode readers never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from .errors import LedgerError, StoreError
+from .schema import migrate
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
+
+MAX_BATCH = 1000
+
+
+def _open(path: str, busy_timeout_ms: int, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA foreign_keys = OFF")
+    return conn
+
+
+def _run_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
+    """Run `ops` in one transaction, a SAVEPOINT each; runs on the connection's thread."""
+    outcomes: list[tuple[bool, Any]] = []
+    execute = conn.execute
+    execute("BEGIN IMMEDIATE")
+    try:
+        for op in ops:
+            execute("SAVEPOINT op")
+            try:
+                result = op(conn)
+            except (LedgerError, sqlite3.IntegrityError, OverflowError) as exc:
+                execute("ROLLBACK TO op")
+                execute("RELEASE op")
+                outcomes.append((False, exc))
+            else:
+                execute("RELEASE op")
+                outcomes.append((True, result))
+        execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+class Store:
+    """Owns the database file: one writer connection (group commit) and one reader connection."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL"):
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.path = str(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous.upper()
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def open(self) -> "Store":
+        """Open both connections, apply migrations and start the writer."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = aiosqlite.connect(
+            self.path, isolation_level=None, check_same_thread=False
+        )
+        await self._writer
+        await self._call(self._writer, self._configure)
+        await self._call(self._writer, migrate)
+        self._reader = aiosqlite.connect(self.path, isolation_level=None)
+        await self._reader
+        await self._reader.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        await self._reader.execute("PRAGMA query_only = ON")
+        self._task = asyncio.create_task(self._write_loop(), name="ledger-writer")
+        return self
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal" and self.path != ":memory:":
+            raise StoreError(f"could not switch {self.path} to WAL mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+
+    @staticmethod
+    async def _call(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+        # aiosqlite runs each call on the connection's own thread; `_execute` lets us run a whole
+        # transaction as ONE call there instead of one thread hop per statement.
+        return await conn._execute(fn, conn._conn, *args)
+
+    async def close(self) -> None:
+        """Finish the queued writes, then close both connections."""
+        self._closing = True
+        if self._task is not None:
+            await self._queue.put((_STOP, asyncio.get_running_loop().create_future()))
+            await self._task
+            self._task = None
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    async def __aenter__(self) -> "Store":
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `op(conn)` in the next group-committed batch; return its result after COMMIT.
+
+        `op` runs on the writer's thread inside a SAVEPOINT; a LedgerError it raises rolls back
+        its own changes only and is re-raised here.
+        """
+        if self._closing or self._task is None:
+            raise StoreError("the ledger store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((op, future))
+        return await future
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` on the reader connection's thread, in one call."""
+        if self._reader is None:
+            raise StoreError("the ledger store is closed")
+        return await self._call(self._reader, _in_read_snapshot, fn)
+
+    async def _write_loop(self) -> None:
+        assert self._writer is not None
+        queue = self._queue
+        stop = False
+        while not stop:
+            batch = [await queue.get()]
+            while len(batch) < MAX_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            if batch[-1][0] is _STOP or any(op is _STOP for op, _ in batch):
+                stop = True
+                batch = [item for item in batch if item[0] is not _STOP]
+                if not batch:
+                    break
+            try:
+                outcomes = await self._call(self._writer, _run_batch, [op for op, _ in batch])
+            except BaseException as exc:  # the whole transaction failed: nobody's write landed
+                log.error("ledger batch of %d failed: %s", len(batch), exc)
+                error = StoreError(f"database write failed: {exc}")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+                    raise
+                continue
+            for (_, future), (ok, value) in zip(batch, outcomes):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(_as_ledger_error(value))
+
+
+def _as_ledger_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, LedgerError):
+        return exc
+    return StoreError(f"rejected by the database: {exc}")
+
+
+def _in_read_snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN")
+    try:
+        return fn(conn)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _stop(conn: sqlite3.Connection) -> None:  # sentinel; never run
+    raise AssertionError
+
+
+_STOP: Op = _stop
