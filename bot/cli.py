@@ -1,0 +1,132 @@
+"""The `gridshop` command line: run the shop, inspect and audit the ledger.
+
+    gridshop [--config PATH] run
+    gridshop [--config PATH] ledger balance USER_ID
+    gridshop [--config PATH] ledger history USER_ID [--limit N]
+    gridshop [--config PATH] ledger audit
+    gridshop [--config PATH] ledger export --format csv [--output FILE]
+
+Bad arguments get a usage message and exit status 2; a bad config file gets one line naming the
+key and exits 2; a failed audit exits 1. Never a traceback for something the operator typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TextIO
+
+from ledger import Ledger, LedgerError
+
+from .config import Config, ConfigError, format_tfc, load_config, load_secrets, resolve_config_path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridshop", description="A Telegram shop for ThreeFold grid capacity.")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $GRIDSHOP_CONFIG or ./config.toml)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the bot, the HTTP server and the workers")
+
+    ledger = commands.add_parser("ledger", help="inspect and audit the credits ledger")
+    actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
+    balance = actions.add_parser("balance", help="a user's available, held and debt")
+    balance.add_argument("user_id", type=_positive_int, metavar="USER_ID")
+    history = actions.add_parser("history", help="a user's transfers, newest first")
+    history.add_argument("user_id", type=_positive_int, metavar="USER_ID")
+    history.add_argument("--limit", type=_positive_int, default=20, metavar="N")
+    actions.add_parser("audit", help="recompute every balance and check every invariant")
+    export = actions.add_parser("export", help="every transfer, as CSV")
+    export.add_argument("--format", choices=["csv"], required=True)
+    export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    return parser
+
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def _ledger_command(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    ledger = await Ledger.open(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    try:
+        if args.action == "balance":
+            b = await ledger.balance(args.user_id)
+            print(f"user {args.user_id}: available {format_tfc(b.available)}, "
+                  f"held {format_tfc(b.held)}, debt {format_tfc(b.debt)}", file=out)
+        elif args.action == "history":
+            entries = await ledger.history(args.user_id, min(args.limit, 1000))
+            if not entries:
+                print(f"user {args.user_id}: no transfers", file=out)
+            for e in entries:
+                amount = ("+" if e.amount > 0 else "-") + format_tfc(abs(e.amount))
+                print(f"{_when(e.created_at)}  #{e.transfer_id:<8} {e.kind:<12} {amount:>17}  "
+                      f"balance {format_tfc(e.balance_after)}  {e.memo}", file=out)
+        elif args.action == "audit":
+            report = await ledger.audit()
+            for violation in report.violations:
+                print(f"violation: {violation}", file=out)
+            print(report.summary(), file=out)
+            return EXIT_OK if report.ok else EXIT_FAILED
+        elif args.action == "export":
+            if args.output:
+                with open(args.output, "w", newline="", encoding="utf-8") as f:
+                    count = await ledger.export_csv(f)
+                print(f"exported {count} transfers to {args.output}", file=sys.stderr)
+            else:
+                await ledger.export_csv(out)
+    finally:
+        await ledger.close()
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point of the `gridshop` console script; returns the exit status."""
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(resolve_config_path(args.config))
+    except ConfigError as exc:
+        print(f"gridshop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "ledger":
+            return asyncio.run(_ledger_command(config, args, out))
+        if args.command == "run":
+            secrets = load_secrets()
+            if secrets.bot_token is None:
+                print("gridshop: BOT_TOKEN is not set: export BOT_TOKEN=<token from @BotFather> "
+                      "(and PAYLOAD_SECRET, see docs/configuration.md)", file=sys.stderr)
+                return EXIT_USAGE
+            from .runtime import run
+
+            return run(config, secrets)
+    except LedgerError as exc:
+        print(f"gridshop: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_OK
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_USAGE
+
+
+def entry() -> None:
+    sys.exit(main())
