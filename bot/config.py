@@ -413,7 +413,7 @@ class GridConfig(_Section):
     )
     sim_state_path: ResolvedPath | None = Field(
         default=None,
-        description="Simulated backend: state file; default grid-sim.json next to the database; "
+        description="Simulated backend: state file; default grid-sim.sqlite3 next to the database; "
         "relative paths are relative to the config file's folder.",
     )
     max_attempts: int = Field(
@@ -501,7 +501,7 @@ class Config(_Section):
                 )
             seen[service.id] = i
         if self.grid.sim_state_path is None:
-            self.grid.sim_state_path = self.database.path.parent / "grid-sim.json"
+            self.grid.sim_state_path = self.database.path.parent / "grid-sim.sqlite3"
         return self
 
     def service(self, service_id: str) -> ServiceConfig | None:

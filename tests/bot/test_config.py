@@ -323,7 +323,7 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkey
     config = load_config("etc/config.toml")
     assert config.database.path == folder.resolve() / "db" / "shop.db"
     assert config.database.path.is_absolute()
-    assert config.grid.sim_state_path == folder.resolve() / "db" / "grid-sim.json"
+    assert config.grid.sim_state_path == folder.resolve() / "db" / "grid-sim.sqlite3"
 
     (folder / "config.toml").write_text(
         '[database]\npath = "/var/lib/gridshop/x.db"\n[grid]\nsim_state_path = "sim.json"\n', encoding="utf-8"
