@@ -1,0 +1,148 @@
+"""The notification outbox worker: sends queued messages through the Bot API, with retries.
+
+Messages are queued by `ledger.outbox.enqueue` in the same transaction as the change they
+report. The worker claims due ones (`outbox.due`, which leases them so a crash mid-send retries
+them later), sends each (`sendMessage`, or `editMessageText` when `edit_message_id` is set)
+and records the result: sent; retried after `retry_after` (429) or an exponential backoff
+(5xx, network errors, timeouts); blocked (403, the user blocked the bot); failed (a request
+Telegram will never accept, or too many attempts). Telegram being down for an hour loses
+nothing: messages stay pending and are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from ledger import Ledger, outbox
+from ledger.outbox import Notification
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierSettings:
+    """Retry policy. The defaults keep retrying for about a day (50 attempts, capped at 30 min)."""
+
+    batch_size: int = 50
+    lease_s: int = 60
+    backoff_base_s: int = 5
+    backoff_max_s: int = 1800
+    max_attempts: int = 50
+    poll_interval_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one `run_once` did, by outcome."""
+
+    sent: int = 0
+    retried: int = 0
+    blocked: int = 0
+    failed: int = 0
+
+    @property
+    def claimed(self) -> int:
+        return self.sent + self.retried + self.blocked + self.failed
+
+
+def _seconds(value: int | float | dt.timedelta) -> int:
+    if isinstance(value, dt.timedelta):
+        return max(1, int(value.total_seconds() + 0.999))
+    return max(1, int(value))
+
+
+def _retry_after(exc: RetryAfter) -> int:
+    # PTB 22 stores a timedelta; the public property may still be an int (deprecated).
+    return _seconds(getattr(exc, "_retry_after", None) or exc.retry_after)
+
+
+class Notifier:
+    """Sends the outbox. Use `run(stop)` as a background task, or `run_once()` in tests."""
+
+    def __init__(self, ledger: Ledger, bot: Bot, settings: NotifierSettings = NotifierSettings()) -> None:
+        self.ledger = ledger
+        self.bot = bot
+        self.settings = settings
+
+    def backoff(self, attempts: int) -> int:
+        """Seconds to wait after the `attempts`-th failed attempt (1-based)."""
+        s = self.settings
+        return min(s.backoff_max_s, s.backoff_base_s * 2 ** min(max(attempts - 1, 0), 20))
+
+    async def run_once(self) -> RunResult:
+        """Claim the due messages and try each once."""
+        s = self.settings
+        batch = await self.ledger.write(lambda conn, now: outbox.due(conn, now, s.batch_size, s.lease_s))
+        counts = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0}
+        for notification in batch:
+            counts[await self._deliver(notification)] += 1
+        return RunResult(**counts)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set; a full batch is followed at once by the next one."""
+        while not stop.is_set():
+            try:
+                result = await self.run_once()
+            except Exception:  # the worker must outlive a database hiccup
+                log.exception("notifier round failed")
+                result = RunResult()
+            if result.claimed >= self.settings.batch_size:
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), self.settings.poll_interval_s)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _send(self, n: Notification) -> int | None:
+        markup = InlineKeyboardMarkup.de_json(n.markup, self.bot) if n.markup else None
+        if n.edit_message_id is not None:
+            try:
+                result = await self.bot.edit_message_text(
+                    n.text, chat_id=n.chat_id, message_id=n.edit_message_id,
+                    parse_mode=n.parse_mode, reply_markup=markup,
+                )
+            except BadRequest as exc:
+                if "message is not modified" in exc.message:
+                    return n.edit_message_id
+                raise
+            return n.edit_message_id if result is True else result.message_id  # type: ignore[union-attr]
+        message = await self.bot.send_message(
+            n.chat_id, n.text, parse_mode=n.parse_mode, reply_markup=markup
+        )
+        return message.message_id
+
+    async def _deliver(self, n: Notification) -> str:
+        s = self.settings
+        try:
+            message_id = await self._send(n)
+        except RetryAfter as exc:
+            return await self._retry(n, _retry_after(exc), f"429: {exc}")
+        except Forbidden as exc:
+            log.info("notification %s: chat %s blocked the bot (%s)", n.id, n.chat_id, exc)
+            await self.ledger.write(lambda conn, now: outbox.mark_blocked(conn, now, n.id, n.chat_id))
+            return "blocked"
+        except BadRequest as exc:
+            log.error("notification %s to %s refused by Telegram: %s", n.id, n.chat_id, exc)
+            await self.ledger.write(lambda conn, now: outbox.mark_retry(
+                conn, now, n.id, 0, f"400: {exc.message}", max_attempts=0))
+            return "failed"
+        except (NetworkError, TelegramError) as exc:  # TimedOut and 5xx are NetworkErrors
+            return await self._retry(n, self.backoff(n.attempts + 1), f"{type(exc).__name__}: {exc}")
+        await self.ledger.write(lambda conn, now: outbox.mark_sent(conn, now, n.id, message_id))
+        return "sent"
+
+    async def _retry(self, n: Notification, delay_s: int, error: str) -> str:
+        state = await self.ledger.write(lambda conn, now: outbox.mark_retry(
+            conn, now, n.id, delay_s, error, self.settings.max_attempts))
+        if state == "failed":
+            log.error("notification %s to %s given up after %d attempts: %s", n.id, n.chat_id,
+                      n.attempts + 1, error)
+            return "failed"
+        log.info("notification %s to %s retried in %ss: %s", n.id, n.chat_id, delay_s, error)
+        return "retried"

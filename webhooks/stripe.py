@@ -1,0 +1,65 @@
+"""`POST /webhooks/stripe`: verify the signature on the raw body, apply the event in ONE ledger
+transaction, and answer 2xx only after COMMIT.
+
+Missing, forged or stale signatures (tolerance 300 s) and malformed bodies get 400 and change
+nothing; a body over the server's limit gets 413 (aiohttp's `client_max_size`). A duplicate is
+answered 200 and changes nothing. When the event cannot be applied now (database or Stripe API
+down) the answer is 503, and Stripe delivers it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import stripe
+from aiohttp import web
+
+from ledger import Ledger
+from payments.stripe_dispatch import RetryLater, handle_event
+from payments.stripe_events import Policy
+
+log = logging.getLogger(__name__)
+
+TOLERANCE_S = 300
+
+
+@dataclass
+class StripeWebhook:
+    """The handler's dependencies: the ledger, the signing secret and the apply policy."""
+
+    ledger: Ledger
+    secret: str
+    policy: Policy
+    client: stripe.StripeClient | None = None  # to look up the session of a dispute
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()  # raises 413 beyond client_max_size
+        signature = request.headers.get("Stripe-Signature")
+        if not signature:
+            log.warning("stripe webhook without Stripe-Signature from %s", request.remote)
+            return _error(400, "missing Stripe-Signature header")
+        try:
+            stripe.Webhook.construct_event(body, signature, self.secret, tolerance=TOLERANCE_S)
+            raw = json.loads(body)
+        except stripe.SignatureVerificationError as exc:
+            log.warning("stripe webhook with a bad signature from %s: %s", request.remote, exc)
+            return _error(400, "invalid signature")
+        except ValueError as exc:
+            log.warning("stripe webhook with a malformed body: %s", exc)
+            return _error(400, "malformed body")
+        if not isinstance(raw, dict):
+            return _error(400, "malformed body")
+        try:
+            outcome = await handle_event(self.ledger, raw, self.policy, self.client)
+        except RetryLater as exc:
+            log.warning("stripe event %s not applied now: %s", raw.get("id"), exc)
+            return _error(503, "try again later")
+        log.info("stripe event %s (%s): %s %s", raw.get("id"), raw.get("type"), outcome.status,
+                 outcome.detail)
+        return web.json_response({"received": True, "status": outcome.status})
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
