@@ -1,0 +1,503 @@
+"""The deployment queue: thread-side functions over the `deployments` table.
+
+Each function takes the sqlite3 connection and the clock reading `now` first, like `ledger.ops`,
+and is meant to run inside `await ledger.write(lambda conn, now: ...)`, so a state change, the
+money it moves and the message it sends to the user commit together or not at all.
+
+States: queued -> deploying -> ready -> cancelling -> cancelled, with deploying -> queued for a
+retry and queued/deploying -> failed (hold voided, credits back). A queued job may also be
+cancelled directly (hold voided). `cancelling` means the grid contract is still to be cancelled;
+the periods job retries that until it is done.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import deploy_messages as texts
+from . import ops, outbox
+from .commission import split_commission
+from .errors import LedgerError
+from .schema import PAYABLE_GRID, REVENUE_COMMISSION
+
+DAY_S = 86_400
+CLOSED_STATES = ("failed", "cancelled")
+_COLUMNS = (
+    "id, order_id, user_id, service_id, hold_id, state, created_at, updated_at, name, attempts, "
+    "lease_until, next_attempt_at, details, error, status_chat_id, status_message_id, "
+    "period_days, started_at, ready_at, expires_at, auto_renew, warned_at"
+)
+
+
+class DeploymentNotFound(LedgerError, LookupError):
+    """No deployment has that id (or it belongs to someone else)."""
+
+
+class DeploymentStateError(LedgerError):
+    """The deployment is not in a state that allows the operation."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRecord:
+    """One row of the deployment queue."""
+
+    id: int
+    order_id: int
+    user_id: int
+    service_id: str
+    hold_id: int
+    state: str  # queued | deploying | ready | failed | cancelling | cancelled
+    created_at: int
+    updated_at: int
+    name: str | None
+    attempts: int
+    lease_until: int | None
+    next_attempt_at: int
+    details_json: str | None
+    error: str | None
+    status_chat_id: int | None
+    status_message_id: int | None
+    period_days: int | None
+    started_at: int | None
+    ready_at: int | None
+    expires_at: int | None
+    auto_renew: bool
+    warned_at: int | None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """Connection details (contract_id, node_id, mycelium_ip, ipv4, ipv6, ssh_command)."""
+        return json.loads(self.details_json) if self.details_json else {}
+
+    @property
+    def chat_id(self) -> int:
+        """Where messages about this deployment go: the status chat, else the user's private chat."""
+        return self.status_chat_id if self.status_chat_id is not None else self.user_id
+
+
+def deployment_name(deployment_id: int, prefix: str = "gs") -> str:
+    """The grid name of a deployment: fixed by its id, so every retry reuses the same one."""
+    return f"{prefix}{deployment_id}"
+
+
+def status_key(deployment_id: int) -> str:
+    """Outbox key of the first ("Queued") status message; its sent message id becomes the one
+    later statuses edit, when the chat did not call `attach_status_message`."""
+    return f"deploy:{deployment_id}:status"
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def _row(row: Sequence[Any]) -> DeploymentRecord:
+    values = list(row)
+    values[20] = bool(values[20])
+    return DeploymentRecord(*values)
+
+
+def find(conn: sqlite3.Connection, deployment_id: int) -> DeploymentRecord | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+    return _row(row) if row is not None else None
+
+
+def get(conn: sqlite3.Connection, deployment_id: int, user_id: int | None = None) -> DeploymentRecord:
+    """The deployment; with `user_id`, only if it is theirs (else DeploymentNotFound)."""
+    dep = find(conn, deployment_id)
+    if dep is None or (user_id is not None and dep.user_id != user_id):
+        raise DeploymentNotFound(f"deployment {deployment_id} does not exist")
+    return dep
+
+
+def by_order(conn: sqlite3.Connection, order_id: int) -> DeploymentRecord | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM deployments WHERE order_id = ?", (order_id,)).fetchone()
+    return _row(row) if row is not None else None
+
+
+def list_by_user(
+    conn: sqlite3.Connection, user_id: int, limit: int = 20, include_closed: bool = False
+) -> list[DeploymentRecord]:
+    """The user's deployments, newest first; failed and cancelled ones only if asked for."""
+    closed = "" if include_closed else f" AND state NOT IN {CLOSED_STATES!r}"
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM deployments WHERE user_id = ?{closed} ORDER BY id DESC LIMIT ?",
+        (user_id, limit),
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def list_by_state(conn: sqlite3.Connection, state: str, limit: int = 100) -> list[DeploymentRecord]:
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM deployments WHERE state = ? ORDER BY id LIMIT ?", (state, limit)
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT state, count(*) FROM deployments GROUP BY state").fetchall())
+
+
+def due_for_warning(
+    conn: sqlite3.Connection, now: int, warn_s: int, limit: int = 100
+) -> list[DeploymentRecord]:
+    """Ready deployments expiring within `warn_s` that were not warned in this period."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM deployments WHERE state = 'ready' AND warned_at IS NULL "
+        "AND expires_at > ? AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+        (now, now + warn_s, limit),
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def due_for_expiry(conn: sqlite3.Connection, now: int, limit: int = 100) -> list[DeploymentRecord]:
+    """Ready deployments whose paid period has ended."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM deployments WHERE state = 'ready' AND expires_at <= ? "
+        "ORDER BY expires_at LIMIT ?",
+        (now, limit),
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+# --- status message ---------------------------------------------------------------------------
+
+
+def attach_status_message(
+    conn: sqlite3.Connection, now: int, deployment_id: int, chat_id: int, message_id: int
+) -> DeploymentRecord:
+    """Remember the chat's status message, so later statuses edit it instead of sending anew."""
+    get(conn, deployment_id)
+    conn.execute(
+        "UPDATE deployments SET status_chat_id = ?, status_message_id = ?, updated_at = ? WHERE id = ?",
+        (chat_id, message_id, now, deployment_id),
+    )
+    return get(conn, deployment_id)
+
+
+def enqueue_queued_status(conn: sqlite3.Connection, now: int, deployment_id: int) -> int:
+    """Queue the first "Queued" status message through the outbox (for flows with no chat at
+    hand, such as a buy-now paid by webhook); later statuses edit it once it is sent."""
+    dep = get(conn, deployment_id)
+    return outbox.enqueue(conn, now, dep.chat_id, texts.queued(dep.service_id, now - dep.created_at),
+                          key=status_key(deployment_id))
+
+
+def _status_message_id(conn: sqlite3.Connection, dep: DeploymentRecord) -> int | None:
+    if dep.status_message_id is not None:
+        return dep.status_message_id
+    row = conn.execute(
+        "SELECT message_id FROM notifications WHERE key = ? AND state = 'sent'", (status_key(dep.id),)
+    ).fetchone()
+    return row[0] if row is not None else None
+
+
+def _edit_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: str, key: str) -> bool:
+    """Edit the status message if we know it; returns False when there is none to edit."""
+    message_id = _status_message_id(conn, dep)
+    if message_id is None:
+        return False
+    outbox.enqueue(conn, now, dep.chat_id, text, key=key, edit_message_id=message_id)
+    return True
+
+
+# --- the worker's side ------------------------------------------------------------------------
+
+
+def claim_next(
+    conn: sqlite3.Connection, now: int, lease_s: int, *, name_prefix: str = "gs",
+    max_attempts: int = 1, exclude: Sequence[int] = (),
+) -> DeploymentRecord | None:
+    """Claim the next job: queued and due, or deploying with a lapsed lease (a dead worker's).
+
+    The claim sets the deterministic grid name, state 'deploying' and a lease until
+    `now + lease_s`, and edits the status message to "Deploying".
+    """
+    skip = ",".join(str(int(i)) for i in exclude) or "0"
+    row = conn.execute(
+        "SELECT id FROM deployments WHERE id NOT IN (" + skip + ") AND ("
+        "(state = 'queued' AND next_attempt_at <= ?) OR "
+        "(state = 'deploying' AND coalesce(lease_until, 0) <= ?)) "
+        "ORDER BY next_attempt_at, id LIMIT 1",
+        (now, now),
+    ).fetchone()
+    if row is None:
+        return None
+    deployment_id = row[0]
+    conn.execute(
+        "UPDATE deployments SET state = 'deploying', name = coalesce(name, ?), lease_until = ?, "
+        "started_at = coalesce(started_at, ?), updated_at = ? WHERE id = ?",
+        (deployment_name(deployment_id, name_prefix), now + lease_s, now, now, deployment_id),
+    )
+    dep = get(conn, deployment_id)
+    attempt = dep.attempts + 1
+    _edit_status(conn, now, dep, texts.deploying(dep.service_id, now - dep.created_at, attempt, max_attempts),
+                 f"deploy:{dep.id}:deploying:{attempt}")
+    return dep
+
+
+def extend_lease(conn: sqlite3.Connection, now: int, deployment_id: int, lease_s: int) -> bool:
+    """Keep a claim alive during a long deploy; False if the job is no longer deploying."""
+    cur = conn.execute(
+        "UPDATE deployments SET lease_until = ? WHERE id = ? AND state = 'deploying'",
+        (now + lease_s, deployment_id),
+    )
+    return cur.rowcount == 1
+
+
+def release_leases(conn: sqlite3.Connection, now: int) -> int:
+    """At startup: every job left deploying belongs to a dead worker; make it claimable now."""
+    cur = conn.execute(
+        "UPDATE deployments SET lease_until = ? WHERE state = 'deploying' "
+        "AND coalesce(lease_until, 0) > ?",
+        (now, now),
+    )
+    return cur.rowcount
+
+
+def backoff_s(attempts: int, base_s: int, max_s: int) -> int:
+    """Delay before retry number `attempts` (1 after the first failure): base * 2^(n-1), capped."""
+    return min(max_s, base_s * 2 ** max(0, attempts - 1))
+
+
+def record_attempt_failure(
+    conn: sqlite3.Connection, now: int, deployment_id: int, error: str, *,
+    backoff_base_s: int = 30, backoff_max_s: int = 600,
+) -> DeploymentRecord:
+    """A transient failure: count the attempt and queue the job again after a backoff."""
+    dep = get(conn, deployment_id)
+    if dep.state != "deploying":
+        raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}, not deploying")
+    attempts = dep.attempts + 1
+    conn.execute(
+        "UPDATE deployments SET state = 'queued', attempts = ?, next_attempt_at = ?, error = ?, "
+        "lease_until = NULL, updated_at = ? WHERE id = ?",
+        (attempts, now + backoff_s(attempts, backoff_base_s, backoff_max_s), error[:500], now,
+         deployment_id),
+    )
+    return get(conn, deployment_id)
+
+
+def _splits(amount: int, commission_ppm: int) -> list[tuple[int, int]]:
+    payable, commission = split_commission(amount, commission_ppm)
+    splits = [(PAYABLE_GRID, payable)] if payable else []
+    return splits + ([(REVENUE_COMMISSION, commission)] if commission else [])
+
+
+def _charge(
+    conn: sqlite3.Connection, now: int, user_id: int, amount: int, commission_ppm: int, key: str,
+    kind: str, memo: str, order_id: int | None,
+) -> None:
+    """Take `amount` from the user's balance, split payable/commission, once per `key`.
+
+    Raises InsufficientFunds (rolling back the whole write) when the balance does not cover it.
+    """
+    account_id = ops.ensure_user(conn, now, user_id)
+    for index, (credit, part) in enumerate(_splits(amount, commission_ppm)):
+        ops.transfer(conn, now, f"{key}#{index}", account_id, credit, part, kind, memo, order_id)
+
+
+def complete_success(
+    conn: sqlite3.Connection, now: int, deployment_id: int, details_json: str, period_days: int,
+    settle_key: str, *, commission_ppm: int,
+) -> DeploymentRecord:
+    """The VM runs: settle the hold (payable/commission split), state ready, tell the user.
+
+    If the hold lapsed while the job waited, the price is charged from the balance instead
+    (the same split); InsufficientFunds then means the VM must be cancelled and the job failed.
+    """
+    dep = get(conn, deployment_id)
+    if dep.state == "ready":
+        return dep  # a replay after a crash between COMMIT and the caller hearing of it
+    if dep.state not in ("deploying", "queued"):
+        raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}; it cannot become ready")
+    hold = ops.get_hold(conn, dep.hold_id)
+    if hold.state == "posted" or (hold.state == "pending" and hold.expires_at > now):
+        ops.post_hold(conn, now, hold.id, settle_key, _splits(hold.amount, commission_ppm))
+    else:
+        if hold.state == "pending":
+            ops.void_hold(conn, now, hold.id, f"expire:{hold.id}", "expired")
+        _charge(conn, now, dep.user_id, hold.amount, commission_ppm, settle_key, "settlement",
+                f"purchase {dep.service_id}", dep.order_id)
+    expires_at = now + period_days * DAY_S
+    conn.execute(
+        "UPDATE deployments SET state = 'ready', details = ?, error = NULL, lease_until = NULL, "
+        "period_days = ?, ready_at = ?, expires_at = ?, warned_at = NULL, updated_at = ? WHERE id = ?",
+        (details_json, period_days, now, expires_at, now, deployment_id),
+    )
+    ops.set_order_state(conn, now, dep.order_id, "completed", ("placed",))
+    dep = get(conn, deployment_id)
+    took = now - dep.created_at
+    _edit_status(conn, now, dep, texts.ready(dep.service_id, took), f"deploy:{dep.id}:ready")
+    outbox.enqueue(conn, now, dep.chat_id,
+                   texts.details(dep.name or "", dep.service_id, dep.details, expires_at, dep.auto_renew),
+                   key=f"deploy:{dep.id}:details")
+    return dep
+
+
+def complete_failure(
+    conn: sqlite3.Connection, now: int, deployment_id: int, reason: str
+) -> DeploymentRecord:
+    """Give up: void the hold (the credits come back), state failed with the reason, tell the user."""
+    dep = get(conn, deployment_id)
+    if dep.state == "failed":
+        return dep
+    if dep.state not in ("deploying", "queued"):
+        raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}; it cannot fail")
+    hold = ops.get_hold(conn, dep.hold_id)
+    refunded = 0
+    if hold.state == "pending":
+        ops.void_hold(conn, now, hold.id, f"deploy-failed:{deployment_id}")
+        refunded = hold.amount
+    conn.execute(
+        "UPDATE deployments SET state = 'failed', error = ?, lease_until = NULL, updated_at = ? "
+        "WHERE id = ?",
+        (reason[:500], now, deployment_id),
+    )
+    ops.set_order_state(conn, now, dep.order_id, "failed", ("placed",))
+    dep = get(conn, deployment_id)
+    text = texts.failed(dep.service_id, now - dep.created_at, reason, refunded)
+    if not _edit_status(conn, now, dep, text, f"deploy:{dep.id}:failed"):
+        outbox.enqueue(conn, now, dep.chat_id, text, key=f"deploy:{dep.id}:failed")
+    return dep
+
+
+# --- the user's side and the periods job ------------------------------------------------------
+
+
+def set_auto_renew(
+    conn: sqlite3.Connection, now: int, deployment_id: int, on: bool, user_id: int | None = None
+) -> DeploymentRecord:
+    dep = get(conn, deployment_id, user_id)
+    if dep.state not in ("queued", "deploying", "ready"):
+        raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}")
+    conn.execute("UPDATE deployments SET auto_renew = ?, updated_at = ? WHERE id = ?",
+                 (1 if on else 0, now, deployment_id))
+    return get(conn, deployment_id)
+
+
+def renew(
+    conn: sqlite3.Connection, now: int, deployment_id: int, *, commission_ppm: int,
+    price: int | None = None, period_days: int | None = None, for_expires_at: int | None = None,
+    user_id: int | None = None, notify: bool = True,
+) -> DeploymentRecord:
+    """Pay one more period from the balance (payable/commission split) and extend the expiry.
+
+    Idempotent per period: the key names the expiry being extended, and `for_expires_at` (the
+    expiry the user saw) makes a double tap renew once. Refused with InsufficientFunds (nothing
+    written) when the balance does not cover `price` (default: the order's amount).
+    """
+    dep = get(conn, deployment_id, user_id)
+    if dep.state != "ready" or dep.expires_at is None:
+        raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}; only a running one renews")
+    if for_expires_at is not None and for_expires_at != dep.expires_at:
+        if dep.expires_at > for_expires_at:
+            return dep  # that period was renewed already
+        raise DeploymentStateError(f"deployment {deployment_id} expires at {dep.expires_at}, not {for_expires_at}")
+    amount = price if price is not None else ops.get_order(conn, dep.order_id).amount
+    days = period_days or dep.period_days or 30
+    _charge(conn, now, dep.user_id, amount, commission_ppm, f"renew:{dep.id}:{dep.expires_at}",
+            "renewal", f"renew {dep.name} {days}d", dep.order_id)
+    expires_at = dep.expires_at + days * DAY_S
+    conn.execute(
+        "UPDATE deployments SET expires_at = ?, period_days = ?, warned_at = NULL, updated_at = ? "
+        "WHERE id = ?",
+        (expires_at, days, now, deployment_id),
+    )
+    if notify:
+        outbox.enqueue(conn, now, dep.chat_id, texts.renewed(dep.name or "", amount, expires_at),
+                       key=f"deploy:{dep.id}:renewed:{dep.expires_at}")
+    return get(conn, deployment_id)
+
+
+def mark_warned(conn: sqlite3.Connection, now: int, deployment_id: int, price: int) -> bool:
+    """Warn the user once per period that the deployment expires soon; False if not due."""
+    dep = get(conn, deployment_id)
+    if dep.state != "ready" or dep.warned_at is not None or dep.expires_at is None:
+        return False
+    conn.execute("UPDATE deployments SET warned_at = ? WHERE id = ?", (now, deployment_id))
+    outbox.enqueue(conn, now, dep.chat_id,
+                   texts.expiry_warning(dep.name or "", dep.expires_at, dep.auto_renew, price),
+                   key=f"deploy:{dep.id}:warn:{dep.expires_at}")
+    return True
+
+
+def request_cancel(
+    conn: sqlite3.Connection, now: int, deployment_id: int, reason: str, user_id: int | None = None
+) -> DeploymentRecord:
+    """Cancel a deployment: a queued one at once (hold voided, credits back); a running one moves
+    to 'cancelling' (auto-renew off) until its grid contract is cancelled (`mark_cancelled`).
+
+    A deploying job cannot be cancelled mid-flight (DeploymentStateError); a paid period is not
+    refunded when the user cancels a running VM.
+    """
+    dep = get(conn, deployment_id, user_id)
+    if dep.state in ("cancelling", "cancelled"):
+        return dep
+    if dep.state == "queued":
+        hold = ops.get_hold(conn, dep.hold_id)
+        refunded = 0
+        if hold.state == "pending":
+            ops.void_hold(conn, now, hold.id, f"deploy-cancelled:{deployment_id}")
+            refunded = hold.amount
+        conn.execute(
+            "UPDATE deployments SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?",
+            (reason[:500], now, deployment_id),
+        )
+        ops.set_order_state(conn, now, dep.order_id, "cancelled", ("placed",))
+        text = texts.cancelled_before_deploy(dep.service_id, refunded)
+        if not _edit_status(conn, now, dep, text, f"deploy:{dep.id}:cancelled"):
+            outbox.enqueue(conn, now, dep.chat_id, text, key=f"deploy:{dep.id}:cancelled")
+        return get(conn, deployment_id)
+    if dep.state != "ready":
+        raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}; it cannot be cancelled now")
+    conn.execute(
+        "UPDATE deployments SET state = 'cancelling', auto_renew = 0, error = ?, updated_at = ? "
+        "WHERE id = ?",
+        (reason[:500], now, deployment_id),
+    )
+    return get(conn, deployment_id)
+
+
+def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> DeploymentRecord:
+    """The grid contract is gone: state cancelled, and tell the user why."""
+    dep = get(conn, deployment_id)
+    if dep.state == "cancelled":
+        return dep
+    if dep.state != "cancelling":
+        raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}, not cancelling")
+    conn.execute("UPDATE deployments SET state = 'cancelled', updated_at = ? WHERE id = ?",
+                 (now, deployment_id))
+    outbox.enqueue(conn, now, dep.chat_id, texts.removed(dep.name or "", dep.error or "cancelled"),
+                   key=f"deploy:{dep.id}:removed")
+    return get(conn, deployment_id)
+
+
+def expire(
+    conn: sqlite3.Connection, now: int, deployment_id: int, *, commission_ppm: int,
+    price: int | None = None, period_days: int | None = None,
+) -> str:
+    """At the end of a period: renew from the balance when auto-renew is on and it covers the
+    price, else move to 'cancelling'. Returns 'renewed', 'cancelling' or 'skipped' (not due)."""
+    dep = get(conn, deployment_id)
+    if dep.state != "ready" or dep.expires_at is None or dep.expires_at > now:
+        return "skipped"
+    if dep.auto_renew:
+        # A nested savepoint, so a refused charge leaves this write free to cancel instead.
+        conn.execute("SAVEPOINT renew")
+        try:
+            renew(conn, now, deployment_id, commission_ppm=commission_ppm, price=price,
+                  period_days=period_days)
+        except LedgerError:
+            conn.execute("ROLLBACK TO renew")
+            conn.execute("RELEASE renew")
+            reason = "the balance did not cover the renewal"
+        else:
+            conn.execute("RELEASE renew")
+            return "renewed"
+    else:
+        reason = "the paid period ended and auto-renew is off"
+    request_cancel(conn, now, deployment_id, reason)
+    return "cancelling"
