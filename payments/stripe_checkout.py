@@ -20,9 +20,7 @@ from ledger.models import Order
 
 log = logging.getLogger(__name__)
 
-# Stripe refuses an expires_at under 30 minutes from creation; a planned expiry is reused only
-# while a create with it would still be accepted.
-MIN_LIFETIME_S = 30 * 60
+# A session or a planned expiry closer than this to its end is not reused.
 REUSE_MARGIN_S = 120
 
 
@@ -103,13 +101,27 @@ class StripeCheckout:
             url = await self._reusable(ref.order, ref.provider_ref)
             if url is not None:
                 return url
-        if ref.provider_ref is None and (ref.provider_ref_expires_at or 0) >= now + MIN_LIFETIME_S + REUSE_MARGIN_S:
-            planned = ref.provider_ref_expires_at  # a create that may have reached Stripe before a crash
-        else:
-            planned = now + self.expiry_s
-            await self.ledger.write(lambda conn, t: stripe_state.set_provider_ref(conn, t, order_id, None, planned))
-        assert planned is not None
-        session = await self._create(ref.order, planned)
+        session = None
+        planned = ref.provider_ref_expires_at
+        if ref.provider_ref is None and planned is not None and planned > now + REUSE_MARGIN_S:
+            # A create that may have reached Stripe before a crash: the same plan and key get
+            # the same session back. If it never reached Stripe, the plan may now be too short.
+            try:
+                session = await self._create(ref.order, planned)
+            except stripe.InvalidRequestError as exc:
+                if exc.param != "expires_at":
+                    raise self._unavailable(ref.order, exc) from exc
+            except stripe.StripeError as exc:
+                raise self._unavailable(ref.order, exc) from exc
+        if session is None:
+            # A new plan never repeats the previous session's expiry, hence never its key.
+            planned = max(now + self.expiry_s, (ref.provider_ref_expires_at or 0) + 1)
+            await self.ledger.write(
+                lambda conn, t: stripe_state.set_provider_ref(conn, t, order_id, None, planned))
+            try:
+                session = await self._create(ref.order, planned)
+            except stripe.StripeError as exc:
+                raise self._unavailable(ref.order, exc) from exc
         await self.ledger.write(lambda conn, t: stripe_state.set_provider_ref(
             conn, t, order_id, session.id, session.expires_at))
         log.info("order %s: checkout session %s until %s", order_id, session.id, session.expires_at)
@@ -157,13 +169,10 @@ class StripeCheckout:
             "success_url": self.return_url(order.id),
             "cancel_url": self.return_url(order.id),
         }
-        try:
-            return await self.client.v1.checkout.sessions.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": self.idempotency_key(order.id, expires_at)},
-            )
-        except stripe.StripeError as exc:
-            raise self._unavailable(order, exc) from exc
+        return await self.client.v1.checkout.sessions.create_async(
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": self.idempotency_key(order.id, expires_at)},
+        )
 
     @staticmethod
     def _unavailable(order: Order, exc: stripe.StripeError) -> CheckoutUnavailable:
