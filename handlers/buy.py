@@ -1,0 +1,160 @@
+"""Buying: the Buy button opens a purchase order and shows the payment choices; paying from the
+balance asks for confirmation, then `ledger.purchase` holds the price and queues the deployment.
+
+Every step reads the order from the ledger (no conversation state), so buttons work after a
+restart, and `ledger.purchase` is idempotent per order, so a double-tapped confirm buys once.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from ledger import AccountInDebt, Balance, InsufficientFunds, LedgerError, Order, OrderStateError
+
+from . import keyboards, texts
+from .common import PAID_STATES, answer, parse, payable_order, show
+from .deps import Shop, get_shop
+from payments.telegram_invoices import stars_for
+
+
+def payment_markup(shop: Shop, order: Order, balance: Balance) -> InlineKeyboardMarkup:
+    return keyboards.payment_choices(
+        order, balance, stars=stars_for(order.amount, shop.config.telegram.stars_per_tfc),
+        card=shop.card_token is not None, stripe=shop.stripe_enabled,
+    )
+
+
+async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Buy on a service card (`v1:buy:<service>`): one order per card message."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    service = shop.config.service(data.args[0])
+    if service is None or not service.enabled:
+        await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
+        return
+    user_id = query.from_user.id
+    message_id = query.message.message_id if query.message is not None else 0
+    try:
+        order = await shop.ledger.create_order(
+            f"buy:{user_id}:{message_id}:{service.id}", user_id, "purchase", service.price_minor, service.id)
+    except LedgerError:
+        await answer(query, texts.ANSWER_TRY_LATER, alert=True)
+        return
+    if order.state in PAID_STATES or order.state != "open":
+        await payable_order(query, shop, order.id)  # answers why
+        return
+    await answer(query)
+    balance = await shop.ledger.balance(user_id)
+    await show(update, texts.payment_choices(service, order, balance), payment_markup(shop, order, balance))
+
+
+async def ask_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, order: Order) -> None:
+    """Pay from balance (`v1:pay:<order>:bal`): show the confirm step."""
+    query = update.callback_query
+    assert query is not None
+    shop = get_shop(context)
+    service = shop.config.service(order.service_id or "")
+    if order.kind != "purchase" or service is None:
+        await answer(query, texts.ANSWER_INVALID, alert=True)
+        return
+    balance = await shop.ledger.balance(query.from_user.id)
+    if balance.available < order.amount or balance.debt:
+        await answer(query, texts.ANSWER_NOT_ENOUGH, alert=True)
+        await show(update, texts.insufficient(order, balance), payment_markup(shop, order, balance))
+        return
+    await answer(query)
+    await show(update, texts.confirm_purchase(service, order, balance), keyboards.confirm(order))
+
+
+async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Confirm (`v1:ok:<order>`): hold the price and queue the deployment, once per order."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    order_id = data.int_arg(0)
+    try:
+        before = await shop.ledger.get_order(order_id)
+    except LedgerError:
+        before = None
+    if before is not None and before.user_id == query.from_user.id and before.state == "placed":
+        await answer(query, texts.ANSWER_ALREADY_BOUGHT)
+        return
+    order = await payable_order(query, shop, order_id)
+    if order is None:
+        return
+    service = shop.config.service(order.service_id or "")
+    if order.kind != "purchase" or service is None:
+        await answer(query, texts.ANSWER_INVALID, alert=True)
+        return
+    if not service.enabled:
+        await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
+        return
+    try:
+        bought = await shop.ledger.purchase(order.id, query.from_user.id)
+    except AccountInDebt:
+        await answer(query, texts.ANSWER_IN_DEBT, alert=True)
+        return
+    except InsufficientFunds:
+        balance = await shop.ledger.balance(query.from_user.id)
+        await answer(query, texts.ANSWER_NOT_ENOUGH, alert=True)
+        await show(update, texts.insufficient(order, balance), payment_markup(shop, order, balance))
+        return
+    except OrderStateError:
+        await answer(query, texts.ANSWER_ALREADY_PAID, alert=True)
+        return
+    await answer(query, texts.ANSWER_BOUGHT)
+    await show(update, texts.purchased(service.name, bought.order, bought.deployment_id, bought.balance))
+
+
+async def topup_difference(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Top up what a purchase order lacks (`v1:topd:<order>`), at least the minimum top-up."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    order = await payable_order(query, shop, data.int_arg(0))
+    if order is None:
+        return
+    balance = await shop.ledger.balance(query.from_user.id)
+    market = shop.config.marketplace
+    lack = max(order.amount - balance.available + balance.debt, market.min_topup_minor)
+    if lack > market.max_topup_minor:
+        await answer(query, texts.ANSWER_AMOUNT, alert=True)
+        return
+    try:
+        topup = await shop.ledger.create_order(
+            f"topd:{order.id}:{lack}", query.from_user.id, "topup", lack)
+    except LedgerError:
+        await answer(query, texts.ANSWER_TRY_LATER, alert=True)
+        return
+    if topup.state != "open":
+        await payable_order(query, shop, topup.id)
+        return
+    await answer(query)
+    await show(update, texts.topup_choices(topup), payment_markup(shop, topup, balance))
+
+
+async def cancel_order(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Cancel (`v1:cancel:<order>`): an open order becomes cancelled."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    order = await payable_order(query, shop, data.int_arg(0))
+    if order is None:
+        return
+    try:
+        order = await shop.ledger.set_order_state(order.id, "cancelled", ("open",))
+    except OrderStateError:
+        await answer(query, texts.ANSWER_ALREADY_PAID, alert=True)
+        return
+    await answer(query)
+    await show(update, texts.order_cancelled(order), keyboards.back_to_menu())

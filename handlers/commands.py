@@ -1,0 +1,155 @@
+"""Account commands and their buttons: /start (with `paid_<order>` deep links), /help,
+/balance, /history (paged), /orders, /deployments, /cancel; plus recording who we talk to.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatMemberStatus
+from telegram.ext import ContextTypes
+
+from ledger import OrderNotFound, users
+from ledger.telegram_state import deployments_of_user
+
+from . import keyboards, texts
+from .common import answer, parse, service_name, show
+from .deps import get_shop
+from .topup import AWAITING_AMOUNT
+
+HISTORY_PAGE = 10
+_SEEN = "seen_users"
+
+
+async def record_user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Remember the user behind any update (group -1); writes only when something changed."""
+    user = update.effective_user
+    if user is None or user.is_bot or update.my_chat_member is not None:
+        return
+    seen: dict[int, tuple[str | None, str, str | None]] = context.bot_data.setdefault(_SEEN, {})
+    profile = (user.username, user.first_name, user.language_code)
+    if seen.get(user.id) == profile:
+        return
+    shop = get_shop(context)
+    await shop.ledger.write(lambda conn, now: users.upsert(conn, now, user.id, *profile))
+    seen[user.id] = profile
+
+
+async def chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The user blocked (kicked) or unblocked the bot in their private chat."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    blocked = change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
+    user = change.from_user
+    shop = get_shop(context)
+    await shop.ledger.write(lambda conn, now: (
+        users.upsert(conn, now, user.id, user.username, user.first_name, user.language_code),
+        users.set_blocked(conn, now, user.id, blocked),
+    ))
+    context.bot_data.setdefault(_SEEN, {}).pop(user.id, None)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: welcome, balance and menu; `/start paid_<order>` shows that order."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return
+    shop = get_shop(context)
+    if context.args and context.args[0].startswith("paid_"):
+        await _show_order(update, context, context.args[0].removeprefix("paid_"))
+        return
+    balance = await shop.ledger.balance(user.id)
+    await message.reply_text(texts.welcome(user.first_name, balance), reply_markup=keyboards.main_menu())
+
+
+async def _show_order(update: Update, context: ContextTypes.DEFAULT_TYPE, raw_id: str) -> None:
+    user, message = update.effective_user, update.effective_message
+    assert user is not None and message is not None
+    shop = get_shop(context)
+    order = None
+    if raw_id.isdigit() and 0 < int(raw_id) < 2**63:
+        try:
+            order = await shop.ledger.get_order(int(raw_id))
+        except OrderNotFound:
+            order = None
+    if order is None or order.user_id != user.id:
+        await message.reply_text(texts.ORDER_UNKNOWN, reply_markup=keyboards.main_menu())
+        return
+    await message.reply_text(texts.order_status(order, service_name(shop, order.service_id)),
+                             reply_markup=keyboards.main_menu())
+
+
+async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The « Menu button: the welcome screen again."""
+    query = update.callback_query
+    assert query is not None
+    shop = get_shop(context)
+    await answer(query)
+    balance = await shop.ledger.balance(query.from_user.id)
+    await show(update, texts.welcome(query.from_user.first_name, balance), keyboards.main_menu())
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(texts.HELP)
+
+
+async def balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/balance and the Balance button: available, held and debt."""
+    user = update.effective_user
+    if user is None:
+        return
+    if update.callback_query is not None:
+        await answer(update.callback_query)
+    current = await get_shop(context).ledger.balance(user.id)
+    await show(update, texts.balance(current), keyboards.back_to_menu())
+
+
+async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/history and its Older/Newest buttons: the credit history, a page at a time."""
+    user = update.effective_user
+    if user is None:
+        return
+    before: int | None = None
+    if update.callback_query is not None:
+        parsed = await parse(update)
+        if parsed is None:
+            return
+        query, data = parsed
+        before = data.int_arg(0) or None
+        await answer(query)
+    entries = await get_shop(context).ledger.history(user.id, limit=HISTORY_PAGE + 1, before_id=before)
+    page, more = entries[:HISTORY_PAGE], len(entries) > HISTORY_PAGE
+    next_before = page[-1].transfer_id if more and page else None
+    await show(update, texts.history(page, before is None), keyboards.history(next_before, before is None))
+
+
+async def orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/orders: the user's recent orders and where they stand."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return
+    shop = get_shop(context)
+    recent = await shop.ledger.orders(user.id, limit=10)
+    lines = [texts.order_line(o, service_name(shop, o.service_id)) for o in recent]
+    await message.reply_text(texts.orders(lines))
+
+
+async def deployments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/deployments: the user's VMs with their state (the grid issue adds details)."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return
+    shop = get_shop(context)
+    rows = await shop.ledger.read(lambda conn: deployments_of_user(conn, user.id))
+    names = {s.id: s.name for s in shop.config.services}
+    await message.reply_text(texts.deployments(rows, names))
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel: forget a half-typed custom top-up."""
+    message = update.effective_message
+    if message is None:
+        return
+    waiting = context.user_data.pop(AWAITING_AMOUNT, None) if context.user_data is not None else None
+    await message.reply_text(texts.CANCELLED if waiting else texts.NOTHING_TO_CANCEL)

@@ -1,0 +1,86 @@
+"""Small helpers shared by the handlers: answering buttons safely, showing a screen, checking
+that an order named by a button is the presser's and still payable."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, TelegramError
+
+from ledger import Order, OrderNotFound
+
+from . import texts
+from .callbacks import Callback, CallbackError, decode
+from .deps import Shop
+
+log = logging.getLogger(__name__)
+
+PAID_STATES = ("paid", "placed", "completed")
+
+
+async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
+    """answerCallbackQuery, never raising: an expired query id must not crash the handler."""
+    try:
+        await query.answer(text=text, show_alert=alert)
+    except TelegramError as exc:
+        log.info("could not answer callback query %s: %s", query.id, exc)
+
+
+async def parse(update: Update) -> tuple[CallbackQuery, Callback] | None:
+    """The query and its decoded data; if the data is malformed, answer so and return None."""
+    query = update.callback_query
+    if query is None:
+        return None
+    try:
+        return query, decode(query.data)
+    except CallbackError:
+        await answer(query, texts.ANSWER_INVALID, alert=True)
+        return None
+
+
+async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Edit the pressed button's message, or reply to a command with a new message."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise
+        return
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(text, reply_markup=markup)
+
+
+async def payable_order(query: CallbackQuery, shop: Shop, order_id: int) -> Order | None:
+    """The order if the presser owns it and it is still open; otherwise answer why and None."""
+    try:
+        order = await shop.ledger.get_order(order_id)
+    except OrderNotFound:
+        await answer(query, texts.ANSWER_UNKNOWN_ORDER, alert=True)
+        return None
+    if order.user_id != query.from_user.id:
+        await answer(query, texts.ANSWER_NOT_YOURS, alert=True)
+        return None
+    if order.state in PAID_STATES:
+        await answer(query, texts.ANSWER_ALREADY_PAID, alert=True)
+        return None
+    if order.state == "cancelled":
+        await answer(query, texts.ANSWER_CANCELLED, alert=True)
+        return None
+    if shop.order_expired(order):
+        await answer(query, texts.ANSWER_EXPIRED, alert=True)
+        return None
+    if order.state != "open":
+        await answer(query, texts.ANSWER_INVALID, alert=True)
+        return None
+    return order
+
+
+def service_name(shop: Shop, service_id: str | None) -> str | None:
+    if service_id is None:
+        return None
+    service = shop.config.service(service_id)
+    return service.name if service is not None else service_id

@@ -1,0 +1,103 @@
+"""Inline keyboards. Every callback button's data comes from the codec in `callbacks`."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.config import ServiceConfig
+from ledger import Balance, Order
+
+from . import texts
+from .callbacks import encode
+
+__all__ = [
+    "CATALOG_PAGE", "catalog", "confirm", "history", "main_menu", "payment_choices",
+    "service_card", "topup_presets",
+]
+
+CATALOG_PAGE = 5
+
+
+def _button(text: str, action: str, *args: str | int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode(action, *args))
+
+
+def main_menu() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([
+        [_button(texts.BTN_SERVICES, "cat", 0), _button(texts.BTN_BALANCE, "bal")],
+        [_button(texts.BTN_TOPUP, "topm"), _button(texts.BTN_HISTORY, "hist", 0)],
+    ])
+
+
+def catalog_pages(services: list[ServiceConfig]) -> int:
+    return max(1, -(-len(services) // CATALOG_PAGE))
+
+
+def catalog(services: list[ServiceConfig], page: int) -> InlineKeyboardMarkup:
+    start = page * CATALOG_PAGE
+    rows = [[_button(texts.btn_service(s), "svc", s.id)] for s in services[start:start + CATALOG_PAGE]]
+    nav = []
+    if page > 0:
+        nav.append(_button(texts.BTN_PREV, "cat", page - 1))
+    if start + CATALOG_PAGE < len(services):
+        nav.append(_button(texts.BTN_NEXT, "cat", page + 1))
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+def service_card(service: ServiceConfig) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([
+        [_button(texts.btn_buy(service), "buy", service.id)],
+        [_button(texts.BTN_BACK_CATALOG, "cat", 0)],
+    ])
+
+
+def payment_choices(order: Order, balance: Balance, *, stars: int, card: bool,
+                    stripe: bool) -> InlineKeyboardMarkup:
+    """Pay from balance (purchases it covers) or top up the lack, Stars, card, Stripe."""
+    rows = []
+    if order.kind == "purchase":
+        if balance.available >= order.amount and not balance.debt:
+            rows.append([_button(texts.btn_pay_balance(order.amount), "pay", order.id, "bal")])
+        else:
+            lack = order.amount - balance.available + balance.debt
+            rows.append([_button(texts.btn_topup_difference(lack), "topd", order.id)])
+    rows.append([_button(texts.btn_pay_stars(stars), "pay", order.id, "stars")])
+    if card:
+        rows.append([_button(texts.btn_pay_card(order.amount), "pay", order.id, "card")])
+    if stripe:
+        rows.append([_button(texts.BTN_PAY_STRIPE, "pay", order.id, "stripe")])
+    rows.append([_button(texts.BTN_CANCEL, "cancel", order.id)])
+    return InlineKeyboardMarkup(rows)
+
+
+def confirm(order: Order) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([
+        [_button(texts.BTN_CONFIRM, "ok", order.id)],
+        [_button(texts.BTN_CANCEL, "cancel", order.id)],
+    ])
+
+
+def topup_presets(presets: list[int]) -> InlineKeyboardMarkup:
+    buttons = [_button(texts.btn_preset(p), "top", p) for p in presets]
+    rows = [buttons[i:i + 4] for i in range(0, len(buttons), 4)]
+    rows.append([_button(texts.BTN_CUSTOM_AMOUNT, "topc")])
+    return InlineKeyboardMarkup(rows)
+
+
+def back_to_menu() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(texts.BTN_MENU, "menu")]])
+
+
+def history(next_before: int | None, first_page: bool) -> InlineKeyboardMarkup | None:
+    nav = []
+    if not first_page:
+        nav.append(_button(texts.BTN_NEWEST, "hist", 0))
+    if next_before is not None:
+        nav.append(_button(texts.BTN_OLDER, "hist", next_before))
+    return InlineKeyboardMarkup([nav]) if nav else None
+
+
+def url_button(text: str, url: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text, url=url)]])

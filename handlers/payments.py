@@ -1,0 +1,218 @@
+"""Paying inside Telegram: invoices (Stars, card), the pre-checkout check, successful_payment
+(credit once, buy-now purchase, receipt), refunded_payment, and the Stripe link button.
+
+The pre_checkout_query handler is registered at top level (a pre-checkout query has no chat, so
+a per-chat conversation would never see it) and answers after one ledger read, well within
+Telegram's 10 s.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from ledger import LedgerError, OrderNotFound, PaymentNotFound
+from payments.payload import PayloadError, verify_payload
+from payments.telegram_credit import credit_order_payment, keep_unapplied, provider_for_currency
+from payments.telegram_invoices import (
+    STARS_CURRENCY, InvoiceError, card_invoice, currency_exponent, expected_total, send_invoice, stars_invoice,
+)
+from payments.telegram_reconcile import reconcile_star_transactions
+from payments.telegram_refunds import record_star_refund
+
+from . import keyboards, texts
+from .buy import ask_confirm
+from .common import PAID_STATES, answer, parse, payable_order, show
+from .deps import Shop, get_shop
+
+log = logging.getLogger(__name__)
+
+
+async def pay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A payment choice (`v1:pay:<order>:<bal|stars|card|stripe>`)."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    order = await payable_order(query, shop, data.int_arg(0))
+    if order is None:
+        return
+    method = data.args[1]
+    if order.kind == "purchase":
+        service = shop.config.service(order.service_id or "")
+        if service is None or not service.enabled:
+            await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
+            return
+    else:
+        service = None
+    if method == "bal":
+        await ask_confirm(update, context, order)
+        return
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    title, description = texts.invoice_title(service, order), texts.invoice_description(service, order)
+    try:
+        if method == "stars":
+            spec = stars_invoice(order, title, description, stars_per_tfc=shop.config.telegram.stars_per_tfc,
+                                 secret=shop.payload_secret)
+        elif method == "card" and shop.card_token is not None:
+            spec = card_invoice(order, title, description, currency=shop.config.telegram.card_currency,
+                                provider_token=shop.card_token, secret=shop.payload_secret)
+        elif method == "stripe" and shop.stripe_enabled and shop.stripe_checkout is not None:
+            url = await shop.stripe_checkout(order, query.from_user.id)
+            await answer(query)
+            await context.bot.send_message(chat_id, texts.stripe_link(order),
+                                           reply_markup=keyboards.url_button(texts.BTN_OPEN_STRIPE, url))
+            return
+        else:
+            await answer(query, texts.ANSWER_METHOD_OFF, alert=True)
+            return
+    except InvoiceError:
+        await answer(query, texts.ANSWER_METHOD_OFF, alert=True)
+        return
+    except Exception:
+        log.exception("could not start %s payment for order %s", method, order.id)
+        await answer(query, texts.ANSWER_TRY_LATER, alert=True)
+        return
+    await answer(query)
+    await send_invoice(context.bot, chat_id, spec)
+
+
+def _refusal(shop: Shop, order_user: int, payer: int, state: str, expired: bool) -> str | None:
+    if order_user != payer:
+        return texts.REFUSE_NOT_YOURS
+    if state in PAID_STATES:
+        return texts.REFUSE_PAID
+    if expired:
+        return texts.REFUSE_EXPIRED
+    if state != "open":
+        return texts.REFUSE_CLOSED
+    return None
+
+
+async def pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Check signature, owner, order state, currency and amount; answer with a reason if not."""
+    query = update.pre_checkout_query
+    if query is None:
+        return
+    shop = get_shop(context)
+    try:
+        reason = await _check_pre_checkout(shop, query.invoice_payload, query.from_user.id,
+                                           query.currency, query.total_amount)
+    except Exception:
+        log.exception("pre-checkout check failed")
+        reason = texts.REFUSE_ERROR
+    if reason is None:
+        await query.answer(ok=True)
+    else:
+        log.info("pre-checkout refused for user %s: %s", query.from_user.id, reason)
+        await query.answer(ok=False, error_message=reason)
+
+
+async def _check_pre_checkout(shop: Shop, payload: str, payer: int, currency: str, total: int) -> str | None:
+    try:
+        order_id = verify_payload(payload, shop.payload_secret)
+    except PayloadError:
+        return texts.REFUSE_INVALID
+    try:
+        order = await shop.ledger.get_order(order_id)
+    except OrderNotFound:
+        return texts.REFUSE_UNKNOWN
+    refusal = _refusal(shop, order.user_id, payer, order.state, shop.order_expired(order))
+    if refusal is not None:
+        return refusal
+    if currency != STARS_CURRENCY and shop.card_token is None:
+        return texts.REFUSE_CURRENCY
+    expected = expected_total(order.amount, currency, stars_per_tfc=shop.config.telegram.stars_per_tfc,
+                              card_currency=shop.config.telegram.card_currency)
+    if expected is None:
+        return texts.REFUSE_CURRENCY
+    if total != expected:
+        return texts.REFUSE_AMOUNT
+    if order.kind == "purchase":
+        service = shop.config.service(order.service_id or "")
+        if service is None or not service.enabled:
+            return texts.REFUSE_SERVICE
+    return None
+
+
+async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Credit the payment exactly once (by charge id), place a buy-now purchase, send a receipt."""
+    message = update.effective_message
+    if message is None or message.successful_payment is None or message.from_user is None:
+        return
+    paid = message.successful_payment
+    shop = get_shop(context)
+    user_id = message.from_user.id
+    provider = provider_for_currency(paid.currency)
+    charge_id = paid.telegram_payment_charge_id
+    detail = {"charge_id": charge_id, "user_id": user_id, "currency": paid.currency,
+              "total_amount": paid.total_amount, "payload": paid.invoice_payload}
+    try:
+        order_id = verify_payload(paid.invoice_payload, shop.payload_secret)
+        result = await credit_order_payment(
+            shop.ledger, provider=provider, charge_id=charge_id, user_id=user_id, order_id=order_id,
+            provider_amount=paid.total_amount, provider_currency=paid.currency,
+        )
+    except (PayloadError, LedgerError) as exc:
+        # Real money we cannot match: keep it for an admin rather than dropping it.
+        log.error("payment %s:%s not credited: %s", provider, charge_id, exc)
+        await keep_unapplied(shop.ledger, provider=provider, charge_id=charge_id,
+                             kind="successful_payment", payload=detail, reason=str(exc))
+        await message.reply_text(texts.PAYMENT_NOT_APPLIED)
+        return
+    if not result.new:
+        log.info("payment %s:%s was already credited", provider, charge_id)
+        return
+    shown = f"{paid.total_amount} Stars" if paid.currency == STARS_CURRENCY else _card_text(paid.total_amount, paid.currency)
+    await message.reply_text(texts.receipt(result.payment.payment.amount, shown, result.order,
+                                           result.payment.balance, result.purchase is not None,
+                                           result.purchase_error))
+
+
+def _card_text(total: int, currency: str) -> str:
+    return f"{Decimal(total).scaleb(-currency_exponent(currency))} {currency}"
+
+
+async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Telegram reports a refunded Stars payment: take the credits back (once per charge)."""
+    message = update.effective_message
+    if message is None or message.refunded_payment is None:
+        return
+    refund = message.refunded_payment
+    if refund.currency != STARS_CURRENCY:
+        return
+    shop = get_shop(context)
+    try:
+        transfer = await record_star_refund(shop.ledger, refund.telegram_payment_charge_id,
+                                            reason="Stars refund reported by Telegram")
+    except PaymentNotFound:
+        log.warning("refund of unknown Stars payment %s", refund.telegram_payment_charge_id)
+        return
+    try:
+        await message.reply_text(texts.refunded(transfer.amount, transfer.order_id))
+    except TelegramError as exc:
+        log.info("could not tell user about refund: %s", exc)
+
+
+async def reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """JobQueue job (at start, then periodically): credit Stars payments the ledger missed."""
+    shop = get_shop(context)
+    try:
+        report = await reconcile_star_transactions(
+            context.bot, shop.ledger, shop.payload_secret, stars_per_tfc=shop.config.telegram.stars_per_tfc)
+    except TelegramError as exc:
+        log.warning("Stars reconciliation failed, will retry: %s", exc)
+        return
+    for result in report.credited:
+        order, payment = result.order, result.payment
+        text = texts.receipt(payment.payment.amount, f"{payment.payment.provider_amount} Stars", order,
+                             payment.balance, result.purchase is not None, result.purchase_error)
+        try:
+            await context.bot.send_message(order.user_id, text)
+        except TelegramError as exc:
+            log.info("could not send recovered receipt to %s: %s", order.user_id, exc)

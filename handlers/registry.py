@@ -1,0 +1,77 @@
+"""Wire every chat handler into an `Application`, in order.
+
+Extensions from other issues (`Extension = (application, shop) -> None`) are installed after the
+shop's handlers and before the catch-all for unknown buttons and text, so a newly registered
+callback action or command is reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, ContextTypes,
+    MessageHandler, PreCheckoutQueryHandler, TypeHandler, filters,
+)
+
+from . import buy, catalog, commands, payments, texts, topup
+from .callbacks import pattern
+from .common import answer
+from .deps import SHOP_KEY, Shop
+from .errors import on_error
+
+__all__ = ["Extension", "install", "set_commands"]
+
+Extension = Callable[[Application, Shop], None]  # type: ignore[type-arg]
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any button we do not (or no longer) understand: say so, change nothing."""
+    if update.callback_query is not None:
+        await answer(update.callback_query, texts.ANSWER_INVALID, alert=True)
+
+
+async def set_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """setMyCommands: the menu of commands Telegram shows users."""
+    await application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
+
+
+def install(application: Application, shop: Shop, extra: Iterable[Extension] = ()) -> None:  # type: ignore[type-arg]
+    application.bot_data[SHOP_KEY] = shop
+    add = application.add_handler
+    private = filters.ChatType.PRIVATE
+
+    add(TypeHandler(Update, commands.record_user), group=-1)
+    add(ChatMemberHandler(commands.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+
+    # Payments first: no chat for pre-checkout, and a payment message is not text.
+    add(PreCheckoutQueryHandler(payments.pre_checkout))
+    add(MessageHandler(filters.SUCCESSFUL_PAYMENT, payments.successful_payment))
+    add(MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, payments.refunded_payment))
+
+    add(CommandHandler("start", commands.start, filters=private))
+    add(CommandHandler("help", commands.help_command, filters=private))
+    add(CommandHandler(["services", "buy"], catalog.services, filters=private))
+    add(CommandHandler("balance", commands.balance, filters=private))
+    add(CommandHandler("history", commands.history, filters=private))
+    add(CommandHandler("topup", topup.topup, filters=private))
+    add(CommandHandler("orders", commands.orders, filters=private))
+    add(CommandHandler("deployments", commands.deployments, filters=private))
+    add(CommandHandler("cancel", commands.cancel, filters=private))
+
+    for action, callback in (
+        ("menu", commands.menu_button), ("bal", commands.balance), ("hist", commands.history),
+        ("cat", catalog.catalog_page), ("svc", catalog.service_card), ("buy", buy.buy),
+        ("pay", payments.pay), ("ok", buy.confirm), ("topd", buy.topup_difference),
+        ("cancel", buy.cancel_order), ("topm", topup.topup), ("top", topup.preset),
+        ("topc", topup.ask_custom),
+    ):
+        add(CallbackQueryHandler(callback, pattern=pattern(action)))
+
+    for extension in extra:
+        extension(application, shop)
+
+    add(CallbackQueryHandler(unknown_button))
+    add(MessageHandler(private & filters.TEXT & ~filters.COMMAND, topup.typed_text))
+    application.add_error_handler(on_error)

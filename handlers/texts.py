@@ -1,0 +1,304 @@
+"""Every user-facing text of the chat, in one place. Money is shown with `format_tfc`.
+
+Texts are plain (no parse mode), so names and descriptions need no escaping.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from bot.config import ServiceConfig, format_tfc
+from ledger import Balance, HistoryEntry, Order
+from ledger.telegram_state import DeploymentRow
+
+# --- commands (shown in the Telegram menu by setMyCommands) ---
+
+COMMANDS: list[tuple[str, str]] = [
+    ("start", "Welcome and main menu"),
+    ("services", "Browse the VMs on sale"),
+    ("buy", "Buy a VM"),
+    ("balance", "Your credits"),
+    ("topup", "Add credits"),
+    ("history", "Your credit history"),
+    ("orders", "Your recent orders"),
+    ("deployments", "Your VMs"),
+    ("help", "How this shop works"),
+    ("cancel", "Cancel what you were doing"),
+]
+
+# --- button labels ---
+
+BTN_SERVICES = "🛒 Services"
+BTN_BALANCE = "💰 Balance"
+BTN_TOPUP = "➕ Top up"
+BTN_HISTORY = "📜 History"
+BTN_ORDERS = "🧾 Orders"
+BTN_MENU = "« Menu"
+BTN_BACK_CATALOG = "« Catalog"
+BTN_PREV = "‹ Previous"
+BTN_NEXT = "Next ›"
+BTN_OLDER = "Older ›"
+BTN_NEWEST = "« Newest"
+BTN_CUSTOM_AMOUNT = "Other amount…"
+BTN_CONFIRM = "✅ Confirm purchase"
+BTN_CANCEL = "✖ Cancel"
+
+
+def btn_buy(service: ServiceConfig) -> str:
+    return f"Buy for {format_tfc(service.price_minor)}"
+
+
+def btn_pay_balance(amount: int) -> str:
+    return f"💰 Pay {format_tfc(amount)} from balance"
+
+
+def btn_topup_difference(amount: int) -> str:
+    return f"➕ Top up {format_tfc(amount)}"
+
+
+def btn_pay_stars(stars: int) -> str:
+    return f"⭐ Pay {stars} Stars"
+
+
+def btn_pay_card(amount: int) -> str:
+    return f"💳 Pay {format_tfc(amount)} by card"
+
+
+BTN_PAY_STRIPE = "🌐 Pay with Stripe"
+BTN_OPEN_STRIPE = "Open secure checkout"
+
+
+def btn_service(service: ServiceConfig) -> str:
+    return f"{service.name} · {format_tfc(service.price_minor)}"
+
+
+def btn_preset(amount: int) -> str:
+    return format_tfc(amount)
+
+
+# --- messages ---
+
+def welcome(first_name: str, balance: Balance) -> str:
+    return (
+        f"Hi {first_name}! This shop sells virtual machines on the ThreeFold grid.\n\n"
+        f"Your balance: {format_tfc(balance.available)} available."
+        f"{debt_line(balance)}\n\n"
+        "Pick a VM with /buy, add credits with /topup, or see /help."
+    )
+
+
+def debt_line(balance: Balance) -> str:
+    return f"\nYou owe {format_tfc(balance.debt)}; top up to clear it." if balance.debt else ""
+
+
+HELP = (
+    "How it works:\n"
+    "1. Add credits (TFC, 1 TFC = 1 USD) with /topup, paid in Telegram Stars.\n"
+    "2. Pick a VM with /buy and pay from your balance or directly.\n"
+    "3. Your VM is deployed on the ThreeFold grid; follow it with /deployments.\n\n"
+    "Commands:\n" + "\n".join(f"/{name} — {text}" for name, text in COMMANDS)
+)
+
+
+def balance(balance: Balance) -> str:
+    lines = [f"Available: {format_tfc(balance.available)}"]
+    if balance.held:
+        lines.append(f"Held for purchases in progress: {format_tfc(balance.held)}")
+    if balance.debt:
+        lines.append(f"Debt: {format_tfc(balance.debt)} (top up to clear it; purchases are paused)")
+    return "Your balance\n" + "\n".join(lines)
+
+
+CATALOG_EMPTY = "Nothing is on sale right now. Please come back later."
+
+
+def catalog(page: int, pages: int) -> str:
+    suffix = f" (page {page + 1} of {pages})" if pages > 1 else ""
+    return f"Our VMs{suffix}. Pick one to see the details:"
+
+
+def service_card(service: ServiceConfig) -> str:
+    disk = f", {service.disk_gb} GB disk" if service.disk_gb else ""
+    return (
+        f"{service.name}\n{service.description}\n\n"
+        f"{service.cpu} vCPU, {service.memory_gb} GB RAM, {service.rootfs_gb} GB root{disk}\n"
+        f"Price: {format_tfc(service.price_minor)} for {service.period_days} days"
+    )
+
+
+def payment_choices(service: ServiceConfig, order: Order, balance: Balance) -> str:
+    short = order.amount - balance.available
+    lack = (f"\nYour balance ({format_tfc(balance.available)}) is {format_tfc(short)} short."
+            if short > 0 else "")
+    return (
+        f"Order #{order.id}: {service.name}, {service.period_days} days, "
+        f"{format_tfc(order.amount)}.{lack}{debt_line(balance)}\n\nHow would you like to pay?"
+    )
+
+
+def topup_choices(order: Order) -> str:
+    return f"Top-up #{order.id}: {format_tfc(order.amount)} of credits. How would you like to pay?"
+
+
+def confirm_purchase(service: ServiceConfig, order: Order, balance: Balance) -> str:
+    return (
+        f"Buy {service.name} for {format_tfc(order.amount)} from your balance?\n"
+        f"Available now: {format_tfc(balance.available)}"
+    )
+
+
+def purchased(service_name: str, order: Order, deployment_id: int, balance: Balance) -> str:
+    return (
+        f"✅ Bought {service_name} (order #{order.id}).\n"
+        f"{format_tfc(order.amount)} is held until your VM is ready; deployment #{deployment_id} "
+        f"is queued.\nAvailable now: {format_tfc(balance.available)}. Follow it with /deployments."
+    )
+
+
+def insufficient(order: Order, balance: Balance) -> str:
+    return (f"Your balance ({format_tfc(balance.available)}) does not cover order #{order.id} "
+            f"({format_tfc(order.amount)}).{debt_line(balance)}")
+
+
+TOPUP_PROMPT = "How many credits would you like to add? 1 TFC = 1 USD."
+
+
+def topup_ask_amount(minimum: int, maximum: int) -> str:
+    return (f"Type the amount in TFC, between {format_tfc(minimum)} and {format_tfc(maximum)} "
+            "(for example 12.50), or /cancel.")
+
+
+def topup_bad_amount(minimum: int, maximum: int) -> str:
+    return (f"That is not an amount I can take. Type a number between {format_tfc(minimum)} and "
+            f"{format_tfc(maximum)} with at most 2 decimals, or /cancel.")
+
+
+NOT_UNDERSTOOD = "I did not get that. Use the menu buttons or /help."
+CANCELLED = "Cancelled. Use /help to see what I can do."
+NOTHING_TO_CANCEL = "There is nothing to cancel. Use /help to see what I can do."
+
+
+def order_cancelled(order: Order) -> str:
+    return f"Order #{order.id} is cancelled."
+
+
+def invoice_title(service: ServiceConfig | None, order: Order) -> str:
+    return service.name if service is not None else f"{format_tfc(order.amount)} credits"
+
+
+def invoice_description(service: ServiceConfig | None, order: Order) -> str:
+    if service is not None:
+        return (f"Order #{order.id}: {service.name} for {service.period_days} days "
+                f"({format_tfc(order.amount)}).")
+    return f"Order #{order.id}: {format_tfc(order.amount)} of gridshop credits."
+
+
+def invoice_sent(order: Order) -> str:
+    return f"Here is the invoice for order #{order.id}. Tap Pay to finish."
+
+
+def stripe_link(order: Order) -> str:
+    return f"Pay order #{order.id} ({format_tfc(order.amount)}) on Stripe's secure page:"
+
+
+STRIPE_UNAVAILABLE = "Stripe checkout is not available right now. Please try another method."
+
+
+def receipt(amount: int, paid: str, order: Order, balance: Balance, placed: bool,
+            purchase_error: str | None) -> str:
+    lines = [f"✅ Payment received: {paid}.", f"Credited {format_tfc(amount)} for order #{order.id}."]
+    if placed:
+        lines.append("Your purchase is placed; your VM is queued for deployment (/deployments).")
+    elif purchase_error is not None:
+        lines.append("We could not place the purchase yet; the credits stay on your balance.")
+    lines.append(f"Balance: {format_tfc(balance.available)} available"
+                 + (f", {format_tfc(balance.held)} held" if balance.held else "") + ".")
+    return "\n".join(lines)
+
+
+PAYMENT_NOT_APPLIED = ("We received your payment but could not match it to an order. "
+                       "It is recorded and an admin will sort it out; no need to pay again.")
+
+
+def refunded(amount: int, order_id: int | None) -> str:
+    suffix = f" for order #{order_id}" if order_id else ""
+    return f"Your Stars payment{suffix} was refunded; {format_tfc(amount)} of credits was taken back."
+
+
+# --- history, orders, deployments ---
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _signed(amount: int) -> str:
+    return ("+" if amount > 0 else "−") + format_tfc(abs(amount))
+
+
+def history(entries: list[HistoryEntry], first_page: bool) -> str:
+    if not entries:
+        return "No history yet." if first_page else "No older entries."
+    lines = [f"{_when(e.created_at)}  {_signed(e.amount)}  {e.memo or e.kind}" for e in entries]
+    return "Your history (newest first):\n" + "\n".join(lines)
+
+
+ORDER_STATES = {
+    "open": "waiting for payment", "paid": "paid", "placed": "placed", "failed": "failed",
+    "expired": "expired", "cancelled": "cancelled", "completed": "completed",
+}
+
+
+def order_line(order: Order, service_name: str | None) -> str:
+    what = service_name or "credits"
+    return (f"#{order.id} · {what} · {format_tfc(order.amount)} · "
+            f"{ORDER_STATES.get(order.state, order.state)}")
+
+
+def orders(lines: list[str]) -> str:
+    return "Your recent orders:\n" + "\n".join(lines) if lines else "You have no orders yet."
+
+
+def order_status(order: Order, service_name: str | None) -> str:
+    return "Order " + order_line(order, service_name)
+
+
+ORDER_UNKNOWN = "I could not find that order."
+
+
+def deployments(rows: list[DeploymentRow], names: dict[str, str]) -> str:
+    if not rows:
+        return "You have no VMs yet. Buy one with /buy."
+    lines = [f"#{r.id} · {names.get(r.service_id, r.service_id)} · {r.state} · since {_when(r.created_at)}"
+             for r in rows]
+    return "Your VMs:\n" + "\n".join(lines)
+
+
+# --- answers to buttons (answerCallbackQuery, at most 200 characters) ---
+
+ANSWER_INVALID = "This button is no longer valid. Please start again from the menu."
+ANSWER_NOT_YOURS = "This button belongs to someone else's order."
+ANSWER_UNKNOWN_ORDER = "This order no longer exists."
+ANSWER_ALREADY_PAID = "This order is already paid."
+ANSWER_EXPIRED = "This order has expired. Please start again with /buy or /topup."
+ANSWER_CANCELLED = "This order was cancelled."
+ANSWER_SERVICE_GONE = "This VM is no longer on sale."
+ANSWER_METHOD_OFF = "This payment method is not available."
+ANSWER_BOUGHT = "Bought! Your VM is queued."
+ANSWER_ALREADY_BOUGHT = "Already bought; nothing more was charged."
+ANSWER_NOT_ENOUGH = "Your balance does not cover this order."
+ANSWER_IN_DEBT = "Please clear your debt with a top-up first."
+ANSWER_AMOUNT = "That amount is outside the allowed range."
+ANSWER_TRY_LATER = "Something went wrong. Please try again in a moment."
+
+# --- pre-checkout refusals (shown by Telegram in the payment form) ---
+
+REFUSE_INVALID = "This invoice is not valid. Please order again."
+REFUSE_UNKNOWN = "This order no longer exists. Please order again."
+REFUSE_NOT_YOURS = "This invoice was issued to another user."
+REFUSE_PAID = "This order is already paid; you were not charged again."
+REFUSE_EXPIRED = "This invoice has expired. Please order again."
+REFUSE_CLOSED = "This order is closed. Please order again."
+REFUSE_CURRENCY = "This currency is not accepted for this order."
+REFUSE_AMOUNT = "The amount does not match the order. Please order again."
+REFUSE_SERVICE = "This VM is no longer on sale."
+REFUSE_ERROR = "We could not check this order right now. Please try again."

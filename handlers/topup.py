@@ -1,0 +1,105 @@
+"""/topup: preset amounts from the config as buttons, or a custom amount the user types.
+
+The custom amount uses one small flag in `user_data`; after a restart it is gone and a typed
+number just gets a pointer back to /topup. Everything else lives in the ledger.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.config import MoneyError, tfc_to_minor
+from ledger import LedgerError
+
+from . import keyboards, texts
+from .common import answer, parse, show
+from .deps import Shop, get_shop
+
+AWAITING_AMOUNT = "awaiting_topup_amount"
+
+
+async def topup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/topup and the Top up button: preset amounts and "Other amount"."""
+    if update.callback_query is not None:
+        await answer(update.callback_query)
+    presets = get_shop(context).config.marketplace.topup_presets_minor
+    await show(update, texts.TOPUP_PROMPT, keyboards.topup_presets(presets))
+
+
+async def preset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A preset amount button (`v1:top:<cents>`): open a top-up order and show payment choices."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    amount = data.int_arg(0)
+    market = shop.config.marketplace
+    if not market.min_topup_minor <= amount <= market.max_topup_minor:
+        await answer(query, texts.ANSWER_AMOUNT, alert=True)
+        return
+    message_id = query.message.message_id if query.message is not None else 0
+    # One order per (message, amount): a double tap or a press after restart finds the same order.
+    key = f"topup:{query.from_user.id}:{message_id}:{amount}"
+    await _offer(update, context, shop, key, amount)
+
+
+async def ask_custom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """"Other amount…" (`v1:topc`): ask the user to type an amount."""
+    query = update.callback_query
+    assert query is not None
+    await answer(query)
+    market = get_shop(context).config.marketplace
+    if context.user_data is not None:
+        context.user_data[AWAITING_AMOUNT] = True
+    await show(update, texts.topup_ask_amount(market.min_topup_minor, market.max_topup_minor))
+
+
+async def typed_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Plain text: a custom top-up amount if we asked for one, otherwise a pointer to /help."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or message.text is None:
+        return
+    if not (context.user_data or {}).get(AWAITING_AMOUNT):
+        await message.reply_text(texts.NOT_UNDERSTOOD, reply_markup=keyboards.main_menu())
+        return
+    shop = get_shop(context)
+    market = shop.config.marketplace
+    amount = parse_amount(message.text)
+    if amount is None or not market.min_topup_minor <= amount <= market.max_topup_minor:
+        await message.reply_text(texts.topup_bad_amount(market.min_topup_minor, market.max_topup_minor))
+        return
+    context.user_data.pop(AWAITING_AMOUNT, None)  # type: ignore[union-attr]
+    await _offer(update, context, shop, f"topup:{user.id}:msg{message.message_id}", amount)
+
+
+def parse_amount(text: str) -> int | None:
+    """TFC typed by a person ("12", "12.5", "12,50", "12 TFC") in cents, or None."""
+    cleaned = text.strip().upper().removesuffix("TFC").strip().replace(",", ".")
+    if not cleaned or len(cleaned) > 20:
+        return None
+    try:
+        return tfc_to_minor(Decimal(cleaned))
+    except (InvalidOperation, MoneyError):
+        return None
+
+
+async def _offer(update: Update, context: ContextTypes.DEFAULT_TYPE, shop: Shop, key: str,
+                 amount: int) -> None:
+    from .buy import payment_markup  # local: buy imports this module
+
+    user = update.effective_user
+    assert user is not None
+    try:
+        order = await shop.ledger.create_order(key, user.id, "topup", amount)
+    except LedgerError:
+        if update.callback_query is not None:
+            await answer(update.callback_query, texts.ANSWER_TRY_LATER, alert=True)
+        return
+    if update.callback_query is not None:
+        await answer(update.callback_query)
+    balance = await shop.ledger.balance(user.id)
+    await show(update, texts.topup_choices(order), payment_markup(shop, order, balance))
