@@ -1,0 +1,90 @@
+"""Build the PTB `Application` for the shop: Bot API endpoint, AIORateLimiter, every chat handler,
+setMyCommands at startup, and the Stars reconciliation job; plus polling with the update types
+the shop needs (pre_checkout_query and my_chat_member are not optional).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from handlers.deps import Shop, StripeCheckout
+from handlers.payments import reconcile_job
+from handlers.registry import Extension, install, set_commands
+from ledger import Ledger
+
+from .config import Config, ConfigError, Secrets
+
+__all__ = ["ALLOWED_UPDATES", "build_application", "run_polling", "start_polling", "stop_polling"]
+
+ALLOWED_UPDATES: list[str] = [
+    Update.MESSAGE, Update.CALLBACK_QUERY, Update.PRE_CHECKOUT_QUERY, Update.MY_CHAT_MEMBER,
+]
+RECONCILE_JOB = "stars-reconcile"
+
+
+def build_application(
+    config: Config,
+    secrets: Secrets,
+    ledger: Ledger,
+    *,
+    base_url: str | None = None,
+    stripe_checkout: StripeCheckout | None = None,
+    extra: Iterable[Extension] = (),
+    reconcile_interval_s: float | None = 600.0,
+    rate_limit_retries: int = 3,
+) -> Application:  # type: ignore[type-arg]
+    """The shop's Application; `base_url` overrides `config.telegram.api_base + "/bot"`.
+
+    `extra` hooks `(application, shop) -> None` add other issues' handlers before the catch-alls.
+    `reconcile_interval_s=None` runs the Stars reconciliation only once, at start.
+    """
+    if secrets.bot_token is None:
+        raise ConfigError("environment: BOT_TOKEN not set")
+    if secrets.payload_secret is None:
+        raise ConfigError("environment: PAYLOAD_SECRET not set (it signs invoice payloads)")
+    application = (
+        ApplicationBuilder()
+        .token(secrets.bot_token.get_secret_value())
+        .base_url(base_url or config.telegram.api_base + "/bot")
+        .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
+        .concurrent_updates(True)
+        .post_init(set_commands)
+        .build()
+    )
+    shop = Shop(config=config, secrets=secrets, ledger=ledger, stripe_checkout=stripe_checkout)
+    install(application, shop, extra)
+    jobs = application.job_queue
+    if jobs is None:
+        raise RuntimeError("PTB's job queue is missing; install python-telegram-bot[job-queue]")
+    if reconcile_interval_s is None:
+        jobs.run_once(reconcile_job, when=0, name=RECONCILE_JOB)
+    else:
+        jobs.run_repeating(reconcile_job, interval=reconcile_interval_s, first=0, name=RECONCILE_JOB)
+    return application
+
+
+async def start_polling(application: Application, *, poll_timeout: int = 10) -> None:  # type: ignore[type-arg]
+    """Initialize, start and poll (for running inside an existing event loop)."""
+    await application.initialize()
+    if application.post_init is not None:
+        await application.post_init(application)
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0, timeout=poll_timeout,
+                                            allowed_updates=ALLOWED_UPDATES)
+
+
+async def stop_polling(application: Application) -> None:  # type: ignore[type-arg]
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
+
+
+def run_polling(application: Application) -> None:  # type: ignore[type-arg]
+    """Blocking: poll until Ctrl-C/SIGTERM (PTB manages the loop and calls post_init)."""
+    application.run_polling(allowed_updates=ALLOWED_UPDATES)

@@ -1,0 +1,157 @@
+"""Helpers for chat tests: the real PTB Application built by `bot.app.build_application`,
+polling the Telegram emulator, over a ledger on a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram.ext import Application
+
+from bot.app import build_application, start_polling, stop_polling
+from bot.config import Config, Secrets, load_secrets
+from ledger import Ledger
+from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_state import ChatMessage
+
+PAYLOAD_SECRET = "test-payload-secret"
+PROVIDER_TOKEN = "284685063:TEST:gridshop"
+
+SERVICES: list[dict[str, Any]] = [
+    {"id": "vm-small", "name": "Small VM", "description": "1 vCPU, 2 GB RAM.", "price": 4,
+     "cpu": 1, "memory_gb": 2, "disk_gb": 25, "period_days": 30},
+    {"id": "vm-medium", "name": "Medium VM", "description": "2 vCPU, 4 GB RAM.", "price": "8.50",
+     "cpu": 2, "memory_gb": 4, "disk_gb": 50, "period_days": 30},
+    {"id": "vm-xl", "name": "XL VM", "description": "Not on sale.", "price": 32, "cpu": 8,
+     "memory_gb": 16, "disk_gb": 200, "period_days": 30, "enabled": False},
+]
+
+
+def make_config(tmp_path: Path, *, services: list[dict[str, Any]] | None = None, card: bool = False,
+                stripe: bool = False) -> Config:
+    from decimal import Decimal
+
+    raw_services = []
+    for s in services if services is not None else SERVICES:
+        entry = dict(s)
+        entry["price"] = Decimal(str(entry["price"]))
+        raw_services.append(entry)
+    data = {
+        "database": {"path": str(tmp_path / "gridshop.db")},
+        "telegram": {"stars_per_tfc": 77, "card_enabled": card, "card_currency": "USD"},
+        "stripe": {"enabled": stripe},
+        "marketplace": {"topup_presets": [Decimal(5), Decimal(10)], "min_topup": Decimal(1),
+                        "max_topup": Decimal(1000)},
+        "services": raw_services,
+    }
+    return Config.model_validate(data, context={"base_dir": tmp_path})
+
+
+def make_secrets(emu: TelegramEmulator, *, card: bool = False) -> Secrets:
+    env = {"BOT_TOKEN": emu.token, "PAYLOAD_SECRET": PAYLOAD_SECRET}
+    if card:
+        env["TELEGRAM_PROVIDER_TOKEN"] = PROVIDER_TOKEN
+    return load_secrets(env)
+
+
+class Shopfront:
+    """One running shop: emulator + ledger + polling Application, and user-side helpers."""
+
+    def __init__(self, emu: TelegramEmulator, db_path: Path, config: Config, secrets: Secrets) -> None:
+        self.emu, self.db_path, self.config, self.secrets = emu, db_path, config, secrets
+        self.ledger: Ledger | None = None
+        self.app: Application | None = None  # type: ignore[type-arg]
+        self.options: dict[str, Any] = {}
+
+    @property
+    def db(self) -> Ledger:
+        assert self.ledger is not None
+        return self.ledger
+
+    async def start(self, **options: Any) -> Application:  # type: ignore[type-arg]
+        self.options = options
+        if self.ledger is None:
+            self.ledger = await Ledger.open(self.db_path)
+        options.setdefault("reconcile_interval_s", None)
+        self.app = build_application(self.config, self.secrets, self.ledger, base_url=self.emu.api_url,
+                                     **options)
+        await start_polling(self.app, poll_timeout=1)
+        return self.app
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await stop_polling(self.app)
+            self.app = None
+        if self.ledger is not None:
+            await self.ledger.close()
+            self.ledger = None
+
+    async def restart(self, **options: Any) -> None:
+        await self.stop()
+        await self.start(**(options or self.options))
+
+    # --- acting as a user ---
+
+    def user(self, name: str = "Alice") -> int:
+        return int(self.emu.add_user(name, username=name.lower() + "_user")["id"])
+
+    async def send(self, user_id: int, text: str) -> ChatMessage:
+        """The user sends `text`; returns the bot's next message."""
+        last = self.emu.last_bot_message(user_id)
+        await self.emu.send_text(user_id, text)
+        return await self.emu.wait_for_bot_message(user_id, after_message_id=last.message_id if last else 0)
+
+    async def press(self, user_id: int, message_id: int, *, data: str | None = None,
+                    text: str | None = None) -> dict[str, Any]:
+        """The user presses a button; returns the bot's answerCallbackQuery once it came."""
+        query = await self.emu.press_button(user_id, message_id, data=data, text=text)
+        return await self.emu.wait_for(lambda: self.emu.callback_answer(query["id"]))
+
+    async def wait_text(self, user_id: int, message_id: int, contains: str) -> ChatMessage:
+        """Wait until message `message_id` (after edits) contains `contains`."""
+        def check() -> ChatMessage | None:
+            found = self.emu.world.find_message(user_id, message_id)
+            return found if found is not None and contains in (found.text or "") else None
+        return await self.emu.wait_for(check)
+
+    async def wait_reply(self, user_id: int, after: int, contains: str = "") -> ChatMessage:
+        """Wait for a new bot message after message id `after` containing `contains`."""
+        def check() -> ChatMessage | None:
+            for m in self.emu.bot_messages(user_id):
+                if m.message_id > after and contains in (m.text or m.caption or ""):
+                    return m
+            return None
+        return await self.emu.wait_for(check)
+
+    def button(self, message: ChatMessage, prefix: str) -> dict[str, Any]:
+        for b in message.buttons:
+            if b.get("callback_data", "").startswith(prefix):
+                return b
+        raise AssertionError(f"no button {prefix!r} in {[b.get('callback_data') for b in message.buttons]}")
+
+    def current(self, user_id: int, message_id: int) -> ChatMessage:
+        found = self.emu.world.find_message(user_id, message_id)
+        assert found is not None
+        return found
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[TelegramEmulator]:
+    emulator = TelegramEmulator(rate_limit=False, pre_checkout_timeout=3.0)
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+@pytest.fixture
+async def shop(emu: TelegramEmulator, tmp_path: Path) -> AsyncIterator[Shopfront]:
+    front = Shopfront(emu, tmp_path / "gridshop.db", make_config(tmp_path), make_secrets(emu))
+    await front.start()
+    try:
+        yield front
+    finally:
+        await front.stop()
