@@ -149,6 +149,7 @@ class DeploymentWorker:
         tasks: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
+                self._wake.clear()  # before claiming, so a wake() during the claim is not lost
                 free = self.options.concurrency - len(tasks)
                 claimed = await self._claim(free) if free > 0 else []
                 for dep in claimed:
@@ -157,9 +158,8 @@ class DeploymentWorker:
                     task.add_done_callback(tasks.discard)
                 if claimed and len(tasks) < self.options.concurrency:
                     continue
-                self._wake.clear()
                 waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-                done, pending = await asyncio.wait(
+                await asyncio.wait(
                     waiters + list(tasks), timeout=self.options.poll_interval_s,
                     return_when=asyncio.FIRST_COMPLETED,
                 )

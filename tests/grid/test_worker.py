@@ -225,3 +225,21 @@ async def test_100_purchases_at_30_percent_failures(ledger: Ledger, tmp_path: Pa
     assert await balances(ledger) == (payable, commission)
     report = await ledger.audit()
     assert report.ok, report.violations
+
+
+async def test_run_loop_picks_up_new_purchases_and_stops(ledger: Ledger, tmp_path: Path) -> None:
+    import asyncio
+
+    worker = make_worker(ledger, make_grid(tmp_path, latency_s=0.05), poll_interval_s=5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await fund(ledger, 3, 2_000)
+    ids = [(await buy(ledger, 3, "vm-small", key=f"k{i}")).deployment_id for i in range(3)]
+    worker.wake()  # without it the next poll is 5 s away
+    for _ in range(200):
+        if {(await deployment(ledger, i)).state for i in ids} == {"ready"}:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert {(await deployment(ledger, i)).state for i in ids} == {"ready"}
