@@ -109,6 +109,26 @@ class Shopfront:
         query = await self.emu.press_button(user_id, message_id, data=data, text=text)
         return await self.emu.wait_for(lambda: self.emu.callback_answer(query["id"]))
 
+    async def forge_press(self, user_id: int, message_id: int, data: str) -> dict[str, Any]:
+        """A client sends callback `data` for a message, whatever its buttons say (MTProto
+        clients can); returns the bot's answer."""
+        import copy
+        import secrets as _secrets
+        import time
+
+        from sandbox.telegram_state import CallbackQueryRecord
+
+        world = self.emu.world
+        message = world.find_message(user_id, message_id)
+        assert message is not None
+        query_id = str(_secrets.randbits(63))
+        world.callback_queries[query_id] = CallbackQueryRecord(query_id, user_id, user_id, message_id, data,
+                                                               time.monotonic())
+        world.enqueue("callback_query", {
+            "id": query_id, "from": copy.deepcopy(world.user(user_id)), "message": copy.deepcopy(message.data),
+            "chat_instance": "1", "data": data})
+        return await self.emu.wait_for(lambda: self.emu.callback_answer(query_id))
+
     async def wait_text(self, user_id: int, message_id: int, contains: str) -> ChatMessage:
         """Wait until message `message_id` (after edits) contains `contains`."""
         def check() -> ChatMessage | None:
