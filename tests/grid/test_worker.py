@@ -243,3 +243,15 @@ async def test_run_loop_picks_up_new_purchases_and_stops(ledger: Ledger, tmp_pat
     stop.set()
     await asyncio.wait_for(task, 2)
     assert {(await deployment(ledger, i)).state for i in ids} == {"ready"}
+
+
+def test_options_from_the_real_config() -> None:
+    from bot.config import load_config
+    from grid.worker import WorkerOptions
+
+    config = load_config(Path(__file__).resolve().parents[2] / "config.toml")
+    opts = WorkerOptions.from_config(config, concurrency=2)
+    assert set(opts.services) == {s.id for s in config.services}
+    assert (opts.max_attempts, opts.expiry_warning_days, opts.concurrency) == (3, 3, 2)
+    assert opts.lease_s >= 2 * config.grid.tfcmd_timeout_s
+    assert opts.services["vm-small"].price_minor == 400
