@@ -45,10 +45,11 @@ class RunResult:
     retried: int = 0
     blocked: int = 0
     failed: int = 0
+    deferred: int = 0  # not tried this round (chat in flood wait, Telegram unreachable)
 
     @property
     def claimed(self) -> int:
-        return self.sent + self.retried + self.blocked + self.failed
+        return self.sent + self.retried + self.blocked + self.failed + self.deferred
 
 
 def _seconds(value: int | float | dt.timedelta) -> int:
@@ -79,9 +80,23 @@ class Notifier:
         """Claim the due messages and try each once."""
         s = self.settings
         batch = await self.ledger.write(lambda conn, now: outbox.due(conn, now, s.batch_size, s.lease_s))
-        counts = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0}
+        counts = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0, "deferred": 0}
+        # Deferred messages stay leased and come back after `lease_s`, with no attempt counted:
+        # a chat in flood wait keeps its order, and an unreachable Telegram costs one try a round.
+        waiting_chats: set[int] = set()
+        unreachable = False
         for notification in batch:
-            counts[await self._deliver(notification)] += 1
+            if unreachable or notification.chat_id in waiting_chats:
+                counts["deferred"] += 1
+                continue
+            outcome = await self._deliver(notification)
+            if outcome == "flood":
+                waiting_chats.add(notification.chat_id)
+                outcome = "retried"
+            elif outcome == "unreachable":
+                unreachable = True
+                outcome = "retried"
+            counts[outcome] += 1
         return RunResult(**counts)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -122,7 +137,8 @@ class Notifier:
         try:
             message_id = await self._send(n)
         except RetryAfter as exc:
-            return await self._retry(n, _retry_after(exc), f"429: {exc}")
+            outcome = await self._retry(n, _retry_after(exc), f"429: {exc}")
+            return "flood" if outcome == "retried" else outcome
         except Forbidden as exc:
             log.info("notification %s: chat %s blocked the bot (%s)", n.id, n.chat_id, exc)
             await self.ledger.write(lambda conn, now: outbox.mark_blocked(conn, now, n.id, n.chat_id))
@@ -132,7 +148,10 @@ class Notifier:
             await self.ledger.write(lambda conn, now: outbox.mark_retry(
                 conn, now, n.id, 0, f"400: {exc.message}", max_attempts=0))
             return "failed"
-        except (NetworkError, TelegramError) as exc:  # TimedOut and 5xx are NetworkErrors
+        except NetworkError as exc:  # TimedOut and 5xx are NetworkErrors too
+            outcome = await self._retry(n, self.backoff(n.attempts + 1), f"{type(exc).__name__}: {exc}")
+            return "unreachable" if outcome == "retried" else outcome
+        except TelegramError as exc:
             return await self._retry(n, self.backoff(n.attempts + 1), f"{type(exc).__name__}: {exc}")
         await self.ledger.write(lambda conn, now: outbox.mark_sent(conn, now, n.id, message_id))
         return "sent"
