@@ -188,8 +188,7 @@ async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     shop = get_shop(context)
     try:
-        transfer = await record_star_refund(shop.ledger, refund.telegram_payment_charge_id,
-                                            reason="Stars refund reported by Telegram")
+        transfer = await record_star_refund(shop.ledger, refund.telegram_payment_charge_id)
     except PaymentNotFound:
         log.warning("refund of unknown Stars payment %s", refund.telegram_payment_charge_id)
         return

@@ -19,6 +19,8 @@ from ledger import Ledger, PaymentNotFound, Transfer
 __all__ = ["RefundError", "RefundResult", "record_star_refund", "refund_key", "refund_star_payment"]
 
 ALREADY_REFUNDED = "charge_already_refunded"
+# The clawback's memo is part of its idempotent content, so every path uses the same one.
+REFUND_MEMO = "Telegram Stars refund"
 
 
 class RefundError(Exception):
@@ -43,17 +45,17 @@ def _already_refunded(exc: BadRequest) -> bool:
     return ALREADY_REFUNDED in exc.message.lower()
 
 
-async def record_star_refund(ledger: Ledger, charge_id: str, *, reason: str) -> Transfer:
-    """The ledger half: take back the whole payment, once per charge id."""
+async def record_star_refund(ledger: Ledger, charge_id: str) -> Transfer:
+    """The ledger half: take back the whole payment, once per charge id (whoever asks first:
+    our refund call or Telegram's refunded_payment message)."""
     payment = await ledger.get_payment("stars", charge_id)
     if payment is None:
         raise PaymentNotFound(f"no Stars payment {charge_id!r} is recorded")
     return await ledger.clawback("stars", charge_id, refund_key(charge_id), payment.amount,
-                                 reason=reason)
+                                 reason=REFUND_MEMO)
 
 
-async def refund_star_payment(bot: Bot, ledger: Ledger, charge_id: str, *,
-                              reason: str = "Stars refund") -> RefundResult:
+async def refund_star_payment(bot: Bot, ledger: Ledger, charge_id: str) -> RefundResult:
     """Refund a recorded Stars payment in full at Telegram and in the ledger."""
     payment = await ledger.get_payment("stars", charge_id)
     if payment is None:
@@ -65,5 +67,5 @@ async def refund_star_payment(bot: Bot, ledger: Ledger, charge_id: str, *,
         if not _already_refunded(exc):
             raise RefundError(f"Telegram refused the refund of {charge_id}: {exc.message}") from exc
         already = True
-    transfer = await record_star_refund(ledger, charge_id, reason=reason)
+    transfer = await record_star_refund(ledger, charge_id)
     return RefundResult(charge_id, payment.user_id, payment.amount, already, transfer)
