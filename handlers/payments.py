@@ -26,7 +26,7 @@ from payments.telegram_refunds import record_star_refund
 
 from . import keyboards, texts
 from .buy import ask_confirm
-from .common import PAID_STATES, answer, parse, payable_order, show
+from .common import PAID_STATES, answer, parse, payable_order
 from .deps import Shop, get_shop
 
 log = logging.getLogger(__name__)
@@ -76,13 +76,14 @@ async def pay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     except Exception:
         log.exception("could not start %s payment for order %s", method, order.id)
-        await answer(query, texts.ANSWER_TRY_LATER, alert=True)
+        await answer(query, texts.STRIPE_UNAVAILABLE if method == "stripe" else texts.ANSWER_TRY_LATER,
+                     alert=True)
         return
     await answer(query)
     await send_invoice(context.bot, chat_id, spec)
 
 
-def _refusal(shop: Shop, order_user: int, payer: int, state: str, expired: bool) -> str | None:
+def _refusal(order_user: int, payer: int, state: str, expired: bool) -> str | None:
     if order_user != payer:
         return texts.REFUSE_NOT_YOURS
     if state in PAID_STATES:
@@ -122,7 +123,7 @@ async def _check_pre_checkout(shop: Shop, payload: str, payer: int, currency: st
         order = await shop.ledger.get_order(order_id)
     except OrderNotFound:
         return texts.REFUSE_UNKNOWN
-    refusal = _refusal(shop, order.user_id, payer, order.state, shop.order_expired(order))
+    refusal = _refusal(order.user_id, payer, order.state, shop.order_expired(order))
     if refusal is not None:
         return refusal
     if currency != STARS_CURRENCY and shop.card_token is None:

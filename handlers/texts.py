@@ -193,10 +193,6 @@ def invoice_description(service: ServiceConfig | None, order: Order) -> str:
     return f"Order #{order.id}: {format_tfc(order.amount)} of gridshop credits."
 
 
-def invoice_sent(order: Order) -> str:
-    return f"Here is the invoice for order #{order.id}. Tap Pay to finish."
-
-
 def stripe_link(order: Order) -> str:
     return f"Pay order #{order.id} ({format_tfc(order.amount)}) on Stripe's secure page:"
 

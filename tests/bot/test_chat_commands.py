@@ -151,3 +151,36 @@ async def test_preset_topup_opens_one_order_per_message(shop: Shopfront) -> None
     shown = await shop.wait_text(lee, menu.message_id, "10.00 TFC of credits")
     assert shop.button(shown, "v1:pay:")["text"] == "⭐ Pay 770 Stars"
     assert len(await shop.db.orders(lee)) == 1
+
+
+async def test_extensions_add_commands_and_buttons_before_the_catch_alls(
+        emu: TelegramEmulator, tmp_path: Path) -> None:
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+    from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+    from handlers import callbacks
+    from handlers.deps import Shop
+
+    callbacks.register_action("ping", (callbacks.INT,))
+
+    async def ping(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        button = InlineKeyboardButton("pong", callback_data=callbacks.encode("ping", 7))
+        await update.effective_message.reply_text("ping?", reply_markup=InlineKeyboardMarkup([[button]]))
+
+    async def pong(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.callback_query is not None
+        await update.callback_query.answer("pong 7")
+
+    def install(application: Application, shop: Shop) -> None:  # type: ignore[type-arg]
+        application.add_handler(CommandHandler("ping", ping))
+        application.add_handler(CallbackQueryHandler(pong, pattern=callbacks.pattern("ping")))
+
+    front = Shopfront(emu, tmp_path / "ext.db", make_config(tmp_path), make_secrets(emu))
+    await front.start(extra=[install])
+    try:
+        user = front.user("Pat")
+        reply = await front.send(user, "/ping")
+        assert (await front.press(user, reply.message_id, data="v1:ping:7"))["text"] == "pong 7"
+    finally:
+        await front.stop()
