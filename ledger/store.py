@@ -154,29 +154,33 @@ class Store:
             batch = [await queue.get()]
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
-            if batch[-1][0] is _STOP or any(op is _STOP for op, _ in batch):
-                stop = True
-                batch = [item for item in batch if item[0] is not _STOP]
-                if not batch:
-                    break
-            try:
-                outcomes = await self._call(self._writer, _run_batch, [op for op, _ in batch])
-            except BaseException as exc:  # the whole transaction failed: nobody's write landed
-                log.error("ledger batch of %d failed: %s", len(batch), exc)
-                error = StoreError(f"database write failed: {exc}")
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
-                    raise
+            # close() queues _STOP last and write() refuses new work after it, so the rest of
+            # this batch still runs before the loop ends.
+            stop = any(op is _STOP for op, _ in batch)
+            batch = [item for item in batch if item[0] is not _STOP]
+            if batch:
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        assert self._writer is not None
+        try:
+            outcomes = await self._call(self._writer, _run_batch, [op for op, _ in batch])
+        except BaseException as exc:  # the whole transaction failed: nobody's write landed
+            log.error("ledger batch of %d failed: %s", len(batch), exc)
+            error = StoreError(f"database write failed: {exc}")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+                raise
+            return
+        for (_, future), (ok, value) in zip(batch, outcomes):
+            if future.done():
                 continue
-            for (_, future), (ok, value) in zip(batch, outcomes):
-                if future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(_as_ledger_error(value))
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(_as_ledger_error(value))
 
 
 def _as_ledger_error(exc: BaseException) -> BaseException:
@@ -193,8 +197,5 @@ def _in_read_snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection
         conn.execute("COMMIT")
 
 
-def _stop(conn: sqlite3.Connection) -> None:  # sentinel; never run
-    raise AssertionError
-
-
-_STOP: Op = _stop
+def _STOP(conn: sqlite3.Connection) -> None:  # noqa: N802  # the close() sentinel; never run
+    raise AssertionError("the stop sentinel is never run")
