@@ -1,6 +1,6 @@
 """The `gridshop` command line: run the shop, inspect and audit the ledger.
 
-    gridshop [--config PATH] run
+    gridshop [--config PATH] run [--telegram-api URL]
     gridshop [--config PATH] ledger balance USER_ID
     gridshop [--config PATH] ledger history USER_ID [--limit N]
     gridshop [--config PATH] ledger audit
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from typing import TextIO
 from ledger import Ledger, LedgerError
 
 from .config import Config, ConfigError, format_tfc, load_config, load_secrets, resolve_config_path
+from .logs import redact, setup_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="config file (default: $GRIDSHOP_CONFIG or ./config.toml)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("run", help="run the bot, the HTTP server and the workers")
+    run = commands.add_parser("run", help="run the bot, the HTTP server and the workers")
+    run.add_argument("--telegram-api", metavar="URL",
+                     help="Bot API server root, overriding telegram.api_base (e.g. the emulator)")
 
     ledger = commands.add_parser("ledger", help="inspect and audit the credits ledger")
     actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -101,7 +103,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         config = load_config(resolve_config_path(args.config))
     except ConfigError as exc:
@@ -112,10 +114,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return asyncio.run(_ledger_command(config, args, out))
         if args.command == "run":
             secrets = load_secrets()
+            redact(s.get_secret_value() for s in secrets.model_dump().values() if s is not None)
             if secrets.bot_token is None:
                 print("gridshop: BOT_TOKEN is not set: export BOT_TOKEN=<token from @BotFather> "
                       "(and PAYLOAD_SECRET, see docs/configuration.md)", file=sys.stderr)
                 return EXIT_USAGE
+            if args.telegram_api:
+                config.telegram.api_base = args.telegram_api.rstrip("/")
             from .runtime import run
 
             return run(config, secrets)

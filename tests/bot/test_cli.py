@@ -141,3 +141,14 @@ def test_gridshop_config_env_picks_the_file(config_file: Path) -> None:
     proc = _console("ledger", "balance", "42", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "available 8.50 TFC" in proc.stdout
+
+
+def test_log_records_never_carry_a_secret() -> None:
+    import logging
+
+    from bot.logs import RedactSecrets
+
+    record = logging.LogRecord("httpx", logging.ERROR, __file__, 1,
+                               "POST %s failed", ("http://x/bot123:SECRET-TOKEN/getMe",), None)
+    assert RedactSecrets(["123:SECRET-TOKEN"]).filter(record)
+    assert record.getMessage() == "POST http://x/bot***/getMe failed"

@@ -1,0 +1,182 @@
+"""Run gridshop as one process: the bot (polling or webhook), the HTTP server, and the workers
+(notification outbox, deployments, periods, hold expiry, Stripe reconciliation), with a graceful
+shutdown on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from grid.factory import make_deployer, make_gridproxy
+from grid.periods import PeriodKeeper
+from grid.worker import DeploymentWorker, WorkerOptions
+from handlers.deps import SHOP_KEY
+from handlers.registry import set_commands
+from ledger import Ledger, Order, rate_to_ppm
+from payments.notifier import Notifier
+from payments.stripe_checkout import StripeCheckout, make_client
+from payments.stripe_events import Policy
+from payments.stripe_reconcile import StripeReconciler
+from webhooks.app import make_app
+
+from .app import ALLOWED_UPDATES, build_application
+from .config import Config, ConfigError, Secrets, check_secrets
+
+log = logging.getLogger(__name__)
+
+HOLD_EXPIRY_INTERVAL_S = 60.0
+PERIODS_INTERVAL_S = 60.0
+
+
+def _grid_options(config: Config) -> dict[str, Any]:
+    options = config.grid.model_dump(exclude={"backend"})
+    options["sim_state_path"] = str(config.grid.sim_state_path)
+    return options
+
+
+async def _every(interval_s: float, stop: asyncio.Event, job: Callable[[], Awaitable[Any]],
+                 name: str) -> None:
+    while not stop.is_set():
+        try:
+            await job()
+        except Exception:  # a failed round is logged and retried next round, never fatal
+            log.exception("%s failed", name)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+
+
+async def serve(config: Config, secrets: Secrets, stop: asyncio.Event) -> None:
+    """Start everything, run until `stop` is set, then shut down in order."""
+    ledger = await Ledger.open(
+        config.database.path,
+        busy_timeout_ms=config.database.busy_timeout_ms,
+        commission_ppm=rate_to_ppm(config.marketplace.commission_rate),
+        hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
+    )
+    deployer = make_deployer(config.grid.backend, **_grid_options(config))
+    gridproxy = make_gridproxy(config.grid.gridproxy_url) if config.grid.gridproxy_url else None
+
+    stripe_client = None
+    checkout = None
+    if config.stripe.enabled and secrets.stripe_secret_key is not None:
+        stripe_client = make_client(secrets.stripe_secret_key.get_secret_value(), config.stripe.api_base)
+        checkout = StripeCheckout(ledger, stripe_client, bot_username=config.telegram.bot_username,
+                                  expiry_minutes=config.stripe.checkout_expiry_minutes)
+
+    async def stripe_link(order: Order, user_id: int) -> str:
+        assert checkout is not None
+        return await checkout.checkout_url(order)
+
+    options = WorkerOptions.from_config(config)
+    worker = DeploymentWorker(ledger, deployer, options)
+    application = build_application(
+        config, secrets, ledger, stripe_checkout=stripe_link if checkout else None,
+    )
+    shop = application.bot_data[SHOP_KEY]
+    for name, value in (("deployer", deployer), ("worker", worker), ("gridproxy", gridproxy)):
+        if hasattr(shop, name):
+            setattr(shop, name, value)
+
+    webhook_mode = config.telegram.mode == "webhook"
+    web_app = make_app(
+        ledger,
+        stripe_secret=secrets.stripe_webhook_secret.get_secret_value()
+        if config.stripe.enabled and secrets.stripe_webhook_secret else None,
+        stripe_client=stripe_client,
+        admin_ids=config.admin.user_ids,
+        hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
+        telegram_application=application if webhook_mode else None,
+        telegram_secret=secrets.telegram_webhook_secret.get_secret_value()
+        if secrets.telegram_webhook_secret else None,
+        max_body_bytes=config.server.max_body_bytes,
+    )
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, config.server.host, config.server.port)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        await site.start()
+        log.info("HTTP server on %s:%s", config.server.host, config.server.port)
+        await application.initialize()
+        await set_commands(application)
+        await application.start()
+        if webhook_mode:
+            assert secrets.telegram_webhook_secret is not None
+            await application.bot.set_webhook(
+                config.telegram.webhook_url, allowed_updates=ALLOWED_UPDATES,
+                secret_token=secrets.telegram_webhook_secret.get_secret_value(),
+            )
+            log.info("Telegram webhook set to %s", config.telegram.webhook_url)
+        else:
+            assert application.updater is not None
+            await application.bot.delete_webhook()
+            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            log.info("polling %s for updates", config.telegram.api_base)
+
+        notifier = Notifier(ledger, application.bot)
+        periods = PeriodKeeper(ledger, deployer, options)
+        tasks = [
+            asyncio.create_task(notifier.run(stop), name="notifier"),
+            asyncio.create_task(worker.run(stop), name="deployments"),
+            asyncio.create_task(periods.run(stop, PERIODS_INTERVAL_S), name="periods"),
+            asyncio.create_task(
+                _every(HOLD_EXPIRY_INTERVAL_S, stop, ledger.expire_holds, "hold expiry"),
+                name="hold-expiry",
+            ),
+        ]
+        if stripe_client is not None:
+            reconciler = StripeReconciler(ledger, stripe_client, Policy(
+                admin_ids=tuple(config.admin.user_ids),
+                hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
+            ))
+            tasks.append(asyncio.create_task(reconciler.run(stop), name="stripe-reconcile"))
+        log.info("gridshop is running")
+        await stop.wait()
+    finally:
+        log.info("gridshop is stopping")
+        stop.set()
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=30)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if application.running:
+            await application.stop()
+        await runner.cleanup()
+        await application.shutdown()
+        if gridproxy is not None:
+            await gridproxy.close()
+        close = getattr(deployer, "aclose", None)
+        if close is not None:
+            await close()
+        await ledger.close()
+        log.info("gridshop stopped")
+
+
+async def _main(config: Config, secrets: Secrets) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(config, secrets, stop)
+
+
+def run(config: Config, secrets: Secrets) -> int:
+    """Blocking entry point of `gridshop run`; returns the exit status."""
+    try:
+        check_secrets(config, secrets)
+    except ConfigError as exc:
+        print(f"gridshop: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_main(config, secrets))
+    return 0
