@@ -227,7 +227,35 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     return apply
 
 
-MIGRATIONS = [_v1, _script(_V2)]
+# v3: admin chat commands. Catalogue overrides set from the chat (a NULL column means "as in
+# config.toml"), and admin requests awaiting a confirm button, keyed by the command message so a
+# re-delivered update finds its request instead of making a second.
+_V3 = """
+CREATE TABLE service_overrides (
+    service_id  TEXT PRIMARY KEY,
+    enabled     INTEGER CHECK (enabled IS NULL OR enabled IN (0, 1)),
+    price       INTEGER CHECK (price IS NULL OR (typeof(price) = 'integer' AND price > 0)),
+    admin_id    INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE admin_requests (
+    id                 INTEGER PRIMARY KEY,
+    key                TEXT NOT NULL UNIQUE,
+    admin_id           INTEGER NOT NULL,
+    action             TEXT NOT NULL,
+    params             TEXT NOT NULL,
+    state              TEXT NOT NULL CHECK (state IN ('pending', 'done', 'cancelled', 'failed')),
+    chat_id            INTEGER NOT NULL,
+    prompt_message_id  INTEGER,
+    result             TEXT NOT NULL DEFAULT '',
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL
+);
+CREATE INDEX admin_requests_by_action ON admin_requests (action, state, id);
+"""
+
+MIGRATIONS = [_v1, _script(_V2), _script(_V3)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
