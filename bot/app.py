@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from handlers.deps import Shop, StripeCheckout
+from grid.deployer import Deployer
+from grid.gridproxy import GridProxyClient
+from handlers.deps import Shop, StripeCheckout, Wakeable
 from handlers.payments import reconcile_job
 from handlers.registry import Extension, install, set_commands
 from ledger import Ledger
@@ -32,6 +34,9 @@ def build_application(
     *,
     base_url: str | None = None,
     stripe_checkout: StripeCheckout | None = None,
+    deployer: Deployer | None = None,
+    worker: Wakeable | None = None,
+    gridproxy: GridProxyClient | None = None,
     extra: Iterable[Extension] = (),
     reconcile_interval_s: float | None = 600.0,
     rate_limit_retries: int = 3,
@@ -40,6 +45,7 @@ def build_application(
 
     `extra` hooks `(application, shop) -> None` add other issues' handlers before the catch-alls.
     `reconcile_interval_s=None` runs the Stars reconciliation only once, at start.
+    `deployer`, `worker` and `gridproxy` are the grid collaborators of the `Shop` (all optional).
     """
     if secrets.bot_token is None:
         raise ConfigError("environment: BOT_TOKEN not set")
@@ -54,7 +60,8 @@ def build_application(
         .post_init(set_commands)
         .build()
     )
-    shop = Shop(config=config, secrets=secrets, ledger=ledger, stripe_checkout=stripe_checkout)
+    shop = Shop(config=config, secrets=secrets, ledger=ledger, stripe_checkout=stripe_checkout,
+                deployer=deployer, worker=worker, gridproxy=gridproxy)
     install(application, shop, extra)
     jobs = application.job_queue
     if jobs is None:

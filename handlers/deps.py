@@ -2,26 +2,35 @@
 
 Collaborators other issues provide are optional fields: the Stripe issue sets
 `stripe_checkout`, and the "Pay with Stripe" button shows only when that is set AND
-`config.stripe.enabled` is true.
+`config.stripe.enabled` is true. The grid issue sets `deployer` (cancelling a running VM's
+contract), `worker` (woken after a purchase) and `gridproxy` (capacity; None = all available).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.ext import ContextTypes
 
 from bot.config import Config, Secrets
+from grid.deployer import Deployer
+from grid.gridproxy import GridProxyClient
 from ledger import Ledger, Order
 
-__all__ = ["SHOP_KEY", "Shop", "StripeCheckout", "get_shop"]
+__all__ = ["SHOP_KEY", "Shop", "StripeCheckout", "Wakeable", "get_shop"]
 
 SHOP_KEY = "shop"
 
 # (order, telegram user id) -> the Checkout URL to send the user to.
 StripeCheckout = Callable[[Order, int], Awaitable[str]]
+
+
+class Wakeable(Protocol):
+    """The deployment worker as the chat sees it (grid.worker.DeploymentWorker fits)."""
+
+    def wake(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -32,6 +41,9 @@ class Shop:
     secrets: Secrets
     ledger: Ledger
     stripe_checkout: StripeCheckout | None = None
+    deployer: Deployer | None = None
+    worker: Wakeable | None = None
+    gridproxy: GridProxyClient | None = None
     order_ttl_s: int = 24 * 3600  # an open order older than this cannot be paid any more
     extra: dict[str, Any] = field(default_factory=dict)
 
