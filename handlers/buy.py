@@ -1,21 +1,33 @@
 """Buying: the Buy button opens a purchase order and shows the payment choices; paying from the
-balance asks for confirmation, then `ledger.purchase` holds the price and queues the deployment.
+balance asks for confirmation, then `ops.purchase` holds the price and queues the deployment,
+and the buyer gets one status message that the deployment worker edits as the job moves.
 
 Every step reads the order from the ledger (no conversation state), so buttons work after a
-restart, and `ledger.purchase` is idempotent per order, so a double-tapped confirm buys once.
+restart, and the purchase is idempotent per order, so a double-tapped confirm buys once (and
+sends one status message). A service the grid has no room for is refused before any order.
 """
 
 from __future__ import annotations
 
+import sqlite3
+
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from ledger import AccountInDebt, Balance, InsufficientFunds, LedgerError, Order, OrderStateError
+from bot.config import ServiceConfig
+from grid.capacity import service_has_capacity
+from ledger import AccountInDebt, Balance, InsufficientFunds, LedgerError, Order, OrderStateError, Purchase, ops
 
 from . import keyboards, texts
 from .common import PAID_STATES, answer, parse, payable_order, show
 from .deps import Shop, get_shop
+from .status import send_status_message
 from payments.telegram_invoices import stars_for
+
+
+async def has_capacity(shop: Shop, service: ServiceConfig) -> bool:
+    """Whether the grid has room for `service` (always, without a gridproxy)."""
+    return await service_has_capacity(service, shop.gridproxy)
 
 
 def payment_markup(shop: Shop, order: Order, balance: Balance) -> InlineKeyboardMarkup:
@@ -35,6 +47,9 @@ async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     service = shop.config.service(data.args[0])
     if service is None or not service.enabled:
         await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
+        return
+    if not await has_capacity(shop, service):
+        await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
         return
     user_id = query.from_user.id
     message_id = query.message.message_id if query.message is not None else 0
@@ -95,8 +110,17 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not service.enabled:
         await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
         return
+    if not await has_capacity(shop, service):
+        await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
+        return
+    user_id, hold_ttl_s = query.from_user.id, shop.ledger.hold_ttl_s
+
+    def place(conn: sqlite3.Connection, now: int) -> tuple[Purchase, bool]:
+        new = ops.get_order(conn, order.id).state in ("open", "paid")
+        return ops.purchase(conn, now, order.id, user_id, now + hold_ttl_s), new
+
     try:
-        bought = await shop.ledger.purchase(order.id, query.from_user.id)
+        bought, new = await shop.ledger.write(place)
     except AccountInDebt:
         await answer(query, texts.ANSWER_IN_DEBT, alert=True)
         return
@@ -108,8 +132,13 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except OrderStateError:
         await answer(query, texts.ANSWER_ALREADY_PAID, alert=True)
         return
+    if not new:  # the other tap of a double tap bought it
+        await answer(query, texts.ANSWER_ALREADY_BOUGHT)
+        return
     await answer(query, texts.ANSWER_BOUGHT)
     await show(update, texts.purchased(service.name, bought.order, bought.deployment_id, bought.balance))
+    chat_id = query.message.chat.id if query.message is not None else user_id
+    await send_status_message(context.bot, shop, chat_id, bought.deployment_id, service.id)
 
 
 async def topup_difference(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,12 +1,16 @@
 """The catalogue: /services and /buy list the enabled VMs as buttons (paged); a button opens the
-service card with specs, price and period, and a Buy button."""
+service card with specs, price and period, and a Buy button. A VM the grid has no room for
+(per gridproxy) is shown as unavailable, with no Buy button."""
 
 from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from grid.capacity import available_services
+
 from . import keyboards, texts
+from .buy import has_capacity
 from .common import answer, parse, show
 from .deps import get_shop
 
@@ -27,13 +31,16 @@ async def catalog_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def _catalog_page(update: Update, context: ContextTypes.DEFAULT_TYPE, page: int) -> None:
-    offered = get_shop(context).config.enabled_services
+    shop = get_shop(context)
+    offered = shop.config.enabled_services
     if not offered:
         await show(update, texts.CATALOG_EMPTY)
         return
     pages = keyboards.catalog_pages(offered)
     page = min(page, pages - 1)
-    await show(update, texts.catalog(page, pages), keyboards.catalog(offered, page))
+    available = await available_services(shop.config, shop.gridproxy)
+    unavailable = {s.id for s in offered} - available
+    await show(update, texts.catalog(page, pages), keyboards.catalog(offered, page, unavailable))
 
 
 async def service_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -42,9 +49,14 @@ async def service_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if parsed is None:
         return
     query, data = parsed
-    service = get_shop(context).config.service(data.args[0])
+    shop = get_shop(context)
+    service = shop.config.service(data.args[0])
     if service is None or not service.enabled:
         await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
         return
     await answer(query)
-    await show(update, texts.service_card(service), keyboards.service_card(service))
+    available = await has_capacity(shop, service)
+    text = texts.service_card(service)
+    if not available:
+        text += "\n\n" + texts.SERVICE_UNAVAILABLE_LINE
+    await show(update, text, keyboards.service_card(service, available))

@@ -25,7 +25,7 @@ from payments.telegram_reconcile import reconcile_star_transactions
 from payments.telegram_refunds import record_star_refund
 
 from . import keyboards, texts
-from .buy import ask_confirm
+from .buy import ask_confirm, has_capacity
 from .common import PAID_STATES, answer, parse, payable_order
 from .deps import Shop, get_shop
 
@@ -47,6 +47,9 @@ async def pay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         service = shop.config.service(order.service_id or "")
         if service is None or not service.enabled:
             await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
+            return
+        if not await has_capacity(shop, service):
+            await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
             return
     else:
         service = None
@@ -169,6 +172,8 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if not result.new:
         log.info("payment %s:%s was already credited", provider, charge_id)
         return
+    if result.purchase is not None and shop.worker is not None:
+        shop.worker.wake()  # the buy-now purchase is queued, its status message in the outbox
     shown = f"{paid.total_amount} Stars" if paid.currency == STARS_CURRENCY else _card_text(paid.total_amount, paid.currency)
     await message.reply_text(texts.receipt(result.payment.payment.amount, shown, result.order,
                                            result.payment.balance, result.purchase is not None,

@@ -6,8 +6,9 @@ credited the same way whichever path sees it first. The dedupe key is the
 an old invoice can be paid again and each charge is real money.
 
 For a purchase order paid directly (buy-now), the purchase (hold + queued deployment) is placed
-in the same transaction as the credit. If the purchase cannot be placed (say the user is in
-debt), the credit still stands: the purchase runs in its own SAVEPOINT and is rolled back alone.
+in the same transaction as the credit, together with its "Queued" status message (outbox), which
+the deployment worker then edits. If the purchase cannot be placed (say the user is in debt), the
+credit still stands: the purchase runs in its own SAVEPOINT and is rolled back alone.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from ledger import Ledger, LedgerError, Order, PaymentResult, Purchase
-from ledger import inbox, ops
+from ledger import deployments, inbox, ops
 
 __all__ = ["CreditResult", "credit_order_payment", "keep_unapplied", "provider_for_currency"]
 
@@ -60,6 +61,7 @@ async def credit_order_payment(
             conn.execute("SAVEPOINT buy_now")
             try:
                 purchase = ops.purchase(conn, now, order.id, user_id, now + hold_ttl)
+                deployments.enqueue_queued_status(conn, now, purchase.deployment_id)
             except LedgerError as exc:
                 conn.execute("ROLLBACK TO buy_now")
                 error = str(exc)
