@@ -42,6 +42,7 @@ ACTIONS: dict[str, tuple[re.Pattern[str], ...]] = {
     "topc": (),            # top up a custom amount (asks for it)
     "hist": (INT,),        # history page before transfer id (0 = newest)
     "ord": (INT,),         # show an order
+    "ords": (),            # the recent orders list
     "cancel": (INT,),      # cancel an open order
 }
 

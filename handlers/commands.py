@@ -1,5 +1,6 @@
 """Account commands and their buttons: /start (with `paid_<order>` deep links), /help,
-/balance, /history (paged), /orders, /deployments, /cancel; plus recording who we talk to.
+/balance, /history (paged), /orders (a button per order), /cancel; plus recording who we talk
+to. /deployments lives in `handlers.deployments`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes
 
 from ledger import OrderNotFound, users
-from ledger.telegram_state import deployments_of_user
+from ledger import deployments as jobs
 
 from . import keyboards, texts
+from .buy import has_capacity, payment_markup
 from .common import answer, parse, service_name, show
 from .deps import get_shop
 from .topup import AWAITING_AMOUNT
@@ -125,25 +127,48 @@ async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/orders: the user's recent orders and where they stand."""
-    user, message = update.effective_user, update.effective_message
-    if user is None or message is None:
+    """/orders and the « Orders button: the user's recent orders, a button each."""
+    user = update.effective_user
+    if user is None:
         return
+    if update.callback_query is not None:
+        await answer(update.callback_query)
     shop = get_shop(context)
     recent = await shop.ledger.orders(user.id, limit=10)
     lines = [texts.order_line(o, service_name(shop, o.service_id)) for o in recent]
-    await message.reply_text(texts.orders(lines))
-
-
-async def deployments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/deployments: the user's VMs with their state (the grid issue adds details)."""
-    user, message = update.effective_user, update.effective_message
-    if user is None or message is None:
-        return
-    shop = get_shop(context)
-    rows = await shop.ledger.read(lambda conn: deployments_of_user(conn, user.id))
     names = {s.id: s.name for s in shop.config.services}
-    await message.reply_text(texts.deployments(rows, names))
+    await show(update, texts.orders(lines), keyboards.orders(recent, names))
+
+
+async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An order's button (`v1:ord:<id>`): its details and state, the payment choices again
+    while it is open, and its VM once placed."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    try:
+        order = await shop.ledger.get_order(data.int_arg(0))
+    except OrderNotFound:
+        await answer(query, texts.ANSWER_UNKNOWN_ORDER, alert=True)
+        return
+    if order.user_id != query.from_user.id:
+        await answer(query, texts.ANSWER_NOT_YOURS, alert=True)
+        return
+    expired = shop.order_expired(order)
+    payable = order.state == "open" and not expired
+    if payable and order.kind == "purchase":
+        service = shop.config.service(order.service_id or "")
+        payable = service is not None and service.enabled and await has_capacity(shop, service)
+    dep = await shop.ledger.read(lambda conn: jobs.by_order(conn, order.id))
+    dep_id = dep.id if dep is not None else None
+    markup = None
+    if payable:
+        markup = payment_markup(shop, order, await shop.ledger.balance(query.from_user.id))
+    await answer(query)
+    await show(update, texts.order_details(order, service_name(shop, order.service_id), payable, dep_id, expired),
+               keyboards.order_actions(markup, dep_id))
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -6,13 +6,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.config import ServiceConfig
 from ledger import Balance, Order
+from ledger.deployments import DeploymentRecord
 
 from . import texts
 from .callbacks import encode
 
 __all__ = [
-    "CATALOG_PAGE", "catalog", "confirm", "history", "main_menu", "payment_choices",
-    "service_card", "topup_presets",
+    "CATALOG_PAGE", "catalog", "confirm", "confirm_cancel_deployment", "deployment_actions",
+    "deployments", "history", "main_menu", "orders", "payment_choices", "service_card",
+    "topup_presets",
 ]
 
 CATALOG_PAGE = 5
@@ -26,6 +28,7 @@ def main_menu() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([
         [_button(texts.BTN_SERVICES, "cat", 0), _button(texts.BTN_BALANCE, "bal")],
         [_button(texts.BTN_TOPUP, "topm"), _button(texts.BTN_HISTORY, "hist", 0)],
+        [_button(texts.BTN_ORDERS, "ords"), _button(texts.BTN_VMS, "deps")],
     ])
 
 
@@ -33,9 +36,13 @@ def catalog_pages(services: list[ServiceConfig]) -> int:
     return max(1, -(-len(services) // CATALOG_PAGE))
 
 
-def catalog(services: list[ServiceConfig], page: int) -> InlineKeyboardMarkup:
+def catalog(services: list[ServiceConfig], page: int,
+            unavailable: frozenset[str] | set[str] = frozenset()) -> InlineKeyboardMarkup:
+    """One page of services; those in `unavailable` (no grid capacity) are labelled so."""
     start = page * CATALOG_PAGE
-    rows = [[_button(texts.btn_service(s), "svc", s.id)] for s in services[start:start + CATALOG_PAGE]]
+    rows = [[_button(texts.btn_service_unavailable(s) if s.id in unavailable else texts.btn_service(s),
+                     "svc", s.id)]
+            for s in services[start:start + CATALOG_PAGE]]
     nav = []
     if page > 0:
         nav.append(_button(texts.BTN_PREV, "cat", page - 1))
@@ -46,11 +53,10 @@ def catalog(services: list[ServiceConfig], page: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-def service_card(service: ServiceConfig) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([
-        [_button(texts.btn_buy(service), "buy", service.id)],
-        [_button(texts.BTN_BACK_CATALOG, "cat", 0)],
-    ])
+def service_card(service: ServiceConfig, available: bool = True) -> InlineKeyboardMarkup:
+    rows = [[_button(texts.btn_buy(service), "buy", service.id)]] if available else []
+    rows.append([_button(texts.BTN_BACK_CATALOG, "cat", 0)])
+    return InlineKeyboardMarkup(rows)
 
 
 def payment_choices(order: Order, balance: Balance, *, stars: int, card: bool,
@@ -101,3 +107,54 @@ def history(next_before: int | None, first_page: bool) -> InlineKeyboardMarkup |
 
 def url_button(text: str, url: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(text, url=url)]])
+
+
+def deployments(deps: list[DeploymentRecord], names: dict[str, str]) -> InlineKeyboardMarkup | None:
+    rows = [[_button(texts.btn_deployment(d, names.get(d.service_id, d.service_id)), "dep", d.id)]
+            for d in deps]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def deployment_actions(dep: DeploymentRecord, renew_price: int | None, period_days: int) -> InlineKeyboardMarkup:
+    """What a user can do with a VM in its state: renew, auto-renew, cancel (ready); cancel
+    (queued); refresh (in progress)."""
+    rows = []
+    if dep.state == "ready" and dep.expires_at is not None:
+        if renew_price is not None:
+            rows.append([_button(texts.btn_renew(renew_price, period_days), "dren", dep.id, dep.expires_at)])
+        rows.append([_button(texts.btn_auto_renew(dep.auto_renew), "dauto", dep.id, 0 if dep.auto_renew else 1)])
+    if dep.state in ("ready", "queued"):
+        rows.append([_button(texts.BTN_CANCEL_VM, "dcan", dep.id)])
+    if dep.state in ("queued", "deploying", "cancelling"):
+        rows.append([_button(texts.BTN_REFRESH, "dep", dep.id)])
+    rows.append([_button(texts.BTN_MY_VMS, "deps")])
+    return InlineKeyboardMarkup(rows)
+
+
+def confirm_cancel_deployment(dep: DeploymentRecord) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([
+        [_button(texts.BTN_CONFIRM_CANCEL_VM, "dcanok", dep.id)],
+        [_button(texts.BTN_KEEP_VM, "dep", dep.id)],
+    ])
+
+
+def renew_topup(dep: DeploymentRecord) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([
+        [_button(texts.BTN_TOPUP, "dtop", dep.id)],
+        [_button(texts.BTN_MY_VMS, "deps")],
+    ])
+
+
+def orders(orders: list[Order], names: dict[str, str]) -> InlineKeyboardMarkup | None:
+    rows = [[_button(texts.btn_order(o, names.get(o.service_id or "") if o.service_id else None), "ord", o.id)]
+            for o in orders]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def order_actions(markup: InlineKeyboardMarkup | None, deployment_id: int | None) -> InlineKeyboardMarkup:
+    """An order's screen: its payment choices when still open, a link to its VM, and back."""
+    rows = [list(row) for row in markup.inline_keyboard] if markup is not None else []
+    if deployment_id is not None:
+        rows.append([_button(texts.btn_vm(deployment_id), "dep", deployment_id)])
+    rows.append([_button(texts.BTN_ORDERS, "ords")])
+    return InlineKeyboardMarkup(rows)

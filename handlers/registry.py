@@ -15,7 +15,7 @@ from telegram.ext import (
     MessageHandler, PreCheckoutQueryHandler, TypeHandler, filters,
 )
 
-from . import buy, catalog, commands, payments, texts, topup
+from . import buy, catalog, commands, deployments, payments, texts, topup
 from .callbacks import pattern
 from .common import answer
 from .deps import SHOP_KEY, Shop
@@ -57,7 +57,7 @@ def install(application: Application, shop: Shop, extra: Iterable[Extension] = (
     add(CommandHandler("history", commands.history, filters=private))
     add(CommandHandler("topup", topup.topup, filters=private))
     add(CommandHandler("orders", commands.orders, filters=private))
-    add(CommandHandler("deployments", commands.deployments, filters=private))
+    add(CommandHandler("deployments", deployments.deployments, filters=private))
     add(CommandHandler("cancel", commands.cancel, filters=private))
 
     for action, callback in (
@@ -65,7 +65,8 @@ def install(application: Application, shop: Shop, extra: Iterable[Extension] = (
         ("cat", catalog.catalog_page), ("svc", catalog.service_card), ("buy", buy.buy),
         ("pay", payments.pay), ("ok", buy.confirm), ("topd", buy.topup_difference),
         ("cancel", buy.cancel_order), ("topm", topup.topup), ("top", topup.preset),
-        ("topc", topup.ask_custom),
+        ("topc", topup.ask_custom), ("ord", commands.order_button), ("ords", commands.orders),
+        *deployments.ACTIONS,
     ):
         add(CallbackQueryHandler(callback, pattern=pattern(action)))
 

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 from bot.config import ServiceConfig, format_tfc
 from ledger import Balance, HistoryEntry, Order
-from ledger.telegram_state import DeploymentRow
+from ledger import deploy_messages
+from ledger.deployments import DeploymentRecord
 
 # --- commands (shown in the Telegram menu by setMyCommands) ---
 
@@ -33,6 +34,7 @@ BTN_BALANCE = "💰 Balance"
 BTN_TOPUP = "➕ Top up"
 BTN_HISTORY = "📜 History"
 BTN_ORDERS = "🧾 Orders"
+BTN_VMS = "🖥 My VMs"
 BTN_MENU = "« Menu"
 BTN_BACK_CATALOG = "« Catalog"
 BTN_PREV = "‹ Previous"
@@ -261,12 +263,133 @@ def order_status(order: Order, service_name: str | None) -> str:
 ORDER_UNKNOWN = "I could not find that order."
 
 
-def deployments(rows: list[DeploymentRow], names: dict[str, str]) -> str:
-    if not rows:
+DEPLOYMENT_STATES = {
+    "queued": "queued", "deploying": "deploying", "ready": "ready", "failed": "failed",
+    "cancelling": "being removed", "cancelled": "cancelled",
+}
+
+
+def _deployment_state(dep: DeploymentRecord) -> str:
+    state = DEPLOYMENT_STATES.get(dep.state, dep.state)
+    if dep.state == "ready" and dep.expires_at is not None:
+        state += f" until {_when(dep.expires_at)}"
+    return state
+
+
+def deployment_line(dep: DeploymentRecord, name: str) -> str:
+    return f"#{dep.id} · {name} · {_deployment_state(dep)}"
+
+
+def deployments(deps: list[DeploymentRecord], names: dict[str, str]) -> str:
+    if not deps:
         return "You have no VMs yet. Buy one with /buy."
-    lines = [f"#{r.id} · {names.get(r.service_id, r.service_id)} · {r.state} · since {_when(r.created_at)}"
-             for r in rows]
-    return "Your VMs:\n" + "\n".join(lines)
+    lines = [deployment_line(d, names.get(d.service_id, d.service_id)) for d in deps]
+    return "Your VMs (times in UTC):\n" + "\n".join(lines) + "\n\nPick one for details and actions."
+
+
+def deployment_details(dep: DeploymentRecord, name: str, renew_price: int | None) -> str:
+    lines = [f"VM #{dep.id}: {name}" + (f" ({dep.name})" if dep.name else ""),
+             f"State: {DEPLOYMENT_STATES.get(dep.state, dep.state)}"]
+    info = dep.details
+    if dep.state in ("ready", "cancelling"):
+        if info.get("mycelium_ip"):
+            lines.append(f"Mycelium IP: {info['mycelium_ip']}")
+        if info.get("ipv4"):
+            lines.append(f"IPv4: {info['ipv4']}")
+        if info.get("ipv6"):
+            lines.append(f"IPv6: {info['ipv6']}")
+        if info.get("ssh_command"):
+            lines.append(f"Connect: {info['ssh_command']}")
+    if dep.state == "ready" and dep.expires_at is not None:
+        lines.append(f"Paid until {_when(dep.expires_at)} UTC; auto-renew is {'on' if dep.auto_renew else 'off'}.")
+        if renew_price is not None:
+            lines.append(f"One more period costs {format_tfc(renew_price)}.")
+    if dep.state == "failed" and dep.error:
+        lines.append(f"Reason: {dep.error}. The credits went back to your balance.")
+    if dep.state in ("queued", "deploying"):
+        lines.append("You will get a message when it is ready.")
+    return "\n".join(lines)
+
+
+def confirm_cancel_deployment(dep: DeploymentRecord, name: str) -> str:
+    if dep.state == "queued":
+        return f"Cancel VM #{dep.id} ({name}) before it is deployed? The held credits come back to you."
+    return (f"Remove VM #{dep.id} ({name}) from the grid? It stops at once and its data is lost; "
+            "the paid period is not refunded.")
+
+
+def deployment_cancelled(dep: DeploymentRecord, name: str) -> str:
+    if dep.state == "cancelled":
+        return f"VM #{dep.id} ({name}) is cancelled."
+    return f"VM #{dep.id} ({name}) is being removed from the grid; you will get a message when it is gone."
+
+
+def renewed(dep: DeploymentRecord, name: str, price: int, balance: Balance) -> str:
+    until = _when(dep.expires_at) if dep.expires_at is not None else "?"
+    return (f"🔁 VM #{dep.id} ({name}) renewed for {format_tfc(price)}: paid until {until} UTC.\n"
+            f"Available now: {format_tfc(balance.available)}.")
+
+
+def renew_short(dep: DeploymentRecord, price: int, balance: Balance) -> str:
+    return (f"Renewing VM #{dep.id} costs {format_tfc(price)}, but your balance is "
+            f"{format_tfc(balance.available)}.{debt_line(balance)}\nTop up, then renew again.")
+
+
+def btn_deployment(dep: DeploymentRecord, name: str) -> str:
+    return f"#{dep.id} {name} · {DEPLOYMENT_STATES.get(dep.state, dep.state)}"
+
+
+def btn_renew(price: int, days: int) -> str:
+    return f"🔁 Renew {days} days for {format_tfc(price)}"
+
+
+def btn_auto_renew(on: bool) -> str:
+    return "Auto-renew: on → turn off" if on else "Auto-renew: off → turn on"
+
+
+def btn_vm(deployment_id: int) -> str:
+    return f"🖥 VM #{deployment_id}"
+
+
+BTN_CANCEL_VM = "🗑 Cancel this VM"
+BTN_CONFIRM_CANCEL_VM = "Yes, cancel it"
+BTN_KEEP_VM = "No, keep it"
+BTN_MY_VMS = "« My VMs"
+BTN_REFRESH = "⟳ Refresh"
+
+
+def status_queued(service_id: str) -> str:
+    """The first status message after a purchase; the worker edits it as the job moves."""
+    return deploy_messages.queued(service_id, 0)
+
+
+# --- capacity ---
+
+def btn_service_unavailable(service: ServiceConfig) -> str:
+    return f"{service.name} · unavailable"
+
+
+SERVICE_UNAVAILABLE_LINE = "⛔ Unavailable right now: the grid has no room for this VM. Please check back later."
+
+
+# --- one order ---
+
+def order_details(order: Order, service_name: str | None, payable: bool, deployment_id: int | None,
+                  expired: bool = False) -> str:
+    state = "expired" if expired and order.state == "open" else order.state
+    lines = [f"Order #{order.id}", f"What: {service_name or 'credits'}",
+             f"Amount: {format_tfc(order.amount)}",
+             f"State: {ORDER_STATES.get(state, state)}",
+             f"Created: {_when(order.created_at)} UTC"]
+    if deployment_id is not None:
+        lines.append(f"VM: #{deployment_id} (see /deployments)")
+    if payable:
+        lines.append("\nHow would you like to pay?")
+    return "\n".join(lines)
+
+
+def btn_order(order: Order, service_name: str | None) -> str:
+    return f"#{order.id} · {service_name or 'credits'} · {ORDER_STATES.get(order.state, order.state)}"
 
 
 # --- answers to buttons (answerCallbackQuery, at most 200 characters) ---
@@ -285,6 +408,16 @@ ANSWER_NOT_ENOUGH = "Your balance does not cover this order."
 ANSWER_IN_DEBT = "Please clear your debt with a top-up first."
 ANSWER_AMOUNT = "That amount is outside the allowed range."
 ANSWER_TRY_LATER = "Something went wrong. Please try again in a moment."
+ANSWER_UNAVAILABLE = "Sorry, the grid has no room for this VM right now. Nothing was charged; please try later."
+ANSWER_UNKNOWN_DEPLOYMENT = "This VM no longer exists or is not yours."
+ANSWER_BEING_DEPLOYED = "This VM is being deployed; try again shortly."
+ANSWER_DEPLOYMENT_CLOSED = "This VM is no longer running; nothing was changed."
+ANSWER_ALREADY_CANCELLED = "This VM is already cancelled."
+ANSWER_RENEWED = "Renewed."
+ANSWER_ALREADY_RENEWED = "Already renewed; nothing more was charged."
+ANSWER_STALE_RENEW = "This renew button is out of date. Please look again."
+ANSWER_AUTO_RENEW_ON = "Auto-renew is on."
+ANSWER_AUTO_RENEW_OFF = "Auto-renew is off."
 
 # --- pre-checkout refusals (shown by Telegram in the payment form) ---
 

@@ -14,7 +14,8 @@ async def test_start_shows_welcome_balance_and_menu(shop: Shopfront) -> None:
     alice = shop.user("Alice")
     reply = await shop.send(alice, "/start")
     assert "Hi Alice" in reply.text and "0.00 TFC available" in reply.text
-    assert [b["callback_data"] for b in reply.buttons] == ["v1:cat:0", "v1:bal", "v1:topm", "v1:hist:0"]
+    assert [b["callback_data"] for b in reply.buttons] == ["v1:cat:0", "v1:bal", "v1:topm", "v1:hist:0",
+                                                         "v1:ords", "v1:deps"]
     stored = await shop.db.read(lambda conn: users.get(conn, alice))
     assert stored is not None and stored.username == "alice_user" and stored.blocked_at is None
 

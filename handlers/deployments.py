@@ -1,0 +1,279 @@
+"""The user's VMs: /deployments (list, details, renew, auto-renew, cancel with a confirmation).
+
+Every button carries only the deployment id (and, for renew, the expiry it extends), reads the
+deployment from the ledger and checks it is the presser's, so a stale or foreign button changes
+nothing and buttons keep working after a restart. Renewing is idempotent per period
+(`ledger.deployments.renew` with `for_expires_at`), so a double tap charges once.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from grid.periods import cancel_deployment
+from ledger import AccountInDebt, InsufficientFunds, LedgerError
+from ledger import deployments as jobs
+from ledger.deployments import DeploymentNotFound, DeploymentRecord, DeploymentStateError
+
+from . import keyboards, texts
+from .buy import payment_markup
+from .callbacks import INT, register_action
+from .common import answer, parse, payable_order, show
+from .deps import Shop, get_shop
+
+__all__ = [
+    "ACTIONS", "ask_cancel", "auto_renew", "confirm_cancel", "deployments", "details", "renew",
+    "topup_for_renewal",
+]
+
+LIST_LIMIT = 10
+CANCEL_REASON = "cancelled at your request"
+
+for _action, _shapes in (
+    ("deps", ()),                          # the list
+    ("dep", (INT,)),                       # one VM: details and actions
+    ("dren", (INT, INT)),                  # renew <deployment> <expiry it extends>
+    ("dauto", (INT, re.compile("0|1"))),   # auto-renew <deployment> off/on
+    ("dcan", (INT,)),                      # ask to confirm cancelling
+    ("dcanok", (INT,)),                    # cancel, confirmed
+    ("dtop", (INT,)),                      # top up what a renewal lacks
+):
+    register_action(_action, _shapes)
+
+
+def _names(shop: Shop) -> dict[str, str]:
+    return {s.id: s.name for s in shop.config.services}
+
+
+def _name(shop: Shop, dep: DeploymentRecord) -> str:
+    return _names(shop).get(dep.service_id, dep.service_id)
+
+
+def _renew_terms(shop: Shop, dep: DeploymentRecord) -> tuple[int | None, int]:
+    """(price of one more period, its days): the catalogue's; no price if it is not sold any more."""
+    service = shop.config.service(dep.service_id)
+    if service is None or not service.enabled:
+        return None, dep.period_days or 30
+    return service.price_minor, service.period_days
+
+
+async def _show_details(update: Update, shop: Shop, dep: DeploymentRecord, prefix: str = "") -> None:
+    price, days = _renew_terms(shop, dep)
+    text = texts.deployment_details(dep, _name(shop, dep), price)
+    await show(update, f"{prefix}\n\n{text}" if prefix else text, keyboards.deployment_actions(dep, price, days))
+
+
+async def _owned(update: Update, shop: Shop, deployment_id: int) -> DeploymentRecord | None:
+    """The deployment if the presser owns it; otherwise answer so and return None."""
+    query = update.callback_query
+    assert query is not None
+    user_id = query.from_user.id
+    try:
+        return await shop.ledger.read(lambda conn: jobs.get(conn, deployment_id, user_id))
+    except DeploymentNotFound:
+        await answer(query, texts.ANSWER_UNKNOWN_DEPLOYMENT, alert=True)
+        return None
+
+
+async def deployments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/deployments and the « My VMs button: the user's VMs with state and expiry."""
+    user = update.effective_user
+    if user is None:
+        return
+    if update.callback_query is not None:
+        await answer(update.callback_query)
+    shop = get_shop(context)
+    deps = await shop.ledger.read(
+        lambda conn: jobs.list_by_user(conn, user.id, LIST_LIMIT, include_closed=True))
+    names = _names(shop)
+    await show(update, texts.deployments(deps, names), keyboards.deployments(deps, names))
+
+
+async def details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A VM's button (`v1:dep:<id>`): connection details and what can be done with it."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    dep = await _owned(update, shop, data.int_arg(0))
+    if dep is None:
+        return
+    await answer(query)
+    await _show_details(update, shop, dep)
+
+
+async def renew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Renew (`v1:dren:<id>:<expires_at>`): one more period from the balance, once per period."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    dep = await _owned(update, shop, data.int_arg(0))
+    if dep is None:
+        return
+    seen_expiry = data.int_arg(1)
+    price, days = _renew_terms(shop, dep)
+    if dep.state != "ready" or price is None:
+        await answer(query, texts.ANSWER_DEPLOYMENT_CLOSED, alert=True)
+        return
+    user_id = query.from_user.id
+
+    def op(conn: sqlite3.Connection, now: int) -> tuple[DeploymentRecord, bool]:
+        fresh = jobs.get(conn, dep.id, user_id).expires_at == seen_expiry
+        renewed = jobs.renew(conn, now, dep.id, commission_ppm=shop.ledger.commission_ppm, price=price,
+                             period_days=days, for_expires_at=seen_expiry, user_id=user_id, notify=False)
+        return renewed, fresh
+
+    try:
+        renewed, fresh = await shop.ledger.write(op)
+    except InsufficientFunds:
+        balance = await shop.ledger.balance(user_id)
+        await answer(query, texts.ANSWER_NOT_ENOUGH, alert=True)
+        await show(update, texts.renew_short(dep, price, balance), keyboards.renew_topup(dep))
+        return
+    except AccountInDebt:
+        await answer(query, texts.ANSWER_IN_DEBT, alert=True)
+        return
+    except DeploymentNotFound:
+        await answer(query, texts.ANSWER_UNKNOWN_DEPLOYMENT, alert=True)
+        return
+    except DeploymentStateError:
+        await answer(query, texts.ANSWER_STALE_RENEW, alert=True)
+        return
+    if not fresh:
+        await answer(query, texts.ANSWER_ALREADY_RENEWED)
+        await _show_details(update, shop, renewed)
+        return
+    await answer(query, texts.ANSWER_RENEWED)
+    balance = await shop.ledger.balance(user_id)
+    await _show_details(update, shop, renewed, texts.renewed(renewed, _name(shop, renewed), price, balance))
+
+
+async def auto_renew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Auto-renew on/off (`v1:dauto:<id>:<1|0>`)."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    deployment_id, on, user_id = data.int_arg(0), data.args[1] == "1", query.from_user.id
+    try:
+        dep = await shop.ledger.write(
+            lambda conn, now: jobs.set_auto_renew(conn, now, deployment_id, on, user_id))
+    except DeploymentNotFound:
+        await answer(query, texts.ANSWER_UNKNOWN_DEPLOYMENT, alert=True)
+        return
+    except DeploymentStateError:
+        await answer(query, texts.ANSWER_DEPLOYMENT_CLOSED, alert=True)
+        return
+    await answer(query, texts.ANSWER_AUTO_RENEW_ON if on else texts.ANSWER_AUTO_RENEW_OFF)
+    await _show_details(update, shop, dep)
+
+
+async def _refuse_cancel(update: Update, shop: Shop, dep: DeploymentRecord) -> bool:
+    """Answer why `dep` cannot be cancelled now (and show where it stands); False if it can."""
+    query = update.callback_query
+    assert query is not None
+    if dep.state in ("queued", "ready"):
+        return False
+    reason = {
+        "deploying": texts.ANSWER_BEING_DEPLOYED,
+        "cancelling": texts.ANSWER_ALREADY_CANCELLED,
+        "cancelled": texts.ANSWER_ALREADY_CANCELLED,
+    }.get(dep.state, texts.ANSWER_DEPLOYMENT_CLOSED)
+    await answer(query, reason, alert=True)
+    await _show_details(update, shop, dep)
+    return True
+
+
+async def ask_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Cancel (`v1:dcan:<id>`): ask for a confirmation first."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    dep = await _owned(update, shop, data.int_arg(0))
+    if dep is None or await _refuse_cancel(update, shop, dep):
+        return
+    await answer(query)
+    await show(update, texts.confirm_cancel_deployment(dep, _name(shop, dep)),
+               keyboards.confirm_cancel_deployment(dep))
+
+
+async def confirm_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Cancel confirmed (`v1:dcanok:<id>`): a queued VM is refunded; a running one's contract is
+    cancelled on the grid (or by the periods job when the grid fails or no deployer is set)."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    dep = await _owned(update, shop, data.int_arg(0))
+    if dep is None or await _refuse_cancel(update, shop, dep):
+        return
+    user_id = query.from_user.id
+    try:
+        if shop.deployer is not None:
+            result = await cancel_deployment(shop.ledger, shop.deployer, dep.id, user_id=user_id,
+                                             reason=CANCEL_REASON)
+        else:
+            result = await shop.ledger.write(
+                lambda conn, now: jobs.request_cancel(conn, now, dep.id, CANCEL_REASON, user_id))
+    except DeploymentNotFound:
+        await answer(query, texts.ANSWER_UNKNOWN_DEPLOYMENT, alert=True)
+        return
+    except DeploymentStateError:
+        # It moved on between the read and the write (the worker claimed it, say).
+        current = await shop.ledger.read(lambda conn: jobs.get(conn, dep.id))
+        if not await _refuse_cancel(update, shop, current):
+            await answer(query, texts.ANSWER_TRY_LATER, alert=True)
+        return
+    await answer(query)
+    await show(update, texts.deployment_cancelled(result, _name(shop, result)),
+               keyboards.deployment_actions(result, None, 0))
+
+
+async def topup_for_renewal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Top up what a renewal lacks (`v1:dtop:<id>`), at least the minimum top-up."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    dep = await _owned(update, shop, data.int_arg(0))
+    if dep is None:
+        return
+    price, _ = _renew_terms(shop, dep)
+    if dep.state != "ready" or price is None:
+        await answer(query, texts.ANSWER_DEPLOYMENT_CLOSED, alert=True)
+        return
+    balance = await shop.ledger.balance(query.from_user.id)
+    market = shop.config.marketplace
+    lack = max(price - balance.available + balance.debt, market.min_topup_minor)
+    if lack > market.max_topup_minor:
+        await answer(query, texts.ANSWER_AMOUNT, alert=True)
+        return
+    try:
+        order = await shop.ledger.create_order(
+            f"dtop:{dep.id}:{dep.expires_at}:{lack}", query.from_user.id, "topup", lack)
+    except LedgerError:
+        await answer(query, texts.ANSWER_TRY_LATER, alert=True)
+        return
+    if order.state != "open":
+        await payable_order(query, shop, order.id)  # answers why
+        return
+    await answer(query)
+    await show(update, texts.topup_choices(order), payment_markup(shop, order, balance))
+
+
+ACTIONS = (
+    ("deps", deployments), ("dep", details), ("dren", renew), ("dauto", auto_renew),
+    ("dcan", ask_cancel), ("dcanok", confirm_cancel), ("dtop", topup_for_renewal),
+)
