@@ -1,0 +1,363 @@
+"""The chat side of deployments, through the real PTB Application, the Telegram emulator, a real
+SQLite ledger and the simulated grid (no latency): the status message a purchase gets and its
+edits (sent by the notifier from the outbox), /deployments with details, renew, auto-renew and
+cancel, grid capacity in the catalogue and at purchase, and the /orders buttons."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from grid.gridproxy import GridProxyClient
+from grid.simulated import SimulatedGrid
+from grid.worker import DeploymentWorker, WorkerOptions
+from ledger import Ledger
+from ledger import deployments as jobs
+from ledger.deployments import DeploymentRecord
+from payments.notifier import Notifier
+from sandbox.gridproxy import NODES_KEY, make_app, node_json
+from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_state import ChatMessage
+
+from .conftest import Shopfront, make_config, make_secrets
+from .test_chat_buy import _choices, _fund
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGridshopChatDeploymentsTestKey chat@test"
+
+
+class GridShop(Shopfront):
+    """A Shopfront whose Shop has a simulated grid, a deployment worker and maybe a gridproxy."""
+
+    grid: SimulatedGrid
+    worker: DeploymentWorker
+
+    async def start_with_grid(self, tmp_path: Path, gridproxy: GridProxyClient | None = None,
+                              **grid_options: Any) -> None:
+        self.ledger = await Ledger.open(self.db_path)
+        grid_options.setdefault("latency_s", 0.0)
+        self.grid = SimulatedGrid(str(tmp_path / "grid.sqlite3"), **grid_options)
+        options = WorkerOptions.from_config(self.config, ssh_key=KEY, backoff_base_s=0, backoff_max_s=0)
+        self.worker = DeploymentWorker(self.ledger, self.grid, options)
+        await self.start(deployer=self.grid, worker=self.worker, gridproxy=gridproxy)
+
+    async def deliver(self) -> None:
+        """Run the deployment worker, then send the outbox as `gridshop run`'s notifier would."""
+        assert self.app is not None
+        await self.worker.run_once()
+        notifier = Notifier(self.db, self.app.bot)
+        while (await notifier.run_once()).claimed:
+            pass
+
+    async def deployment(self, deployment_id: int) -> DeploymentRecord:
+        return await self.db.read(lambda conn: jobs.get(conn, deployment_id))
+
+    async def buy(self, user_id: int, service_id: str = "vm-small") -> tuple[ChatMessage, ChatMessage]:
+        """Buy from the balance through the buttons; returns (the screen, the status message)."""
+        choices = await _choices(self, user_id, service_id)
+        await self.press(user_id, choices.message_id, data=self.button(choices, "v1:pay:")["callback_data"])
+        screen = await self.wait_text(user_id, choices.message_id, "from your balance?")
+        await self.press(user_id, choices.message_id, data=self.button(screen, "v1:ok:")["callback_data"])
+        status = await self.wait_reply(user_id, choices.message_id, "queued for deployment")
+        for _ in range(200):  # the handler attaches the message right after sending it
+            attached = await self.db.read(lambda conn: conn.execute(
+                "SELECT 1 FROM deployments WHERE status_message_id = ?", (status.message_id,)).fetchone())
+            if attached:
+                break
+            await asyncio.sleep(0.01)
+        return self.current(user_id, choices.message_id), status
+
+
+@pytest.fixture
+async def gshop(emu: TelegramEmulator, tmp_path: Path) -> AsyncIterator[GridShop]:
+    front = GridShop(emu, tmp_path / "gridshop.db", make_config(tmp_path), make_secrets(emu))
+    await front.start_with_grid(tmp_path)
+    try:
+        yield front
+    finally:
+        await front.stop()
+
+
+async def _only_deployment(shop: GridShop, user_id: int) -> DeploymentRecord:
+    [dep] = await shop.db.read(lambda conn: jobs.list_by_user(conn, user_id, include_closed=True))
+    return dep
+
+
+async def test_purchase_status_message_is_edited_to_ready_with_connection_details(gshop: GridShop) -> None:
+    ann = gshop.user("Ann")
+    await _fund(gshop.db, ann, 1000)
+    _, status = await gshop.buy(ann)
+    assert status.text.startswith("⏳ vm-small: queued for deployment")
+    dep = await _only_deployment(gshop, ann)
+    assert (dep.status_chat_id, dep.status_message_id) == (ann, status.message_id)
+    await gshop.deliver()
+    edited = gshop.current(ann, status.message_id)
+    assert edited.text.startswith("✅ vm-small: ready after") and edited.edit_count == 2  # Deploying, Ready
+    dep = await gshop.deployment(dep.id)
+    details = await gshop.wait_reply(ann, status.message_id, "Mycelium IP:")
+    assert f"Connect: ssh root@{dep.details['mycelium_ip']}" in details.text
+    balance = await gshop.db.balance(ann)
+    assert (balance.available, balance.held) == (600, 0)
+    assert sum(1 for m in gshop.emu.bot_messages(ann) if "queued for deployment" in (m.text or "")) == 0
+    assert (await gshop.db.audit()).ok
+
+
+async def test_failed_deploy_edits_the_status_to_failed_and_restores_the_balance(
+    emu: TelegramEmulator, tmp_path: Path
+) -> None:
+    shop = GridShop(emu, tmp_path / "gridshop.db", make_config(tmp_path), make_secrets(emu))
+    await shop.start_with_grid(tmp_path, failure_rate=1.0, failure_kinds=("no_capacity",))
+    try:
+        ben = shop.user("Ben")
+        await _fund(shop.db, ben, 1000)
+        _, status = await shop.buy(ben)
+        await shop.deliver()
+        text = shop.current(ben, status.message_id).text
+        assert text.startswith("❌ vm-small: deployment failed") and "4.00 TFC is back in your balance" in text
+        balance = await shop.db.balance(ben)
+        assert (balance.available, balance.held) == (1000, 0)
+        dep = await _only_deployment(shop, ben)
+        assert dep.state == "failed"
+        [order] = await shop.db.orders(ben)
+        assert order.state == "failed"
+        assert (await shop.db.audit()).ok
+    finally:
+        await shop.stop()
+
+
+async def test_status_catches_up_when_the_worker_was_faster_than_the_chat(gshop: GridShop) -> None:
+    # The worker deploys between the purchase and the status message being attached.
+    cy = gshop.user("Cy")
+    await _fund(gshop.db, cy, 1000)
+    order = await gshop.db.create_order("direct", cy, "purchase", 400, "vm-small")
+    bought = await gshop.db.purchase(order.id, cy)
+    await gshop.worker.run_once()
+    assert gshop.app is not None
+    from handlers.deps import SHOP_KEY
+    from handlers.status import send_status_message
+    await send_status_message(gshop.app.bot, gshop.app.bot_data[SHOP_KEY], cy, bought.deployment_id, "vm-small")
+    status = await gshop.wait_reply(cy, 0, "queued for deployment")
+    await gshop.deliver()
+    assert gshop.current(cy, status.message_id).text.startswith("✅ vm-small: ready after")
+
+
+async def test_buy_now_paid_with_stars_gets_a_status_message_through_the_outbox(gshop: GridShop) -> None:
+    dee = gshop.user("Dee")
+    choices = await _choices(gshop, dee)
+    stars = next(b["callback_data"] for b in choices.buttons if b["callback_data"].endswith(":stars"))
+    await gshop.press(dee, choices.message_id, data=stars)
+    invoice = await gshop.emu.wait_for(lambda: next(
+        (m for m in gshop.emu.bot_messages(dee) if m.data.get("invoice")), None))
+    paid = await gshop.emu.pay_invoice(dee, invoice.message_id)
+    assert paid.paid
+    await gshop.wait_reply(dee, paid.message["message_id"], "Your purchase is placed")
+    notifier = Notifier(gshop.db, gshop.app.bot)  # type: ignore[union-attr]
+    await notifier.run_once()
+    status = await gshop.wait_reply(dee, invoice.message_id, "⏳ vm-small: queued")
+    await gshop.deliver()
+    assert gshop.current(dee, status.message_id).text.startswith("✅ vm-small: ready after")
+    balance = await gshop.db.balance(dee)
+    assert (balance.posted, balance.held) == (0, 0)
+
+
+async def _ready_vm(shop: GridShop, user_id: int, funds: int = 1000) -> tuple[DeploymentRecord, ChatMessage]:
+    """A user with a ready VM; returns it and the /deployments list message."""
+    await _fund(shop.db, user_id, funds)
+    await shop.buy(user_id)
+    await shop.deliver()
+    dep = await _only_deployment(shop, user_id)
+    assert dep.state == "ready"
+    listing = await shop.send(user_id, "/deployments")
+    return dep, listing
+
+
+async def test_deployments_list_details_renew_auto_renew_and_cancel(gshop: GridShop) -> None:
+    eve = gshop.user("Eve")
+    dep, listing = await _ready_vm(gshop, eve)
+    assert f"#{dep.id} · Small VM · ready until" in listing.text
+    await gshop.press(eve, listing.message_id, data=f"v1:dep:{dep.id}")
+    screen = await gshop.wait_text(eve, listing.message_id, "Mycelium IP:")
+    assert f"Connect: ssh root@{dep.details['mycelium_ip']}" in screen.text
+    assert "auto-renew is off" in screen.text
+
+    # Renew, tapped twice before the bot reacts: charged once.
+    renew = gshop.button(screen, "v1:dren:")
+    assert renew["text"] == "🔁 Renew 30 days for 4.00 TFC"
+    queries = [await gshop.emu.press_button(eve, listing.message_id, data=renew["callback_data"]) for _ in range(2)]
+    answers = [await gshop.emu.wait_for(lambda q=q: gshop.emu.callback_answer(q["id"])) for q in queries]
+    assert sorted(a["text"] for a in answers) == ["Already renewed; nothing more was charged.", "Renewed."]
+    renewed = await gshop.deployment(dep.id)
+    assert renewed.expires_at == dep.expires_at + 30 * 86400  # type: ignore[operator]
+    assert (await gshop.db.balance(eve)).available == 200
+    screen = await gshop.wait_text(eve, listing.message_id, "renewed for 4.00 TFC")
+
+    # Auto-renew on, then off.
+    await gshop.press(eve, listing.message_id, data=gshop.button(screen, "v1:dauto:")["callback_data"])
+    screen = await gshop.wait_text(eve, listing.message_id, "auto-renew is on")
+    assert (await gshop.deployment(dep.id)).auto_renew
+    answer = await gshop.press(eve, listing.message_id, data=gshop.button(screen, "v1:dauto:")["callback_data"])
+    assert answer["text"] == "Auto-renew is off."
+    screen = await gshop.wait_text(eve, listing.message_id, "auto-renew is off")
+    assert not (await gshop.deployment(dep.id)).auto_renew
+
+    # Cancel asks first; "keep it" changes nothing; confirming cancels the contract.
+    await gshop.press(eve, listing.message_id, data=gshop.button(screen, "v1:dcan:")["callback_data"])
+    ask = await gshop.wait_text(eve, listing.message_id, "Remove VM")
+    assert (await gshop.deployment(dep.id)).state == "ready"
+    assert gshop.button(ask, "v1:dep:")["text"] == "No, keep it"
+    await gshop.press(eve, listing.message_id, data=gshop.button(ask, "v1:dcanok:")["callback_data"])
+    await gshop.wait_text(eve, listing.message_id, "is cancelled")
+    assert (await gshop.deployment(dep.id)).state == "cancelled"
+    assert await gshop.grid.get(dep.name or "") is None
+    again = await gshop.forge_press(eve, listing.message_id, f"v1:dcanok:{dep.id}")
+    assert again["text"] == "This VM is already cancelled."
+    stale = await gshop.forge_press(eve, listing.message_id, f"v1:dren:{dep.id}:{renewed.expires_at}")
+    assert stale["text"] == "This VM is no longer running; nothing was changed."
+    assert (await gshop.db.balance(eve)).available == 200
+    assert (await gshop.db.audit()).ok
+
+
+async def test_foreign_and_stale_deployment_buttons_change_nothing(gshop: GridShop) -> None:
+    fay, gus = gshop.user("Fay"), gshop.user("Gus")
+    dep, _ = await _ready_vm(gshop, fay)
+    await _fund(gshop.db, gus, 1000)
+    menu = await gshop.send(gus, "/start")
+    for data in (f"v1:dep:{dep.id}", f"v1:dren:{dep.id}:{dep.expires_at}", f"v1:dauto:{dep.id}:1",
+                 f"v1:dcan:{dep.id}", f"v1:dcanok:{dep.id}", f"v1:dtop:{dep.id}", "v1:dep:999999"):
+        answer = await gshop.forge_press(gus, menu.message_id, data)
+        assert answer["text"] == "This VM no longer exists or is not yours.", data
+    for junk in ("v1:dauto:1:2", "v1:dren:1", "v1:dep:x"):
+        answer = await gshop.forge_press(gus, menu.message_id, junk)
+        assert answer["text"].startswith("This button is no longer valid"), junk
+    # Renew buttons for another expiry than the current one charge nothing.
+    old = await gshop.forge_press(fay, menu.message_id, f"v1:dren:{dep.id}:{dep.expires_at - 86400}")  # type: ignore[operator]
+    assert old["text"] == "Already renewed; nothing more was charged."
+    odd = await gshop.forge_press(fay, menu.message_id, f"v1:dren:{dep.id}:{dep.expires_at + 86400}")  # type: ignore[operator]
+    assert odd["text"] == "This renew button is out of date. Please look again."
+    after = await gshop.deployment(dep.id)
+    assert (after.state, after.expires_at, after.auto_renew) == ("ready", dep.expires_at, False)
+    assert (await gshop.db.balance(fay)).available == 600
+    assert (await gshop.db.balance(gus)).available == 1000
+
+
+async def test_renew_without_funds_offers_a_top_up(gshop: GridShop) -> None:
+    hal = gshop.user("Hal")
+    dep, listing = await _ready_vm(gshop, hal, funds=500)
+    await gshop.press(hal, listing.message_id, data=f"v1:dep:{dep.id}")
+    screen = await gshop.wait_text(hal, listing.message_id, "Mycelium IP:")
+    answer = await gshop.press(hal, listing.message_id, data=gshop.button(screen, "v1:dren:")["callback_data"])
+    assert answer["text"] == "Your balance does not cover this order." and answer["show_alert"]
+    short = await gshop.wait_text(hal, listing.message_id, "Top up, then renew again")
+    assert (await gshop.deployment(dep.id)).expires_at == dep.expires_at
+    await gshop.press(hal, listing.message_id, data=gshop.button(short, "v1:dtop:")["callback_data"])
+    topup = await gshop.wait_text(hal, listing.message_id, "3.00 TFC of credits")
+    assert any(b["callback_data"].endswith(":stars") for b in topup.buttons)
+
+
+async def test_cancelling_a_queued_vm_refunds_and_a_deploying_one_waits(gshop: GridShop) -> None:
+    ivy = gshop.user("Ivy")
+    await _fund(gshop.db, ivy, 2000)
+    _, status = await gshop.buy(ivy)
+    await gshop.buy(ivy, "vm-medium")
+    listing = await gshop.send(ivy, "/deployments")
+    deps = await gshop.db.read(lambda conn: jobs.list_by_user(conn, ivy))
+    queued, other = deps[1], deps[0]
+    await gshop.press(ivy, listing.message_id, data=f"v1:dep:{queued.id}")
+    await gshop.wait_text(ivy, listing.message_id, "State: queued")
+    await gshop.press(ivy, listing.message_id, data=f"v1:dcan:{queued.id}")
+    ask = await gshop.wait_text(ivy, listing.message_id, "before it is deployed")
+    await gshop.press(ivy, listing.message_id, data=gshop.button(ask, "v1:dcanok:")["callback_data"])
+    await gshop.wait_text(ivy, listing.message_id, "is cancelled")
+    balance = await gshop.db.balance(ivy)
+    assert (balance.available, balance.held) == (1150, 850)
+    # The other one is claimed by a worker (deploying): cancel is refused for now.
+    await gshop.db.write(lambda conn, now: jobs.claim_next(conn, now, 600, exclude=[queued.id]))
+    answer = await gshop.forge_press(ivy, listing.message_id, f"v1:dcanok:{other.id}")
+    assert answer["text"] == "This VM is being deployed; try again shortly."
+    assert (await gshop.deployment(other.id)).state == "deploying"
+    notifier = Notifier(gshop.db, gshop.app.bot)  # type: ignore[union-attr]
+    await notifier.run_once()
+    assert gshop.current(ivy, status.message_id).text.startswith("🚫 vm-small: cancelled before deployment")
+    assert (await gshop.db.audit()).ok
+
+
+@pytest.fixture
+async def gridproxy() -> AsyncIterator[tuple[TestServer, GridProxyClient]]:
+    # One node with 3 GB of memory free: room for the small VM (2 GB), none for the medium (4 GB).
+    server = TestServer(make_app([node_json(11, 1, total_mru_gb=16, used_mru_gb=13)]))
+    await server.start_server()
+    async with GridProxyClient(str(server.make_url(""))) as client:
+        yield server, client
+    await server.close()
+
+
+async def test_no_capacity_shows_unavailable_and_refuses_the_purchase(
+    emu: TelegramEmulator, tmp_path: Path, gridproxy: tuple[TestServer, GridProxyClient]
+) -> None:
+    server, client = gridproxy
+    shop = GridShop(emu, tmp_path / "gridshop.db", make_config(tmp_path), make_secrets(emu))
+    await shop.start_with_grid(tmp_path, gridproxy=client)
+    try:
+        jon = shop.user("Jon")
+        await _fund(shop.db, jon, 2000)
+        catalog = await shop.send(jon, "/buy")
+        labels = [b["text"] for b in catalog.buttons]
+        assert labels == ["Small VM · 4.00 TFC", "Medium VM · unavailable"]
+        await shop.press(jon, catalog.message_id, data="v1:svc:vm-medium")
+        card = await shop.wait_text(jon, catalog.message_id, "Unavailable right now")
+        assert not any(b["callback_data"].startswith("v1:buy:") for b in card.buttons)
+        refused = await shop.forge_press(jon, catalog.message_id, "v1:buy:vm-medium")
+        assert refused["text"].startswith("Sorry, the grid has no room for this VM")
+        assert await shop.db.orders(jon) == []
+
+        # The small VM fits; capacity goes away between the confirm screen and the confirm.
+        choices = await _choices(shop, jon)
+        order_id = int(shop.button(choices, "v1:pay:")["callback_data"].split(":")[2])
+        await shop.press(jon, choices.message_id, data=f"v1:pay:{order_id}:bal")
+        await shop.wait_text(jon, choices.message_id, "from your balance?")
+        server.app[NODES_KEY][:] = [node_json(11, 1, status="down")]
+        for data in (f"v1:ok:{order_id}", f"v1:pay:{order_id}:stars"):
+            refused = await shop.forge_press(jon, choices.message_id, data)
+            assert refused["text"].startswith("Sorry, the grid has no room for this VM"), data
+        assert (await shop.db.get_order(order_id)).state == "open"
+        balance = await shop.db.balance(jon)
+        assert (balance.available, balance.held) == (2000, 0)
+        assert not any(m.data.get("invoice") for m in shop.emu.bot_messages(jon))
+    finally:
+        await shop.stop()
+
+
+async def test_orders_buttons_show_each_order(gshop: GridShop) -> None:
+    kim, lee = gshop.user("Kim"), gshop.user("Lee")
+    await _fund(gshop.db, kim, 2000)
+    await gshop.buy(kim)
+    open_screen = await _choices(gshop, kim, "vm-medium")
+    open_id = int(gshop.button(open_screen, "v1:pay:")["callback_data"].split(":")[2])
+    listing = await gshop.send(kim, "/orders")
+    buttons = [b["callback_data"] for b in listing.buttons]
+    assert buttons[:2] == [f"v1:ord:{open_id}", f"v1:ord:{open_id - 1}"]
+    assert gshop.button(listing, f"v1:ord:{open_id}")["text"] == f"#{open_id} · Medium VM · waiting for payment"
+
+    await gshop.press(kim, listing.message_id, data=f"v1:ord:{open_id}")
+    shown = await gshop.wait_text(kim, listing.message_id, "How would you like to pay?")
+    assert "State: waiting for payment" in shown.text
+    assert gshop.button(shown, "v1:pay:")["callback_data"] == f"v1:pay:{open_id}:bal"
+    assert any(b["callback_data"] == f"v1:pay:{open_id}:stars" for b in shown.buttons)
+
+    await gshop.press(kim, listing.message_id, data="v1:ords")
+    await gshop.wait_text(kim, listing.message_id, "Your recent orders")
+    await gshop.press(kim, listing.message_id, data=f"v1:ord:{open_id - 1}")
+    placed = await gshop.wait_text(kim, listing.message_id, "State: placed")
+    dep = await _only_deployment(gshop, kim)
+    assert gshop.button(placed, "v1:dep:")["callback_data"] == f"v1:dep:{dep.id}"
+    assert not any(b["callback_data"].startswith("v1:pay:") for b in placed.buttons)
+
+    menu = await gshop.send(lee, "/start")
+    assert (await gshop.forge_press(lee, menu.message_id, f"v1:ord:{open_id}"))["text"] == \
+        "This button belongs to someone else's order."
+    assert (await gshop.forge_press(lee, menu.message_id, "v1:ord:987654"))["text"] == "This order no longer exists."
+    assert (await gshop.db.get_order(open_id)).state == "open"
