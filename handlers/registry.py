@@ -15,7 +15,7 @@ from telegram.ext import (
     MessageHandler, PreCheckoutQueryHandler, TypeHandler, filters,
 )
 
-from . import buy, catalog, commands, deployments, payments, texts, topup
+from . import admin, buy, catalog, commands, deployments, payments, texts, topup
 from .callbacks import pattern
 from .common import answer
 from .deps import SHOP_KEY, Shop
@@ -70,6 +70,7 @@ def install(application: Application, shop: Shop, extra: Iterable[Extension] = (
     ):
         add(CallbackQueryHandler(callback, pattern=pattern(action)))
 
+    admin.install(application, shop)
     for extension in extra:
         extension(application, shop)
 

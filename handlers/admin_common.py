@@ -1,0 +1,303 @@
+"""What every admin handler shares: who is an admin, the guard that makes an admin command
+invisible to everyone else, argument parsing, and requests that wait for a confirm button.
+
+Admin commands run in their own handler group before the shop's (`ADMIN_GROUP`). For an admin
+the command is handled there and stops; for anyone else the guard logs the attempt to the
+operator log and lets the update go on exactly as if the admin handler did not exist, so a
+non-admin gets the same answer as for an unknown command (or the user command of that name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.config import format_tfc
+from ledger import MAX_AMOUNT, users
+from ledger import admin_state as state
+from ledger.queries import account_of_user
+
+from . import texts
+from .callbacks import INT, SLUG, encode, register_action
+from .common import answer, parse
+from .deps import Shop, get_shop
+
+log = logging.getLogger("gridshop.admin")
+
+ADMIN_GROUP = -2  # before record_user (-1) and the shop's handlers (0)
+MAX_TEXT = 4000  # Telegram's limit is 4096 characters after parsing
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+register_action("admenu", (SLUG,))      # admin menu item
+register_action("adok", (INT, SLUG))    # confirm request <id> with option (go, debt, none, unused, full)
+register_action("adno", (INT,))         # cancel request <id>
+register_action("aduser", (INT,))       # show a user's card
+register_action("adref", (INT,))        # refund payment <id> (asks for confirmation)
+register_action("adret", (INT,))        # retry deployment <id> (asks)
+register_action("adcan", (INT,))        # cancel deployment <id> (asks, with a refund choice)
+register_action("adsvc", (SLUG, SLUG))  # service <id> on|off
+
+
+class Usage(Exception):
+    """Malformed arguments: the message is the usage line to show."""
+
+
+def is_admin(shop: Shop, user_id: int | None) -> bool:
+    return user_id is not None and user_id in shop.config.admin.user_ids
+
+
+def admin_command(name: str, *, only_with_args: bool = False) -> Callable[[Handler], Handler]:
+    """Guard an admin command (see the module docstring). With `only_with_args`, a bare command
+    is left to the shop's handler of the same name (the user's /cancel)."""
+
+    def decorate(fn: Handler) -> Handler:
+        @wraps(fn)
+        async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            user = update.effective_user
+            if not is_admin(get_shop(context), user.id if user else None):
+                log.warning("refused /%s from non-admin user %s (@%s)", name,
+                            user.id if user else None, user.username if user else None)
+                return
+            if only_with_args and not context.args:
+                return
+            try:
+                await fn(update, context)
+            except Usage as exc:
+                await reply(update, str(exc))
+            raise ApplicationHandlerStop
+
+        return guarded
+
+    return decorate
+
+
+def admin_button(fn: Handler) -> Handler:
+    """Guard an admin button: anyone else gets the answer an unknown button gets."""
+
+    @wraps(fn)
+    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        if not is_admin(get_shop(context), query.from_user.id):
+            log.warning("refused admin button %r from non-admin user %s", query.data, query.from_user.id)
+            await answer(query, texts.ANSWER_INVALID, alert=True)
+            return
+        await fn(update, context)
+
+    return guarded
+
+
+async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
+    message = update.effective_message
+    if message is None:
+        return None
+    return await message.reply_text(clip(text), reply_markup=markup)
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 2] + "\n…"
+
+
+def command_key(update: Update) -> str:
+    """The idempotency key of a command message: a re-delivered update has the same one."""
+    message = update.effective_message
+    assert message is not None
+    return f"cmd:{message.chat_id}:{message.message_id}"
+
+
+def button_key(update: Update, what: str) -> str:
+    """The idempotency key of a button on a message: a double tap has the same one."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    return f"btn:{query.message.chat.id}:{query.message.message_id}:{what}"
+
+
+def command_text(update: Update) -> str:
+    """The text after the command word, as typed (newlines kept)."""
+    message = update.effective_message
+    text = (message.text or "") if message is not None else ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+_AMOUNT = re.compile(r"\d{1,13}([.,]\d{1,2})?")
+
+
+def parse_amount(text: str, usage: str) -> int:
+    """A positive TFC amount such as `5`, `2.50` or `2,5`, in cents; else Usage."""
+    if not _AMOUNT.fullmatch(text):
+        raise Usage(f"{text!r} is not an amount in TFC (e.g. 5 or 2.50).\n{usage}")
+    try:
+        cents = int(Decimal(text.replace(",", ".")) * 100)
+    except InvalidOperation:
+        raise Usage(usage) from None
+    if not 0 < cents <= MAX_AMOUNT:
+        raise Usage(f"The amount must be more than 0.\n{usage}")
+    return cents
+
+
+def parse_id(text: str, what: str, usage: str) -> int:
+    if not INT.fullmatch(text) or not 0 < int(text) < 2**63:
+        raise Usage(f"{text!r} is not a {what} id.\n{usage}")
+    return int(text)
+
+
+async def resolve_user(shop: Shop, ref: str, usage: str) -> int:
+    """A user named by numeric id or @username, known to the shop; else Usage."""
+    if ref.startswith("@"):
+        found = await shop.ledger.read(lambda conn: users.by_username(conn, ref))
+        if found is None:
+            raise Usage(f"No user {ref} is known to the shop.")
+        return found.user_id
+    user_id = parse_id(ref, "user", usage)
+
+    def known(conn: Any) -> bool:
+        return users.get(conn, user_id) is not None or account_of_user(conn, user_id) is not None
+
+    if not await shop.ledger.read(known):
+        raise Usage(f"No user {user_id} is known to the shop.")
+    return user_id
+
+
+async def user_label(shop: Shop, user_id: int) -> str:
+    found = await shop.ledger.read(lambda conn: users.get(conn, user_id))
+    if found is None:
+        return str(user_id)
+    name = f"@{found.username}" if found.username else found.first_name or ""
+    return f"{user_id} ({name})" if name else str(user_id)
+
+
+def tfc(cents: int) -> str:
+    return ("-" if cents < 0 else "") + format_tfc(abs(cents))
+
+
+# --- requests awaiting confirmation -----------------------------------------------------------
+
+
+def confirm_markup(request_id: int, options: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """One button per `(label, option)` and a Cancel button."""
+    rows = [[InlineKeyboardButton(label, callback_data=encode("adok", request_id, option))]
+            for label, option in options]
+    rows.append([InlineKeyboardButton("✖ Cancel", callback_data=encode("adno", request_id))])
+    return InlineKeyboardMarkup(rows)
+
+
+async def ask(
+    update: Update, shop: Shop, key: str, action: str, params: dict[str, Any], text: str,
+    options: list[tuple[str, str]],
+) -> state.AdminRequest:
+    """Open the request once per `key` and show its confirm buttons, once.
+
+    A re-delivered command (or a double-tapped button that asks) finds the request already open
+    and sends nothing again.
+    """
+    user = update.effective_user
+    message = update.effective_message
+    assert user is not None and message is not None
+    opened = await shop.ledger.write(lambda conn, now: state.open_request(
+        conn, now, key, user.id, action, params, message.chat_id))
+    request = opened.request
+    if not opened.new:
+        log.info("admin request %s (%s) asked again by a repeated update; nothing sent", request.id, key)
+        return request
+    sent = await message.get_bot().send_message(
+        message.chat_id, clip(text), reply_markup=confirm_markup(request.id, options))
+    await shop.ledger.write(lambda conn, now: state.set_prompt(conn, now, request.id, sent.message_id))
+    return request
+
+
+# What a confirm button's work returns: the text replacing the prompt, and maybe new buttons.
+RunResult = str | tuple[str, InlineKeyboardMarkup]
+RequestRunner = Callable[[Update, ContextTypes.DEFAULT_TYPE, state.AdminRequest, str], Awaitable[RunResult]]
+RUNNERS: dict[str, RequestRunner] = {}
+
+
+def runner(action: str) -> Callable[[RequestRunner], RequestRunner]:
+    """Register what the confirm button does for requests of `action`; it returns the text that
+    replaces the prompt."""
+
+    def register(fn: RequestRunner) -> RequestRunner:
+        RUNNERS[action] = fn
+        return fn
+
+    return register
+
+
+def _lock(context: ContextTypes.DEFAULT_TYPE, request_id: int) -> asyncio.Lock:
+    locks: dict[int, asyncio.Lock] = context.bot_data.setdefault("admin_request_locks", {})
+    return locks.setdefault(request_id, asyncio.Lock())
+
+
+@admin_button
+async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A confirm button (`v1:adok:<request>:<option>`): run the request once."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    request_id, option = data.int_arg(0), data.args[1]
+    # Taps run concurrently (concurrent_updates); one at a time per request, then re-check.
+    async with _lock(context, request_id):
+        try:
+            request = await shop.ledger.read(lambda conn: state.get_request(conn, request_id))
+        except state.RequestNotFound:
+            await answer(query, texts.ANSWER_INVALID, alert=True)
+            return
+        if request.state != "pending":
+            await answer(query, f"Already {request.state}.")
+            return
+        run = RUNNERS.get(request.action)
+        if run is None:
+            await answer(query, texts.ANSWER_INVALID, alert=True)
+            return
+        await answer(query, "Working…")
+        try:
+            result = await run(update, context, request, option)
+        except Usage as exc:
+            result = str(exc)
+        if isinstance(result, tuple):
+            await edit_prompt(update, *result)
+        else:
+            await edit_prompt(update, result)
+
+
+@admin_button
+async def cancel_request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Cancel (`v1:adno:<request>`): the request is closed and can no longer run."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    request_id = data.int_arg(0)
+    async with _lock(context, request_id):
+        closed = await shop.ledger.write(
+            lambda conn, now: state.finish_request(conn, now, request_id, "cancelled", "cancelled"))
+    await answer(query, "Cancelled." if closed else "Nothing to cancel.")
+    if closed:
+        await edit_prompt(update, "✖ Cancelled; nothing was changed.")
+
+
+async def edit_prompt(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    query = update.callback_query
+    if query is None or query.message is None:
+        await reply(update, text, markup)
+        return
+    try:
+        await query.edit_message_text(clip(text), reply_markup=markup)
+    except Exception as exc:  # an edit of an old or unchanged prompt must not lose the result
+        log.info("could not edit admin prompt: %s", exc)
+        await query.get_bot().send_message(query.message.chat.id, clip(text), reply_markup=markup)

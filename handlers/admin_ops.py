@@ -1,0 +1,382 @@
+"""Admin commands about what is sold and deployed: /deployments [state], /retry <deployment>,
+/cancel <deployment> (with a refund choice), /services and /service enable|disable|price.
+
+Catalogue changes are kept in the database (`service_overrides`) and applied to the in-memory
+catalogue at start and on every change. Orders keep the amount they were opened with, so a
+price change applies to new orders only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime, timezone
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.config import minor_to_tfc
+from ledger import LedgerError, adminlog, ops
+from ledger import admin_state as state
+from ledger import deployments as jobs
+from ledger.deployments import DeploymentRecord
+
+from .admin_common import (
+    RunResult, Usage, admin_button, admin_command, ask, button_key, command_key, parse_amount,
+    parse_id, reply, runner, tfc, user_label,
+)
+from .callbacks import encode
+from .common import answer, parse
+from .deps import Shop, get_shop
+
+log = logging.getLogger("gridshop.admin")
+
+STATES = ("queued", "deploying", "ready", "failed", "cancelling", "cancelled")
+USAGE_DEPLOYMENTS = f"Usage: /deployments [state]   (state: {', '.join(STATES)})"
+USAGE_RETRY = "Usage: /retry <deployment id>"
+USAGE_CANCEL = "Usage: /cancel <deployment id>"
+USAGE_SERVICE = ("Usage: /service enable <id> · /service disable <id> · /service price <id> <amount>\n"
+                 "(a price change applies to new orders only)")
+DEFAULTS_KEY = "admin.service_defaults"
+LOADED_KEY = "admin.overrides_loaded"
+
+
+def _when(ts: int | None) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def _line(d: DeploymentRecord) -> str:
+    error = f" — {d.error[:80]}" if d.error else ""
+    return f"#{d.id} {d.service_id} user {d.user_id} {d.state} · {_when(d.updated_at)}{error}"
+
+
+# --- /deployments -----------------------------------------------------------------------------
+
+
+@admin_command("deployments")
+async def deployments_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/deployments [state]: counts by state, and the deployments in one state (default: open ones)."""
+    args = context.args or []
+    if len(args) > 1 or (args and args[0] not in STATES):
+        raise Usage(USAGE_DEPLOYMENTS)
+    shop = get_shop(context)
+    wanted = [args[0]] if args else ["queued", "deploying", "failed", "cancelling"]
+
+    def read(conn: sqlite3.Connection) -> tuple[dict[str, int], list[DeploymentRecord]]:
+        rows = [d for s in wanted for d in jobs.list_by_state(conn, s, 30)]
+        return jobs.counts(conn), rows
+
+    counts, rows = await shop.ledger.read(read)
+    summary = " · ".join(f"{s} {counts.get(s, 0)}" for s in STATES)
+    title = f"Deployments {args[0]}" if args else "Open deployments (queued, deploying, failed, cancelling)"
+    lines = [f"🖥 {summary}", "", f"{title}:" if rows else f"{title}: none"]
+    lines += [_line(d) for d in rows[:40]]
+    if rows:
+        lines += ["", "/retry <id> requeues a failed one · /cancel <id> cancels one"]
+    await reply(update, "\n".join(lines))
+
+
+# --- /retry -----------------------------------------------------------------------------------
+
+
+async def _ask_retry(update: Update, shop: Shop, key: str, deployment_id: int) -> None:
+    def read(conn: sqlite3.Connection) -> tuple[DeploymentRecord, Any, Any]:
+        dep = jobs.get(conn, deployment_id)
+        return dep, ops.get_hold(conn, dep.hold_id), ops.get_order(conn, dep.order_id)
+
+    try:
+        dep, hold, order = await shop.ledger.read(read)
+    except jobs.DeploymentNotFound:
+        raise Usage(f"No deployment {deployment_id}.") from None
+    if dep.state not in ("failed", "queued"):
+        raise Usage(f"Deployment #{dep.id} is {dep.state}; only a failed (or queued) one can be retried.")
+    balance = await shop.ledger.balance(dep.user_id)
+    if dep.state == "queued":
+        text = f"Deployment #{dep.id} is queued (attempt {dep.attempts + 1}). Try it now instead of waiting?"
+    elif hold.state == "pending" and hold.expires_at > shop.ledger.now():
+        text = f"Retry deployment #{dep.id} ({dep.service_id}) on its existing hold of {tfc(hold.amount)}?"
+    else:
+        text = (f"Retry deployment #{dep.id} ({dep.service_id}) for user {await user_label(shop, dep.user_id)}?\n"
+                f"Its hold was released when it failed, so {tfc(order.amount)} is held again from the "
+                f"user's balance (available {tfc(balance.available)}).")
+    text += f"\nLast error: {dep.error or '-'}"
+    await ask(update, shop, key, "retry", {"deployment_id": dep.id}, text, [("🔁 Retry", "go")])
+
+
+@admin_command("retry")
+async def retry_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/retry <deployment>: requeue a failed deployment (a fresh hold when the old was voided)."""
+    args = context.args or []
+    if len(args) != 1:
+        raise Usage(USAGE_RETRY)
+    await _ask_retry(update, get_shop(context), command_key(update), parse_id(args[0], "deployment", USAGE_RETRY))
+
+
+@runner("retry")
+async def run_retry(update: Update, context: ContextTypes.DEFAULT_TYPE, request: state.AdminRequest,
+                    option: str) -> RunResult:
+    shop = get_shop(context)
+    deployment_id = int(request.params["deployment_id"])
+
+    def write(conn: sqlite3.Connection, now: int) -> str:
+        if not state.finish_request(conn, now, request.id, "done"):
+            return "Already done."
+        dep = state.retry_deployment(conn, now, deployment_id, hold_ttl_s=shop.ledger.hold_ttl_s,
+                                     key=f"admin-retry:{request.key}")
+        adminlog.record(conn, now, request.admin_id, "retry", f"deployment {deployment_id}",
+                        f"hold {dep.hold_id}", key=request.key)
+        result = f"🔁 Deployment #{deployment_id} is queued again (hold #{dep.hold_id})."
+        state.set_result(conn, now, request.id, result)
+        return result
+
+    try:
+        result = await shop.ledger.write(write)
+    except LedgerError as exc:
+        text = f"❌ Not retried: {exc}"
+        await shop.ledger.write(lambda conn, now: (
+            state.finish_request(conn, now, request.id, "failed", text),
+            adminlog.record(conn, now, request.admin_id, "retry.refused", f"deployment {deployment_id}",
+                            str(exc), key=request.key)))
+        return text
+    worker = _collaborator(shop, "worker")
+    if worker is not None and hasattr(worker, "wake"):
+        worker.wake()
+    return result
+
+
+def _collaborator(shop: Shop, name: str) -> Any:
+    """The runtime's deployer or worker, when the process has one."""
+    return getattr(shop, name, None) or shop.extra.get(name)
+
+
+# --- /cancel <deployment> ---------------------------------------------------------------------
+
+
+async def _ask_cancel(update: Update, shop: Shop, key: str, deployment_id: int) -> None:
+    try:
+        dep, order = await shop.ledger.read(
+            lambda conn: (lambda d: (d, ops.get_order(conn, d.order_id)))(jobs.get(conn, deployment_id)))
+    except jobs.DeploymentNotFound:
+        raise Usage(f"No deployment {deployment_id}.") from None
+    who = await user_label(shop, dep.user_id)
+    if dep.state == "queued":
+        text = f"Cancel queued deployment #{dep.id} ({dep.service_id}) of user {who}? Its hold is released."
+        options = [("✖ Cancel it (credits released)", "none")]
+    elif dep.state == "ready":
+        unused = state.unused_share(dep, shop.ledger.now(), order.amount)
+        text = (f"Cancel running deployment #{dep.id} ({dep.service_id}, {dep.name}) of user {who}? "
+                f"The VM is removed from the grid. Paid {tfc(order.amount)} for {dep.period_days} days, "
+                f"until {_when(dep.expires_at)}.\nRefund to the user's credits:")
+        options = [("No refund", "none")]
+        if unused:
+            options.append((f"Refund the unused part: {tfc(unused)}", "unused"))
+        options.append((f"Refund the whole period: {tfc(order.amount)}", "full"))
+    else:
+        raise Usage(f"Deployment #{dep.id} is {dep.state}; only a queued or running one can be cancelled"
+                    + (" (wait for the deploy to finish)." if dep.state == "deploying" else "."))
+    await ask(update, shop, key, "cancel", {"deployment_id": dep.id}, text, options)
+
+
+@admin_command("cancel", only_with_args=True)
+async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel <deployment>: cancel a queued or running deployment, with a refund choice.
+    A bare /cancel is the user's command (cancel what you were doing)."""
+    args = context.args or []
+    if len(args) != 1:
+        raise Usage(USAGE_CANCEL)
+    await _ask_cancel(update, get_shop(context), command_key(update),
+                      parse_id(args[0], "deployment", USAGE_CANCEL))
+
+
+@runner("cancel")
+async def run_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, request: state.AdminRequest,
+                     option: str) -> RunResult:
+    shop = get_shop(context)
+    deployment_id = int(request.params["deployment_id"])
+    if option not in ("none", "unused", "full"):
+        return "Unknown choice; nothing changed."
+
+    def write(conn: sqlite3.Connection, now: int) -> tuple[str, DeploymentRecord | None]:
+        if not state.finish_request(conn, now, request.id, "done"):
+            return "Already done.", None
+        before = jobs.get(conn, deployment_id)
+        price = ops.get_order(conn, before.order_id).amount
+        refund = 0
+        if before.state == "ready" and option != "none":
+            refund = price if option == "full" else state.unused_share(before, now, price)
+        dep = jobs.request_cancel(conn, now, deployment_id, f"cancelled by the shop (admin {request.admin_id})")
+        state.refund_period(conn, now, deployment_id, refund, commission_ppm=shop.ledger.commission_ppm,
+                            key=f"admin-cancel-refund:{request.key}")
+        if refund:
+            from ledger import outbox
+
+            outbox.enqueue(conn, now, dep.user_id, f"↩️ {tfc(refund)} for deployment #{dep.id} was "
+                           "returned to your balance.", key=f"admin:{request.key}")
+        adminlog.record(conn, now, request.admin_id, "cancel", f"deployment {deployment_id}",
+                        f"was {before.state}; refund {option} {tfc(refund)}", key=request.key)
+        result = (f"✖ Deployment #{deployment_id} is {dep.state}"
+                  + (f"; {tfc(refund)} returned to the user's credits." if refund else "."))
+        state.set_result(conn, now, request.id, result)
+        return result, dep
+
+    try:
+        result, dep = await shop.ledger.write(write)
+    except LedgerError as exc:
+        return f"❌ Not cancelled: {exc}"
+    deployer = _collaborator(shop, "deployer")
+    if dep is not None and dep.state == "cancelling" and deployer is not None:
+        from grid.periods import finish_cancel
+        from grid.worker import LedgerWriter
+
+        try:
+            dep = await finish_cancel(LedgerWriter(shop.ledger), deployer, dep)
+            result += f" The grid contract is cancelled ({dep.state})."
+        except Exception as exc:  # the periods job retries every 'cancelling' deployment
+            log.warning("deployment %s: grid cancel failed: %s", deployment_id, exc)
+            result += " The grid cancel will be retried by the periods job."
+    elif dep is not None and dep.state == "cancelling":
+        result += " The periods job removes it from the grid."
+    return result
+
+
+@admin_button
+async def retry_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    await answer(query)
+    try:
+        await _ask_retry(update, get_shop(context), button_key(update, f"ret:{data.args[0]}"), data.int_arg(0))
+    except Usage as exc:
+        await reply(update, str(exc))
+
+
+@admin_button
+async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    await answer(query)
+    try:
+        await _ask_cancel(update, get_shop(context), button_key(update, f"can:{data.args[0]}"), data.int_arg(0))
+    except Usage as exc:
+        await reply(update, str(exc))
+
+
+# --- the catalogue ----------------------------------------------------------------------------
+
+
+def remember_defaults(shop: Shop) -> None:
+    """Keep config.toml's enabled flags and prices, so removing an override can restore them."""
+    shop.extra.setdefault(DEFAULTS_KEY, {s.id: (s.enabled, s.price) for s in shop.config.services})
+
+
+def apply_overrides(shop: Shop, overrides: dict[str, state.ServiceOverride]) -> None:
+    """Set the in-memory catalogue to config.toml plus the overrides kept in the database."""
+    remember_defaults(shop)
+    defaults = shop.extra[DEFAULTS_KEY]
+    for service in shop.config.services:
+        enabled, price = defaults.get(service.id, (service.enabled, service.price))
+        override = overrides.get(service.id)
+        if override is not None and override.enabled is not None:
+            enabled = override.enabled
+        if override is not None and override.price is not None:
+            price = minor_to_tfc(override.price)
+        service.enabled, service.price = enabled, price
+
+
+async def load_overrides(shop: Shop) -> None:
+    apply_overrides(shop, await shop.ledger.read(state.service_overrides))
+    shop.extra[LOADED_KEY] = True
+
+
+def services_text(shop: Shop, overrides: dict[str, state.ServiceOverride]) -> tuple[str, InlineKeyboardMarkup]:
+    lines = ["🛒 Services (✅ on sale, ⛔ hidden):"]
+    rows = []
+    for s in shop.config.services:
+        o = overrides.get(s.id)
+        marks = []
+        if o is not None and o.enabled is not None:
+            marks.append(f"{'enabled' if o.enabled else 'disabled'} by admin {o.admin_id}")
+        if o is not None and o.price is not None:
+            marks.append("price set by admin")
+        note = f"  ({'; '.join(marks)})" if marks else ""
+        lines.append(f"{'✅' if s.enabled else '⛔'} {s.id}: {s.name}, {tfc(s.price_minor)} / {s.period_days} d{note}")
+        label = f"⛔ Disable {s.id}" if s.enabled else f"✅ Enable {s.id}"
+        rows.append([InlineKeyboardButton(label, callback_data=encode("adsvc", s.id, "off" if s.enabled else "on"))])
+    lines.append("")
+    lines.append(USAGE_SERVICE)
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+@admin_command("services")
+async def services_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/services (for admins): every service, on sale or not, with enable/disable buttons."""
+    shop = get_shop(context)
+    overrides = await shop.ledger.read(state.service_overrides)
+    text, markup = services_text(shop, overrides)
+    await reply(update, text, markup)
+
+
+async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | None, *,
+                       enabled: bool | None = None, price: int | None = None) -> str:
+    service = shop.config.service(service_id)
+    if service is None:
+        raise Usage(f"No service {service_id!r} in the catalogue.\n{USAGE_SERVICE}")
+
+    def write(conn: sqlite3.Connection, now: int) -> dict[str, state.ServiceOverride]:
+        before = state.service_overrides(conn).get(service_id)
+        state.set_service_override(conn, now, service_id, admin_id, enabled=enabled, price=price)
+        change = (f"enabled={enabled}" if enabled is not None else f"price={tfc(price or 0)}")
+        was = f"was {'on' if service.enabled else 'off'}, {tfc(service.price_minor)}"
+        if before is None or (enabled is not None and before.enabled != enabled) or \
+                (price is not None and before.price != price):
+            adminlog.record(conn, now, admin_id, "service", service_id, f"{change} ({was})", key=key)
+        return state.service_overrides(conn)
+
+    apply_overrides(shop, await shop.ledger.write(write))
+    service = shop.config.service(service_id)
+    assert service is not None
+    return (f"Service {service_id} is now {'on sale' if service.enabled else 'hidden'} at "
+            f"{tfc(service.price_minor)} (new orders only).")
+
+
+@admin_command("service")
+async def service_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/service enable|disable <id>, /service price <id> <amount>."""
+    args = context.args or []
+    user = update.effective_user
+    assert user is not None
+    shop = get_shop(context)
+    if len(args) == 2 and args[0] in ("enable", "disable"):
+        text = await _set_service(shop, user.id, args[1], command_key(update), enabled=args[0] == "enable")
+    elif len(args) == 3 and args[0] == "price":
+        text = await _set_service(shop, user.id, args[1], command_key(update),
+                                  price=parse_amount(args[2], USAGE_SERVICE))
+    else:
+        raise Usage(USAGE_SERVICE)
+    await reply(update, text)
+
+
+@admin_button
+async def service_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """⛔ Disable / ✅ Enable on /services (`v1:adsvc:<id>:on|off`): sets, so a double tap is harmless."""
+    parsed = await parse(update)
+    if parsed is None:
+        return
+    query, data = parsed
+    shop = get_shop(context)
+    service_id, on = data.args[0], data.args[1] == "on"
+    if data.args[1] not in ("on", "off") or shop.config.service(service_id) is None:
+        await answer(query, "Unknown service.", alert=True)
+        return
+    result = await _set_service(shop, query.from_user.id, service_id, None, enabled=on)
+    await answer(query, result[:190])
+    text, markup = services_text(shop, await shop.ledger.read(state.service_overrides))
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except Exception as exc:
+        log.info("could not edit the services list: %s", exc)
