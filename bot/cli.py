@@ -5,6 +5,7 @@
     gridshop [--config PATH] ledger history USER_ID [--limit N]
     gridshop [--config PATH] ledger audit
     gridshop [--config PATH] ledger export --format csv [--output FILE]
+    gridshop [--config PATH] admin log [--limit N]
 
 Bad arguments get a usage message and exit status 2; a bad config file gets one line naming the
 key and exits 2; a failed audit exits 1. Never a traceback for something the operator typed.
@@ -58,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     export = actions.add_parser("export", help="every transfer, as CSV")
     export.add_argument("--format", choices=["csv"], required=True)
     export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    admin = commands.add_parser("admin", help="what admins did in the chat")
+    admin_actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
+    admin_log = admin_actions.add_parser("log", help="the admin log, newest first")
+    admin_log.add_argument("--limit", type=_positive_int, default=20, metavar="N")
     return parser
 
 
@@ -98,6 +103,22 @@ async def _ledger_command(config: Config, args: argparse.Namespace, out: TextIO)
     return EXIT_OK
 
 
+async def _admin_command(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import adminlog
+
+    ledger = await Ledger.open(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    try:
+        entries = await ledger.read(lambda conn: adminlog.recent(conn, min(args.limit, 10_000)))
+    finally:
+        await ledger.close()
+    if not entries:
+        print("the admin log is empty", file=out)
+    for e in entries:
+        print(f"{_when(e.created_at)}  #{e.id:<6} admin {e.admin_id}  {e.action:<14} {e.target}: {e.detail}",
+              file=out)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the `gridshop` console script; returns the exit status."""
     out = out or sys.stdout
@@ -110,6 +131,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"gridshop: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if args.command == "admin":
+            return asyncio.run(_admin_command(config, args, out))
         if args.command == "ledger":
             return asyncio.run(_ledger_command(config, args, out))
         if args.command == "run":
