@@ -1,0 +1,93 @@
+"""/broadcast through the outbox and the real notifier, against the emulator's flood control:
+500 users at a raised limit with exact counts, and a smaller one at Telegram's real ~30/s."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from telegram import Bot
+
+from ledger import users
+from payments.notifier import Notifier, NotifierSettings
+from sandbox.telegram_api import TelegramEmulator
+
+from .admin_fixtures import AdminFront, make_front
+
+
+async def _run(front: AdminFront, bot: Bot, *, reachable: int, blocked_at_telegram: int, unknown: int,
+               known_blocked: int, rate: float) -> tuple[str, float]:
+    """Broadcast to `reachable` users the shop thinks it can reach; returns the final text and
+    how long the sending took."""
+    front.app.bot_data["shop"].extra.update({"broadcast_rate": rate, "broadcast_progress_s": 0.2})
+    await front.send(front.admin, "/start")  # the admin is a user too
+    people = [int(front.emu.add_user(f"U{i}")["id"]) for i in range(reachable - unknown + known_blocked)]
+    for user_id in people[:blocked_at_telegram]:
+        front.emu.block_bot(user_id)
+    await front.emu.wait_for(lambda: not front.emu.pending_updates())
+    ghosts = [9_000_000 + i for i in range(unknown)]  # in our db, unknown to Telegram
+
+    def seed(conn, now):  # type: ignore[no-untyped-def]
+        for user_id in people + ghosts:
+            users.upsert(conn, now, user_id, None, "U")
+        for user_id in people[-known_blocked:] if known_blocked else []:
+            users.set_blocked(conn, now, user_id, True)
+
+    await front.db.write(seed)
+    prompt = await front.admin_says("/broadcast Maintenance tonight 22:00 UTC.\nThanks for your patience!")
+    assert f"Broadcast to {reachable + 1} users" in prompt.text
+    notifier = Notifier(front.db, bot, NotifierSettings(poll_interval_s=0.05))
+    stop = asyncio.Event()
+    task = asyncio.create_task(notifier.run(stop))
+    try:
+        data = prompt.buttons[0]["callback_data"]
+        started = time.monotonic()
+        await asyncio.gather(front.press(front.admin, prompt.message_id, data=data),
+                             front.press(front.admin, prompt.message_id, data=data))
+        final = await front.emu.wait_for(lambda: front.current(front.admin, prompt.message_id)
+                                         if "finished" in (front.current(front.admin, prompt.message_id).text or "")
+                                         else None, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        await task
+    assert front.sql("SELECT count(*) FROM notifications WHERE key LIKE 'broadcast:%'") == [(reachable + 1,)]
+    assert not [c for c in front.emu.calls if c.error_code == 429], "the emulator's flood control was hit"
+    return final.text, took
+
+
+async def test_broadcast_to_500_users_at_a_raised_limit_reports_exact_counts(tmp_path: Path) -> None:
+    async with TelegramEmulator(global_rate=120.0, global_burst=120) as emu:
+        front = make_front(emu, tmp_path)
+        await front.start()
+        try:
+            async with Bot(emu.token, base_url=emu.api_url) as bot:  # no client-side limiter
+                text, took = await _run(front, bot, reachable=500, blocked_at_telegram=20, unknown=5,
+                                        known_blocked=10, rate=100.0)
+            assert "sent 476, blocked 20, failed 5 (of 501)" in text
+            assert took >= 4.0  # paced: 501 messages at 100/s
+            assert front.sql("SELECT count(*) FROM users WHERE blocked_at IS NOT NULL") == [(30,)]
+            # The progress message was edited as it went.
+            assert len([c for c in emu.calls if c.method == "editMessageText"]) >= 3
+        finally:
+            await front.stop()
+
+
+async def test_broadcast_at_telegrams_real_limit_through_the_rate_limited_bot(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emu:  # 30 messages/s overall, as Telegram
+        front = make_front(emu, tmp_path)
+        await front.start()
+        try:
+            assert front.app is not None
+            text, took = await _run(front, front.app.bot, reachable=80, blocked_at_telegram=3, unknown=2,
+                                    known_blocked=0, rate=25.0)
+            assert "sent 76, blocked 3, failed 2 (of 81)" in text
+            assert took >= 2.5  # 81 messages at 25/s
+            per_second = dict(front.sql(
+                "SELECT sent_at, count(*) FROM notifications WHERE key LIKE 'broadcast:%' "
+                "AND state = 'sent' GROUP BY sent_at"))
+            assert max(per_second.values()) <= 30
+        finally:
+            await front.stop()
