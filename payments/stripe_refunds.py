@@ -11,7 +11,6 @@ or the webhook, the other finds the work done and the credits are taken back onc
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
