@@ -18,7 +18,10 @@ import stripe
 
 from ledger import Ledger, Payment, PaymentNotFound, ops, stripe_state
 
-__all__ = ["StripeRefundError", "StripeRefund", "clawback_refunded", "create_refund", "payment_intent_of"]
+__all__ = [
+    "StripeRefund", "StripeRefundError", "clawback_refunded", "create_refund", "make_client_for",
+    "payment_intent_of", "refund_payment",
+]
 
 PROVIDER = "stripe"
 REFUND_KEY = "stripe:refund:"  # the prefix payments.stripe_events uses for charge.refunded
