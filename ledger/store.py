@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from .errors import LedgerError, StoreError
+from .errors import StoreError
 from .schema import migrate
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _run_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]
             execute("SAVEPOINT op")
             try:
                 result = op(conn)
-            except (LedgerError, sqlite3.IntegrityError, OverflowError) as exc:
+            except Exception as exc:  # this request alone fails; the rest of the batch goes on
                 execute("ROLLBACK TO op")
                 execute("RELEASE op")
                 outcomes.append((False, exc))
@@ -131,7 +131,7 @@ class Store:
     async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run `op(conn)` in the next group-committed batch; return its result after COMMIT.
 
-        `op` runs on the writer's thread inside a SAVEPOINT; a LedgerError it raises rolls back
+        `op` runs on the writer's thread inside a SAVEPOINT; an exception it raises rolls back
         its own changes only and is re-raised here.
         """
         if self._closing or self._task is None:
@@ -184,9 +184,11 @@ class Store:
 
 
 def _as_ledger_error(exc: BaseException) -> BaseException:
-    if isinstance(exc, LedgerError):
-        return exc
-    return StoreError(f"rejected by the database: {exc}")
+    """What the caller of a refused request sees: our own errors and the caller's own bugs as
+    they are, database refusals (constraints, overflow) as a StoreError."""
+    if isinstance(exc, (sqlite3.Error, OverflowError)):
+        return StoreError(f"rejected by the database: {exc}")
+    return exc
 
 
 def _in_read_snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
