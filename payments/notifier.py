@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
@@ -35,6 +36,9 @@ class NotifierSettings:
     backoff_max_s: int = 1800
     max_attempts: int = 50
     poll_interval_s: float = 1.0
+    # Telegram allows about 30 messages a second overall; stay under it even when a backlog
+    # (a broadcast, or everything queued while Telegram was unreachable) falls due at once.
+    max_per_second: float = 25.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ class Notifier:
         self.ledger = ledger
         self.bot = bot
         self.settings = settings
+        self._pace = AsyncLimiter(settings.max_per_second, 1.0)
 
     def backoff(self, attempts: int) -> int:
         """Seconds to wait after the `attempts`-th failed attempt (1-based)."""
@@ -133,9 +138,9 @@ class Notifier:
         return message.message_id
 
     async def _deliver(self, n: Notification) -> str:
-        s = self.settings
         try:
-            message_id = await self._send(n)
+            async with self._pace:
+                message_id = await self._send(n)
         except RetryAfter as exc:
             outcome = await self._retry(n, _retry_after(exc), f"429: {exc}")
             return "flood" if outcome == "retried" else outcome

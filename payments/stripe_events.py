@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger import errors, inbox, ops, outbox, stripe_state
+from ledger import deployments, errors, inbox, ops, outbox, stripe_state
 from ledger.models import Payment
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,8 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
     if not result.new:
         return Outcome("duplicate", "already credited", order.id)
     text = f"✅ Payment received: {_tfc(order.amount)} credited. Balance: {_tfc(result.balance.posted - result.balance.held)}."
-    if ref.buy_now and order.kind == "purchase":
+    # A purchase order paid directly is a buy-now, as for Telegram payments: place it with the credit.
+    if order.kind == "purchase":
         text = _buy_now(conn, now, order.id, order.user_id, policy, text)
     outbox.enqueue(conn, now, order.user_id, text, key=f"stripe:paid:{event.object_id}")
     return Outcome("credited", _tfc(order.amount), order.id)
@@ -212,6 +213,7 @@ def _buy_now(conn: sqlite3.Connection, now: int, order_id: int, user_id: int, po
         conn.execute("RELEASE buy_now")
         return f"{text}\nThe purchase could not be placed: {exc}. The credits stay on your balance."
     conn.execute("RELEASE buy_now")
+    deployments.enqueue_queued_status(conn, now, purchase.deployment_id)
     return f"{text}\n🚀 Your {purchase.order.service_id} is being deployed (order {order_id})."
 
 

@@ -37,7 +37,7 @@ async def _run(front: AdminFront, bot: Bot, *, reachable: int, blocked_at_telegr
     await front.db.write(seed)
     prompt = await front.admin_says("/broadcast Maintenance tonight 22:00 UTC.\nThanks for your patience!")
     assert f"Broadcast to {reachable + 1} users" in prompt.text
-    notifier = Notifier(front.db, bot, NotifierSettings(poll_interval_s=0.05))
+    notifier = Notifier(front.db, bot, NotifierSettings(poll_interval_s=0.05, max_per_second=rate))
     stop = asyncio.Event()
     task = asyncio.create_task(notifier.run(stop))
     try:
