@@ -148,19 +148,22 @@ def fill_transfers(path: str, count: int) -> int:
 async def read_latency(path: str, user_id: int, rounds: int) -> tuple[float, float]:
     """Median microseconds of `balance` and of a 20-entry `history` page."""
     ledger = await Ledger.open(path)
-    for _ in range(50):  # warm the page cache
-        await ledger.balance(user_id)
-        await ledger.history(user_id, 20)
-    balance, history = [], []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        await ledger.balance(user_id)
-        balance.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        page = await ledger.history(user_id, 20)
-        history.append(time.perf_counter() - t)
-        assert len(page) == 20
-    await ledger.close()
+    try:
+        for _ in range(50):  # warm the page cache
+            await ledger.balance(user_id)
+            await ledger.history(user_id, 20)
+        balance, history = [], []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            await ledger.balance(user_id)
+            balance.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            page = await ledger.history(user_id, 20)
+            history.append(time.perf_counter() - t)
+            if len(page) != 20:
+                raise RuntimeError(f"expected a full page of 20, got {len(page)}")
+    finally:
+        await ledger.close()
     return statistics.median(balance) * 1e6, statistics.median(history) * 1e6
 
 
