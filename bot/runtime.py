@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +21,7 @@ from grid.periods import PeriodKeeper
 from grid.worker import DeploymentWorker, WorkerOptions
 from handlers.deps import SHOP_KEY
 from handlers.registry import set_commands
-from ledger import Ledger, Order, rate_to_ppm
+from ledger import Ledger, Order, rate_to_ppm, users
 from payments.notifier import Notifier
 from payments.stripe_checkout import StripeCheckout, make_client
 from payments.stripe_events import Policy
@@ -76,7 +77,11 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event) -> None:
         return await checkout.checkout_url(order)
 
     options = WorkerOptions.from_config(config)
-    worker = DeploymentWorker(ledger, deployer, options)
+
+    async def ssh_key_for(user_id: int) -> str | None:
+        return await ledger.read(partial(users.ssh_key, user_id=user_id))
+
+    worker = DeploymentWorker(ledger, deployer, options, ssh_key_for=ssh_key_for)
     application = build_application(
         config, secrets, ledger, stripe_checkout=stripe_link if checkout else None,
     )

@@ -21,7 +21,7 @@ from grid.worker import ServiceSpec
 log = logging.getLogger(__name__)
 
 # gridproxy filters on memory and SSD only; the key is not looked at, but VmSpec needs one.
-_PLACEHOLDER_KEY = "ssh-ed25519 AAAA capacity-check"
+_PLACEHOLDER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO capacity-check"
 
 
 class ServiceUnavailable(GridError):

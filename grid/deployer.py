@@ -7,6 +7,9 @@ already paid for instead of creating a second one.
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -52,6 +55,36 @@ def validate_name(name: str) -> None:
         )
 
 
+KEY_TYPES = (
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+
+
+def check_public_key(key: str) -> str:
+    """Return `key` stripped if it is one OpenSSH public key line; raise InvalidSpecError if not.
+
+    The base64 body must decode and name the same key type as the line's first word, which is
+    what `ssh-keygen -l` would check; a private key is refused outright.
+    """
+    line = key.strip()
+    if not line or "\n" in line or "PRIVATE KEY" in line:
+        raise InvalidSpecError("ssh_key must be one public key line such as 'ssh-ed25519 AAAA...'")
+    parts = line.split()
+    if len(parts) < 2 or parts[0] not in KEY_TYPES:
+        raise InvalidSpecError(
+            f"ssh_key must start with a key type ({', '.join(KEY_TYPES[:3])}, ...) and its key"
+        )
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidSpecError("ssh_key's key part is not valid base64") from None
+    name = parts[0].encode()
+    if len(blob) < 4 + len(name) or blob[4:4 + len(name)] != name or int.from_bytes(blob[:4], "big") != len(name):
+        raise InvalidSpecError(f"ssh_key's key part does not hold a {parts[0]} key")
+    return line
+
+
 @dataclass(frozen=True)
 class VmSpec:
     """What to deploy: sizes in whole GB, as tfcmd takes them."""
@@ -77,9 +110,7 @@ class VmSpec:
             raise InvalidSpecError("rootfs_gb must be at least 2 for this cpu and memory")
         if self.disk_gb < 0:
             raise InvalidSpecError(f"disk_gb cannot be negative, got {self.disk_gb}")
-        key = self.ssh_key.strip()
-        if not key or "\n" in key or len(key.split()) < 2:
-            raise InvalidSpecError("ssh_key must be one public key line such as 'ssh-ed25519 AAAA...'")
+        check_public_key(self.ssh_key)
         if self.node_id is not None and self.farm_id is not None:
             raise InvalidSpecError("node_id and farm_id cannot both be set")
         for label, value in (("node_id", self.node_id), ("farm_id", self.farm_id)):

@@ -21,6 +21,7 @@ from ledger import AccountInDebt, Balance, InsufficientFunds, LedgerError, Order
 from . import keyboards, texts
 from .common import PAID_STATES, answer, parse, payable_order, show
 from .deps import Shop, get_shop
+from .sshkey import key_or_ask
 from .status import send_status_message
 from payments.telegram_invoices import stars_for
 
@@ -112,6 +113,8 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not await has_capacity(shop, service):
         await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
+        return
+    if not await key_or_ask(query, shop):
         return
     user_id, hold_ttl_s = query.from_user.id, shop.ledger.hold_ttl_s
 

@@ -28,6 +28,7 @@ from . import keyboards, texts
 from .buy import ask_confirm, has_capacity
 from .common import PAID_STATES, answer, parse, payable_order
 from .deps import Shop, get_shop
+from .sshkey import key_or_ask
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ async def pay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         if not await has_capacity(shop, service):
             await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
+            return
+        if not await key_or_ask(query, shop):
             return
     else:
         service = None

@@ -15,7 +15,7 @@ from telegram.ext import (
     MessageHandler, PreCheckoutQueryHandler, TypeHandler, filters,
 )
 
-from . import admin, buy, catalog, commands, deployments, payments, texts, topup
+from . import admin, buy, catalog, commands, deployments, payments, sshkey, texts, topup
 from .callbacks import pattern
 from .common import answer
 from .deps import SHOP_KEY, Shop
@@ -59,6 +59,7 @@ def install(application: Application, shop: Shop, extra: Iterable[Extension] = (
     add(CommandHandler("orders", commands.orders, filters=private))
     add(CommandHandler("deployments", deployments.deployments, filters=private))
     add(CommandHandler("cancel", commands.cancel, filters=private))
+    add(CommandHandler("sshkey", sshkey.sshkey, filters=private))
 
     for action, callback in (
         ("menu", commands.menu_button), ("bal", commands.balance), ("hist", commands.history),

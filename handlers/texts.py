@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("history", "Your credit history"),
     ("orders", "Your recent orders"),
     ("deployments", "Your VMs"),
+    ("sshkey", "Your SSH key for new VMs"),
     ("help", "How this shop works"),
     ("cancel", "Cancel what you were doing"),
 ]
@@ -431,3 +432,34 @@ REFUSE_CURRENCY = "This currency is not accepted for this order."
 REFUSE_AMOUNT = "The amount does not match the order. Please order again."
 REFUSE_SERVICE = "This VM is no longer on sale."
 REFUSE_ERROR = "We could not check this order right now. Please try again."
+
+
+# --- SSH key ---
+
+ANSWER_NEED_SSH_KEY = (
+    "Your VM needs your SSH public key so you can log in. Send /sshkey followed by your key "
+    "(e.g. /sshkey ssh-ed25519 AAAA… you@laptop), then tap again."
+)
+SSH_KEY_REMOVED = "Your SSH key is removed. Set a new one with /sshkey <your public key> before buying."
+
+
+def _short_key(key: str) -> str:
+    kind, body, *comment = key.split()
+    return f"{kind} …{body[-12:]}" + (f" {comment[0]}" if comment else "")
+
+
+def ssh_key_status(key: str | None) -> str:
+    if key is None:
+        return ("You have no SSH key yet. Send /sshkey followed by your public key "
+                "(the line in ~/.ssh/id_ed25519.pub) so you can log into the VMs you buy.")
+    return (f"Your SSH key: {_short_key(key)}\nIt goes on every VM you buy from now on. "
+            "Send /sshkey <new key> to change it, or /sshkey remove.")
+
+
+def ssh_key_saved(key: str) -> str:
+    return f"✅ SSH key saved: {_short_key(key)}\nYour next VMs will accept it."
+
+
+def ssh_key_invalid(reason: str) -> str:
+    return (f"That is not an SSH public key ({reason.removeprefix('ssh_key ')}). Send the one line "
+            "from your .pub file, e.g. /sshkey ssh-ed25519 AAAA… you@laptop. Never send a private key.")

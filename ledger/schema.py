@@ -255,7 +255,10 @@ CREATE TABLE admin_requests (
 CREATE INDEX admin_requests_by_action ON admin_requests (action, state, id);
 """
 
-MIGRATIONS = [_v1, _script(_V2), _script(_V3)]
+# v4: the buyer's SSH public key, put on the VMs they buy.
+_V4 = "ALTER TABLE users ADD COLUMN ssh_key TEXT"
+
+MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -34,6 +34,20 @@ def upsert(
     )
 
 
+def set_ssh_key(conn: sqlite3.Connection, now: int, user_id: int, key: str | None) -> None:
+    """Remember (or, with None, forget) the SSH public key put on the user's next VMs."""
+    conn.execute(
+        "INSERT INTO users (user_id, ssh_key, created_at, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (user_id) DO UPDATE SET ssh_key = excluded.ssh_key, updated_at = excluded.updated_at",
+        (user_id, key, now, now),
+    )
+
+
+def ssh_key(conn: sqlite3.Connection, user_id: int) -> str | None:
+    row = conn.execute("SELECT ssh_key FROM users WHERE user_id = ?", (user_id,)).fetchone()
+    return row[0] if row is not None else None
+
+
 def set_blocked(conn: sqlite3.Connection, now: int, user_id: int, blocked: bool) -> None:
     conn.execute(
         "UPDATE users SET blocked_at = ?, updated_at = ? WHERE user_id = ?",

@@ -29,8 +29,12 @@ SERVICES: list[dict[str, Any]] = [
 ]
 
 
+# The operator's fallback key (`[grid] ssh_key`), so buying needs no /sshkey in most tests.
+OPERATOR_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO ops@shop"
+
+
 def make_config(tmp_path: Path, *, services: list[dict[str, Any]] | None = None, card: bool = False,
-                stripe: bool = False) -> Config:
+                stripe: bool = False, operator_key: bool = True) -> Config:
     from decimal import Decimal
 
     raw_services = []
@@ -42,6 +46,7 @@ def make_config(tmp_path: Path, *, services: list[dict[str, Any]] | None = None,
         "database": {"path": str(tmp_path / "gridshop.db")},
         "telegram": {"stars_per_tfc": 77, "card_enabled": card, "card_currency": "USD"},
         "stripe": {"enabled": stripe},
+        "grid": {"ssh_key": OPERATOR_KEY if operator_key else ""},
         "marketplace": {"topup_presets": [Decimal(5), Decimal(10)], "min_topup": Decimal(1),
                         "max_topup": Decimal(1000)},
         "services": raw_services,

@@ -27,7 +27,7 @@ from sandbox.telegram_state import ChatMessage
 from .conftest import Shopfront, make_config, make_secrets
 from .test_chat_buy import _choices, _fund
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGridshopChatDeploymentsTestKey chat@test"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO chat@test"
 
 
 class GridShop(Shopfront):

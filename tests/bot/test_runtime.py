@@ -22,6 +22,7 @@ from sandbox.telegram_api import TelegramEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD_SECRET = "runtime-test-secret"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO ada@laptop"
 
 
 def free_port() -> int:
@@ -36,7 +37,6 @@ def shipped_config(tmp_path: Path, emu: TelegramEmulator) -> Config:
     config.database.path = tmp_path / "shop.db"
     config.grid.sim_state_path = tmp_path / "grid.sqlite3"
     config.grid.sim_latency_s = 0.0
-    config.grid.ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGridshopRuntimeTestKey runtime@test"
     config.server.port = free_port()
     config.telegram.api_base = emu.url
     return config
@@ -76,10 +76,14 @@ async def test_default_config_runs_the_whole_flow(tmp_path: Path, emu: TelegramE
         await emu.send_text(user, "/start")
         welcome = await emu.wait_for_bot_message(user, timeout=10)
         assert "Ada" in welcome.text
+        # The shipped config has no operator key: the buyer gives theirs.
+        await emu.send_text(user, f"/sshkey {KEY}")
+        saved = await emu.wait_for_bot_message(user, after_message_id=welcome.message_id)
+        assert "SSH key saved" in saved.text
 
         # Browse, open the small VM's card and pay for it with Stars.
         await emu.send_text(user, "/buy")
-        catalog = await emu.wait_for_bot_message(user, after_message_id=welcome.message_id)
+        catalog = await emu.wait_for_bot_message(user, after_message_id=saved.message_id)
         await press(emu, user, catalog.message_id, "Small VM")
         card = await button_appears(emu, user, "Buy")
         await press(emu, user, card.message_id, "Buy")

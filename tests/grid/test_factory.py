@@ -22,7 +22,7 @@ def test_simulated_backend_takes_sim_options(tmp_path: Path) -> None:
         sim_seed=42,
         tfcmd_path="/ignored/for/this/backend",
         network="test",
-        ssh_key="ssh-ed25519 AAAA x",
+        ssh_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO x",
         gridproxy_url=None,
         farm_ids=[1, 2],
     )

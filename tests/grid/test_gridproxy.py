@@ -19,7 +19,7 @@ from grid.errors import PermanentGridError, TransientGridError
 from grid.gridproxy import GridProxyClient, GridProxyRequestError, Node
 from sandbox.gridproxy import NODES_KEY, make_app, node_json
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2s0aGVsbG8gd29ybGQ buyer@example"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO buyer@example"
 GB = 1024**3
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ from grid.deployer import Deployer, Deployment, VmSpec
 from grid.errors import InvalidSpecError, NoCapacityError, PermanentGridError, TransientGridError
 from grid.simulated import SimulatedGrid
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2s0aGVsbG8gd29ybGQ buyer@example"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO buyer@example"
 SPEC = VmSpec(cpu=2, memory_gb=4, rootfs_gb=10, disk_gb=20, ssh_key=KEY)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,7 +26,7 @@ from grid.tfcmd import TfcmdDeployer, classify_error, deploy_args, error_message
 from sandbox.gridproxy import make_app
 
 FAKE = Path(__file__).with_name("fake_tfcmd.py")
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2s0aGVsbG8gd29ybGQ buyer@example"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO buyer@example"
 SPEC = VmSpec(cpu=2, memory_gb=4, rootfs_gb=10, disk_gb=20, ssh_key=KEY)
 
 

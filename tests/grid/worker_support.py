@@ -12,7 +12,7 @@ from ledger import Ledger, Purchase
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentRecord
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2s0aGVsbG8gd29ybGQ buyer@example"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO buyer@example"
 
 
 def service(service_id: str, price: str, period_days: int = 30) -> ServiceConfig:
