@@ -25,6 +25,7 @@ VERSION = "v1"
 MAX_BYTES = 64
 
 INT = re.compile(r"0|[1-9][0-9]{0,18}")
+MAX_INT = 2**63 - 1
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 METHOD = re.compile(r"bal|stars|card|stripe")
 
@@ -78,6 +79,8 @@ def _check(action: str, args: tuple[str, ...]) -> None:
     for arg, shape in zip(args, shapes):
         if not shape.fullmatch(arg):
             raise CallbackError(f"bad argument {arg!r} for action {action!r}")
+        if shape is INT and int(arg) > MAX_INT:  # 19 digits can pass 2**63 - 1 (SQLite's INTEGER)
+            raise CallbackError(f"argument {arg!r} of action {action!r} is out of range")
 
 
 def encode(action: str, *args: str | int) -> str:

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes
 
-from ledger import OrderNotFound, users
+from ledger import InvalidRequest, OrderNotFound, users
 from ledger import deployments as jobs
 
 from . import keyboards, texts
@@ -150,7 +150,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     shop = get_shop(context)
     try:
         order = await shop.ledger.get_order(data.int_arg(0))
-    except OrderNotFound:
+    except (OrderNotFound, InvalidRequest):  # InvalidRequest: id 0, which no order has
         await answer(query, texts.ANSWER_UNKNOWN_ORDER, alert=True)
         return
     if order.user_id != query.from_user.id:

@@ -8,7 +8,7 @@ import logging
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
-from ledger import Order, OrderNotFound
+from ledger import InvalidRequest, Order, OrderNotFound
 
 from . import texts
 from .callbacks import Callback, CallbackError, decode
@@ -58,7 +58,7 @@ async def payable_order(query: CallbackQuery, shop: Shop, order_id: int) -> Orde
     """The order if the presser owns it and it is still open; otherwise answer why and None."""
     try:
         order = await shop.ledger.get_order(order_id)
-    except OrderNotFound:
+    except (OrderNotFound, InvalidRequest):  # InvalidRequest: id 0, which no order has
         await answer(query, texts.ANSWER_UNKNOWN_ORDER, alert=True)
         return None
     if order.user_id != query.from_user.id:
