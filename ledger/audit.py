@@ -65,11 +65,14 @@ def run_audit(conn: sqlite3.Connection) -> AuditReport:
         if held != pending:
             bad(f"account {account_id} ({code}): held {held}, pending holds {pending}")
 
-    # 4. No negative balance outside debt: only a clawback may take a user account below zero.
+    # 4. No negative balance outside debt: only a clawback may take a user account below zero,
+    #    or deepen it: a hold placed while covered is still posted after a clawback took its cover.
     for transfer_id, account_id, after in q(
         "SELECT t.id, t.debit_account_id, t.debit_balance_after FROM transfers t "
         "JOIN accounts a ON a.id = t.debit_account_id "
-        "WHERE a.allow_negative = 0 AND t.debit_balance_after < 0 AND t.kind <> 'clawback'"
+        "WHERE a.allow_negative = 0 AND t.debit_balance_after < 0 AND t.kind <> 'clawback' "
+        "AND NOT (t.hold_id IS NOT NULL AND EXISTS (SELECT 1 FROM transfers c "
+        " WHERE c.debit_account_id = t.debit_account_id AND c.kind = 'clawback' AND c.id < t.id))"
     ):
         bad(f"transfer {transfer_id} took account {account_id} to {after} without a clawback")
     for account_id, balance in q(

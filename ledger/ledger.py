@@ -84,7 +84,11 @@ class Ledger:
                    busy_timeout_ms: int = 5000, **options: Any) -> "Ledger":
         """Open (creating and migrating if needed) the ledger at `path`."""
         store = Store(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
-        await store.open()
+        try:
+            await store.open()
+        except BaseException:  # e.g. a newer schema: don't leave the connection's thread behind
+            await store.close()
+            raise
         return cls(store, **options)
 
     async def close(self) -> None:
@@ -122,9 +126,9 @@ class Ledger:
 
     async def user_account(self, user_id: int) -> int:
         """The account id of Telegram user `user_id`, opened on first use."""
+        _id(user_id, "user id")  # before the cache: True and 1.0 would find user 1's account
         account_id = self._user_accounts.get(user_id)
         if account_id is None:
-            _id(user_id, "user id")
             account_id = await self.store.write(partial(ops.ensure_user, now=self._now(), user_id=user_id))
             self._user_accounts[user_id] = account_id
         return account_id
@@ -143,6 +147,8 @@ class Ledger:
         _id(user_id, "user id")
         if type(limit) is not int or not 1 <= limit <= 1000:
             raise errors.InvalidRequest(f"limit must be between 1 and 1000, not {limit!r}")
+        if before_id is not None:
+            _id(before_id, "before id")
 
         def read(conn: Any) -> list[HistoryEntry]:
             account_id = queries.account_of_user(conn, user_id)
@@ -208,6 +214,8 @@ class Ledger:
         """Post a hold, crediting each `(account_id, amount)` split, in one transaction."""
         if not splits:
             raise errors.InvalidRequest("a post needs at least one credit split")
+        if not all(isinstance(s, (tuple, list)) and len(s) == 2 for s in splits):
+            raise errors.InvalidRequest(f"splits must be (account id, amount) pairs, not {splits!r}")
         checked = tuple((_id(a, "credit account"), _amount(m, "split amount")) for a, m in splits)
         op = partial(ops.post_hold, now=self._now(), hold_id=_id(hold_id, "hold id"),
                      key=_key(key), splits=checked, memo=memo)
@@ -219,7 +227,8 @@ class Ledger:
         def op(conn: Any) -> PostResult:
             hold = ops.get_hold(conn, hold_id)
             payable, commission = split_commission(hold.amount, self.commission_ppm)
-            splits = [(PAYABLE_GRID, payable)] + ([(REVENUE_COMMISSION, commission)] if commission else [])
+            # Either part may round to zero (a 1-cent hold); a transfer of 0 is not one.
+            splits = [(a, m) for a, m in ((PAYABLE_GRID, payable), (REVENUE_COMMISSION, commission)) if m]
             return ops.post_hold(conn, self._now(), hold_id, key, splits)
 
         _id(hold_id, "hold id")

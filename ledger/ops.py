@@ -225,6 +225,8 @@ def _check_pending(conn: sqlite3.Connection, hold: Hold, key: str, state: str) -
     resolve_key = conn.execute("SELECT resolve_key FROM holds WHERE id = ?", (hold.id,)).fetchone()[0]
     if resolve_key == key and hold.state == state:
         return True
+    if hold.state == "expired":
+        raise errors.HoldExpired(f"hold {hold.id} is already expired")
     raise errors.HoldAlreadyResolved(f"hold {hold.id} is already {hold.state}")
 
 
