@@ -1,0 +1,62 @@
+"""The real webhook server in its own process, for the crash tests of test_stripe_crash.py.
+
+    python -m tests.webhooks.stripe_crash_server DB PORT SECRET [--kill-after-commit]
+
+Opens the Ledger on DB and serves `make_app(ledger, stripe_secret=SECRET)` on 127.0.0.1:PORT.
+With --kill-after-commit, the first `POST /webhooks/stripe` runs the real handler (whose ledger
+write has committed when it returns) and then the process SIGKILLs itself before the response
+is sent: the crash between COMMIT and the 2xx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+
+from aiohttp import web
+
+from ledger import Ledger
+from webhooks.app import STRIPE_PATH, make_app
+
+
+@web.middleware
+async def kill_after_commit(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    response = await handler(request)
+    if request.path == STRIPE_PATH:
+        os.kill(os.getpid(), signal.SIGKILL)  # nothing after this runs: no response, no close
+    return response
+
+
+async def serve(db: str, port: int, secret: str, kill: bool) -> None:
+    ledger = await Ledger.open(db)
+    app = make_app(ledger, stripe_secret=secret)
+    if kill:
+        app.middlewares.append(kill_after_commit)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
+    print("ready", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await ledger.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db")
+    parser.add_argument("port", type=int)
+    parser.add_argument("secret")
+    parser.add_argument("--kill-after-commit", action="store_true")
+    args = parser.parse_args()
+    try:
+        asyncio.run(serve(args.db, args.port, args.secret, args.kill_after_commit))
+    except KeyboardInterrupt:  # the test stops it with SIGINT once done
+        pass
+
+
+if __name__ == "__main__":
+    main()
