@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 
 from ledger import LedgerError, OrderNotFound, PaymentNotFound
 from payments.payload import PayloadError, verify_payload
+from payments.stripe_checkout import OrderNotPayable
 from payments.telegram_credit import credit_order_payment, keep_unapplied, provider_for_currency
 from payments.telegram_invoices import (
     STARS_CURRENCY, InvoiceError, card_invoice, currency_exponent, expected_total, send_invoice, stars_invoice,
@@ -79,6 +80,10 @@ async def pay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
     except InvoiceError:
         await answer(query, texts.ANSWER_METHOD_OFF, alert=True)
+        return
+    except OrderNotPayable as exc:
+        # E.g. paid on Stripe, webhook still on its way: say so, never "pay another way".
+        await answer(query, exc.user_message, alert=True)
         return
     except Exception:
         log.exception("could not start %s payment for order %s", method, order.id)
