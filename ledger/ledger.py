@@ -84,11 +84,7 @@ class Ledger:
                    busy_timeout_ms: int = 5000, **options: Any) -> "Ledger":
         """Open (creating and migrating if needed) the ledger at `path`."""
         store = Store(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
-        try:
-            await store.open()
-        except BaseException:  # e.g. a newer schema: don't leave the connection's thread behind
-            await store.close()
-            raise
+        await store.open()
         return cls(store, **options)
 
     async def close(self) -> None:

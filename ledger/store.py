@@ -81,7 +81,19 @@ class Store:
         self._closing = False
 
     async def open(self) -> "Store":
-        """Open both connections, apply migrations and start the writer."""
+        """Open both connections, apply migrations and start the writer.
+
+        On failure nothing is left open: a connection's thread left behind would keep the
+        process from exiting.
+        """
+        try:
+            await self._open()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def _open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = aiosqlite.connect(
@@ -89,13 +101,15 @@ class Store:
         )
         await self._writer
         await self._call(self._writer, self._configure)
-        await self._call(self._writer, migrate)
+        try:
+            await self._call(self._writer, migrate)
+        except RuntimeError as exc:  # a schema newer than this code
+            raise StoreError(str(exc)) from None
         self._reader = aiosqlite.connect(self.path, isolation_level=None)
         await self._reader
         await self._reader.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         await self._reader.execute("PRAGMA query_only = ON")
         self._task = asyncio.create_task(self._write_loop(), name="ledger-writer")
-        return self
 
     def _configure(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")

@@ -152,3 +152,14 @@ def test_log_records_never_carry_a_secret() -> None:
                                "POST %s failed", ("http://x/bot123:SECRET-TOKEN/getMe",), None)
     assert RedactSecrets(["123:SECRET-TOKEN"]).filter(record)
     assert record.getMessage() == "POST http://x/bot***/getMe failed"
+
+
+def test_a_database_from_a_newer_gridshop_is_refused_in_one_line(config_file: Path) -> None:
+    db = config_file.parent / "shop.db"
+    _seed(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    proc = _console("--config", str(config_file), "ledger", "audit")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "newer than this gridshop" in proc.stderr

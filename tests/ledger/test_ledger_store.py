@@ -135,7 +135,7 @@ async def test_a_newer_database_is_refused(db_path: Path) -> None:
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
     before = set(threading.enumerate())
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(StoreError, match="newer"):
         await Ledger.open(db_path)
     # The refused open closed its connection: no thread is left to keep the process alive.
     leaked = [t for t in threading.enumerate() if t not in before]
