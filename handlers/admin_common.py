@@ -27,7 +27,7 @@ from ledger.queries import account_of_user
 
 from . import texts
 from .callbacks import INT, SLUG, encode, register_action
-from .common import answer, parse
+from .common import answer, pressed
 from .deps import Shop, get_shop
 
 log = logging.getLogger("gridshop.admin")
@@ -243,11 +243,10 @@ def _lock(context: ContextTypes.DEFAULT_TYPE, request_id: int) -> asyncio.Lock:
 @admin_button
 async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A confirm button (`v1:adok:<request>:<option>`): run the request once."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
+    query, data, shop = got
     request_id, option = data.int_arg(0), data.args[1]
     # Taps run concurrently (concurrent_updates); one at a time per request, then re-check.
     async with _lock(context, request_id):
@@ -277,11 +276,10 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 @admin_button
 async def cancel_request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Cancel (`v1:adno:<request>`): the request is closed and can no longer run."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
+    query, data, shop = got
     request_id = data.int_arg(0)
     async with _lock(context, request_id):
         closed = await shop.ledger.write(

@@ -10,8 +10,9 @@ sends one status message). A service the grid has no room for is refused before 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.config import ServiceConfig
@@ -19,7 +20,7 @@ from grid.capacity import service_has_capacity
 from ledger import AccountInDebt, Balance, InsufficientFunds, LedgerError, Order, OrderStateError, Purchase, ops
 
 from . import keyboards, texts
-from .common import PAID_STATES, answer, parse, payable_order, show
+from .common import PAID_STATES, answer, payable_order, pressed, pressed_order, pressed_service, show
 from .deps import Shop, get_shop
 from .sshkey import key_or_ask
 from .status import send_status_message
@@ -40,15 +41,10 @@ def payment_markup(shop: Shop, order: Order, balance: Balance) -> InlineKeyboard
 
 async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Buy on a service card (`v1:buy:<service>`): one order per card message."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed_service(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    service = shop.config.service(data.args[0])
-    if service is None or not service.enabled:
-        await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
-        return
+    query, shop, service = got
     if not await has_capacity(shop, service):
         await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
         return
@@ -88,11 +84,10 @@ async def ask_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, order:
 
 async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Confirm (`v1:ok:<order>`): hold the price and queue the deployment, once per order."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
+    query, data, shop = got
     order_id = data.int_arg(0)
     try:
         before = await shop.ledger.get_order(order_id)
@@ -146,28 +141,30 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def topup_difference(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Top up what a purchase order lacks (`v1:topd:<order>`), at least the minimum top-up."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed_order(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    order = await payable_order(query, shop, data.int_arg(0))
-    if order is None:
-        return
+    query, _, shop, order = got
+    await offer_shortfall(update, query, shop, order.amount, lambda lack: f"topd:{order.id}:{lack}")
+
+
+async def offer_shortfall(update: Update, query: CallbackQuery, shop: Shop, price: int,
+                          key: Callable[[int], str]) -> None:
+    """Open a top-up order for what the presser's balance lacks to pay `price` (at least the
+    minimum top-up; its debt too), once per `key(amount)`, and show its payment choices."""
     balance = await shop.ledger.balance(query.from_user.id)
     market = shop.config.marketplace
-    lack = max(order.amount - balance.available + balance.debt, market.min_topup_minor)
+    lack = max(price - balance.available + balance.debt, market.min_topup_minor)
     if lack > market.max_topup_minor:
         await answer(query, texts.ANSWER_AMOUNT, alert=True)
         return
     try:
-        topup = await shop.ledger.create_order(
-            f"topd:{order.id}:{lack}", query.from_user.id, "topup", lack)
+        topup = await shop.ledger.create_order(key(lack), query.from_user.id, "topup", lack)
     except LedgerError:
         await answer(query, texts.ANSWER_TRY_LATER, alert=True)
         return
     if topup.state != "open":
-        await payable_order(query, shop, topup.id)
+        await payable_order(query, shop, topup.id)  # answers why
         return
     await answer(query)
     await show(update, texts.topup_choices(topup), payment_markup(shop, topup, balance))
@@ -175,14 +172,10 @@ async def topup_difference(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 async def cancel_order(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Cancel (`v1:cancel:<order>`): an open order becomes cancelled."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed_order(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    order = await payable_order(query, shop, data.int_arg(0))
-    if order is None:
-        return
+    query, _, shop, order = got
     try:
         order = await shop.ledger.set_order_state(order.id, "cancelled", ("open",))
     except OrderStateError:

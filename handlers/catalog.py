@@ -11,7 +11,7 @@ from grid.capacity import available_services
 
 from . import keyboards, texts
 from .buy import has_capacity
-from .common import answer, parse, show
+from .common import answer, parse, pressed_service, show
 from .deps import get_shop
 
 
@@ -45,15 +45,10 @@ async def _catalog_page(update: Update, context: ContextTypes.DEFAULT_TYPE, page
 
 async def service_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A service button (`v1:svc:<id>`): specs, price, period and Buy."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed_service(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    service = shop.config.service(data.args[0])
-    if service is None or not service.enabled:
-        await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
-        return
+    query, shop, service = got
     await answer(query)
     available = await has_capacity(shop, service)
     text = texts.service_card(service)

@@ -14,7 +14,7 @@ from ledger import deployments as jobs
 
 from . import keyboards, texts
 from .buy import has_capacity, payment_markup
-from .common import answer, parse, service_name, show
+from .common import answer, list_user, parse, service_name, show
 from .deps import get_shop
 from .topup import AWAITING_AMOUNT
 
@@ -98,11 +98,9 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/balance and the Balance button: available, held and debt."""
-    user = update.effective_user
+    user = await list_user(update)
     if user is None:
         return
-    if update.callback_query is not None:
-        await answer(update.callback_query)
     current = await get_shop(context).ledger.balance(user.id)
     await show(update, texts.balance(current), keyboards.back_to_menu())
 
@@ -128,11 +126,9 @@ async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/orders and the « Orders button: the user's recent orders, a button each."""
-    user = update.effective_user
+    user = await list_user(update)
     if user is None:
         return
-    if update.callback_query is not None:
-        await answer(update.callback_query)
     shop = get_shop(context)
     recent = await shop.ledger.orders(user.id, limit=10)
     lines = [texts.order_line(o, service_name(shop, o.service_id)) for o in recent]

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
 
+from bot.config import ServiceConfig
 from ledger import InvalidRequest, Order, OrderNotFound
 
 from . import texts
 from .callbacks import Callback, CallbackError, decode
-from .deps import Shop
+from .deps import Shop, get_shop
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,55 @@ async def parse(update: Update) -> tuple[CallbackQuery, Callback] | None:
     except CallbackError:
         await answer(query, texts.ANSWER_INVALID, alert=True)
         return None
+
+
+async def pressed(
+    update: Update, context: ContextTypes.DEFAULT_TYPE,
+) -> tuple[CallbackQuery, Callback, Shop] | None:
+    """`parse`, plus the shop: what every button handler starts with."""
+    parsed = await parse(update)
+    if parsed is None:
+        return None
+    return parsed[0], parsed[1], get_shop(context)
+
+
+async def pressed_order(
+    update: Update, context: ContextTypes.DEFAULT_TYPE,
+) -> tuple[CallbackQuery, Callback, Shop, Order] | None:
+    """A button whose first argument is an order id: the order if the presser owns it and it
+    is still payable (see `payable_order`); otherwise answer why and None."""
+    got = await pressed(update, context)
+    if got is None:
+        return None
+    query, data, shop = got
+    order = await payable_order(query, shop, data.int_arg(0))
+    if order is None:
+        return None
+    return query, data, shop, order
+
+
+async def pressed_service(
+    update: Update, context: ContextTypes.DEFAULT_TYPE,
+) -> tuple[CallbackQuery, Shop, ServiceConfig] | None:
+    """A button whose first argument is a service id: the service if it is on sale; otherwise
+    answer that it is gone and None."""
+    got = await pressed(update, context)
+    if got is None:
+        return None
+    query, data, shop = got
+    service = shop.config.service(data.args[0])
+    if service is None or not service.enabled:
+        await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
+        return None
+    return query, shop, service
+
+
+async def list_user(update: Update) -> User | None:
+    """The user a list screen (a command, or its button, answered here) is for."""
+    user = update.effective_user
+    if user is not None and update.callback_query is not None:
+        await answer(update.callback_query)
+    return user
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

@@ -11,18 +11,18 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
 
 from grid.periods import cancel_deployment
-from ledger import AccountInDebt, InsufficientFunds, LedgerError
+from ledger import AccountInDebt, InsufficientFunds
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentNotFound, DeploymentRecord, DeploymentStateError
 
 from . import keyboards, texts
-from .buy import payment_markup
-from .callbacks import INT, register_action
-from .common import answer, parse, payable_order, show
+from .buy import offer_shortfall
+from .callbacks import INT, Callback, register_action
+from .common import answer, list_user, pressed, show
 from .deps import Shop, get_shop
 
 __all__ = [
@@ -67,25 +67,29 @@ async def _show_details(update: Update, shop: Shop, dep: DeploymentRecord, prefi
     await show(update, f"{prefix}\n\n{text}" if prefix else text, keyboards.deployment_actions(dep, price, days))
 
 
-async def _owned(update: Update, shop: Shop, deployment_id: int) -> DeploymentRecord | None:
-    """The deployment if the presser owns it; otherwise answer so and return None."""
-    query = update.callback_query
-    assert query is not None
-    user_id = query.from_user.id
+async def _pressed_deployment(
+    update: Update, context: ContextTypes.DEFAULT_TYPE,
+) -> tuple[CallbackQuery, Callback, Shop, DeploymentRecord] | None:
+    """A button whose first argument is a deployment id: the deployment if the presser owns it;
+    otherwise answer so and return None."""
+    got = await pressed(update, context)
+    if got is None:
+        return None
+    query, data, shop = got
+    deployment_id, user_id = data.int_arg(0), query.from_user.id
     try:
-        return await shop.ledger.read(lambda conn: jobs.get(conn, deployment_id, user_id))
+        dep = await shop.ledger.read(lambda conn: jobs.get(conn, deployment_id, user_id))
     except DeploymentNotFound:
         await answer(query, texts.ANSWER_UNKNOWN_DEPLOYMENT, alert=True)
         return None
+    return query, data, shop, dep
 
 
 async def deployments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/deployments and the « My VMs button: the user's VMs with state and expiry."""
-    user = update.effective_user
+    user = await list_user(update)
     if user is None:
         return
-    if update.callback_query is not None:
-        await answer(update.callback_query)
     shop = get_shop(context)
     deps = await shop.ledger.read(
         lambda conn: jobs.list_by_user(conn, user.id, LIST_LIMIT, include_closed=True))
@@ -95,28 +99,20 @@ async def deployments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A VM's button (`v1:dep:<id>`): connection details and what can be done with it."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await _pressed_deployment(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    dep = await _owned(update, shop, data.int_arg(0))
-    if dep is None:
-        return
+    query, _, shop, dep = got
     await answer(query)
     await _show_details(update, shop, dep)
 
 
 async def renew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Renew (`v1:dren:<id>:<expires_at>`): one more period from the balance, once per period."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await _pressed_deployment(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    dep = await _owned(update, shop, data.int_arg(0))
-    if dep is None:
-        return
+    query, data, shop, dep = got
     seen_expiry = data.int_arg(1)
     price, days = _renew_terms(shop, dep)
     if dep.state != "ready" or price is None:
@@ -157,11 +153,10 @@ async def renew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def auto_renew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Auto-renew on/off (`v1:dauto:<id>:<1|0>`)."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
+    query, data, shop = got
     deployment_id, on, user_id = data.int_arg(0), data.args[1] == "1", query.from_user.id
     try:
         dep = await shop.ledger.write(
@@ -194,13 +189,11 @@ async def _refuse_cancel(update: Update, shop: Shop, dep: DeploymentRecord) -> b
 
 async def ask_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Cancel (`v1:dcan:<id>`): ask for a confirmation first."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await _pressed_deployment(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    dep = await _owned(update, shop, data.int_arg(0))
-    if dep is None or await _refuse_cancel(update, shop, dep):
+    query, _, shop, dep = got
+    if await _refuse_cancel(update, shop, dep):
         return
     await answer(query)
     await show(update, texts.confirm_cancel_deployment(dep, _name(shop, dep)),
@@ -210,13 +203,11 @@ async def ask_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def confirm_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Cancel confirmed (`v1:dcanok:<id>`): a queued VM is refunded; a running one's contract is
     cancelled on the grid (or by the periods job when the grid fails or no deployer is set)."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await _pressed_deployment(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    dep = await _owned(update, shop, data.int_arg(0))
-    if dep is None or await _refuse_cancel(update, shop, dep):
+    query, _, shop, dep = got
+    if await _refuse_cancel(update, shop, dep):
         return
     user_id = query.from_user.id
     try:
@@ -242,35 +233,15 @@ async def confirm_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 async def topup_for_renewal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Top up what a renewal lacks (`v1:dtop:<id>`), at least the minimum top-up."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await _pressed_deployment(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    dep = await _owned(update, shop, data.int_arg(0))
-    if dep is None:
-        return
+    query, _, shop, dep = got
     price, _ = _renew_terms(shop, dep)
     if dep.state != "ready" or price is None:
         await answer(query, texts.ANSWER_DEPLOYMENT_CLOSED, alert=True)
         return
-    balance = await shop.ledger.balance(query.from_user.id)
-    market = shop.config.marketplace
-    lack = max(price - balance.available + balance.debt, market.min_topup_minor)
-    if lack > market.max_topup_minor:
-        await answer(query, texts.ANSWER_AMOUNT, alert=True)
-        return
-    try:
-        order = await shop.ledger.create_order(
-            f"dtop:{dep.id}:{dep.expires_at}:{lack}", query.from_user.id, "topup", lack)
-    except LedgerError:
-        await answer(query, texts.ANSWER_TRY_LATER, alert=True)
-        return
-    if order.state != "open":
-        await payable_order(query, shop, order.id)  # answers why
-        return
-    await answer(query)
-    await show(update, texts.topup_choices(order), payment_markup(shop, order, balance))
+    await offer_shortfall(update, query, shop, price, lambda lack: f"dtop:{dep.id}:{dep.expires_at}:{lack}")
 
 
 ACTIONS = (

@@ -15,7 +15,7 @@ from bot.config import MoneyError, tfc_to_minor
 from ledger import LedgerError
 
 from . import keyboards, texts
-from .common import answer, parse, show
+from .common import answer, pressed, show
 from .deps import Shop, get_shop
 
 AWAITING_AMOUNT = "awaiting_topup_amount"
@@ -31,11 +31,10 @@ async def topup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def preset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A preset amount button (`v1:top:<cents>`): open a top-up order and show payment choices."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
+    query, data, shop = got
     amount = data.int_arg(0)
     market = shop.config.marketplace
     if not market.min_topup_minor <= amount <= market.max_topup_minor:
