@@ -27,7 +27,7 @@ from payments.telegram_refunds import record_star_refund
 
 from . import keyboards, texts
 from .buy import ask_confirm, has_capacity
-from .common import PAID_STATES, answer, parse, payable_order
+from .common import PAID_STATES, answer, pressed_order
 from .deps import Shop, get_shop
 from .sshkey import key_or_ask
 
@@ -36,14 +36,10 @@ log = logging.getLogger(__name__)
 
 async def pay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A payment choice (`v1:pay:<order>:<bal|stars|card|stripe>`)."""
-    parsed = await parse(update)
-    if parsed is None:
+    got = await pressed_order(update, context)
+    if got is None:
         return
-    query, data = parsed
-    shop = get_shop(context)
-    order = await payable_order(query, shop, data.int_arg(0))
-    if order is None:
-        return
+    query, data, shop, order = got
     method = data.args[1]
     if order.kind == "purchase":
         service = shop.config.service(order.service_id or "")
