@@ -5,7 +5,9 @@ transaction from a user (`source.transaction_type == "invoice_payment"`) whose c
 in the ledger, that was not refunded, and whose payload is a validly signed order of that user
 with the expected Stars amount, is credited with `credit_order_payment` (the same path as
 successful_payment, deduped on the charge id). Anything else unknown is kept in the ledger's
-provider_events for an admin, never silently dropped.
+provider_events for an admin, never silently dropped. A credited payment that Telegram lists as
+refunded but the ledger has not taken back (the refunded_payment update was lost) is clawed
+back with `record_star_refund`, under the same key as every other path, so once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ledger import Ledger, LedgerError, OrderNotFound
 from .payload import PayloadError, verify_payload
 from .telegram_credit import CreditResult, credit_order_payment, keep_unapplied
 from .telegram_invoices import stars_for
+from .telegram_refunds import record_star_refund
 
 __all__ = ["ReconcileReport", "reconcile_star_transactions"]
 
@@ -32,6 +35,7 @@ class ReconcileReport:
     scanned: int = 0
     credited: list[CreditResult] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # charge ids set aside for an admin
+    clawed_back: list[str] = field(default_factory=list)  # refunds the ledger had missed
 
 
 async def _all_transactions(bot: Bot, max_pages: int) -> list[StarTransaction]:
@@ -56,7 +60,20 @@ async def reconcile_star_transactions(
         if not isinstance(source, TransactionPartnerUser) or source.transaction_type != "invoice_payment":
             continue
         report.scanned += 1
-        if tx.id in refunded or await ledger.get_payment("stars", tx.id) is not None:
+        payment = await ledger.get_payment("stars", tx.id)
+        if tx.id in refunded:
+            # Refunded at Telegram: a credited payment whose clawback the ledger missed (lost
+            # refunded_payment update, crash after refundStarPayment) is taken back now, once.
+            if payment is not None and payment.refunded < payment.amount:
+                try:
+                    await record_star_refund(ledger, tx.id)
+                except LedgerError as exc:
+                    log.error("Stars payment %s was refunded at Telegram, not in the ledger: %s", tx.id, exc)
+                    continue
+                log.warning("Stars payment %s was refunded at Telegram; credits taken back", tx.id)
+                report.clawed_back.append(tx.id)
+            continue
+        if payment is not None:
             continue
         user_id = source.user.id
         detail = {"charge_id": tx.id, "amount": tx.amount, "user_id": user_id,

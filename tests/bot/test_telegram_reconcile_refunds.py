@@ -1,0 +1,53 @@
+"""Stars reconciliation and refunds: a payment refunded at Telegram whose refund the ledger
+never saw (the refunded_payment update was lost, or the process died between refundStarPayment
+and the clawback) is taken back by reconciliation, once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from telegram import Bot, LabeledPrice
+
+from ledger import Ledger
+from payments.payload import sign_payload
+from payments.telegram_credit import credit_order_payment
+from payments.telegram_reconcile import reconcile_star_transactions
+from sandbox.telegram_api import TelegramEmulator
+
+from .conftest import PAYLOAD_SECRET
+
+
+async def test_reconciliation_takes_back_a_refund_the_ledger_missed(emu: TelegramEmulator, tmp_path: Path) -> None:
+    uma = int(emu.add_user("Uma", username="uma_user")["id"])
+    ledger = await Ledger.open(tmp_path / "refund.db")
+    try:
+        order = await ledger.create_order("uma-topup", uma, "topup", 1000)
+        async with Bot(emu.token, base_url=emu.api_url) as bot:
+            sent = await bot.send_invoice(uma, "Credits", "d", sign_payload(order.id, PAYLOAD_SECRET), "XTR",
+                                          [LabeledPrice("Credits", 770)])
+            paying = asyncio.create_task(emu.pay_invoice(uma, sent.message_id))
+            updates = await bot.get_updates(timeout=2, allowed_updates=["pre_checkout_query", "message"])
+            await updates[-1].pre_checkout_query.answer(ok=True)
+            result = await paying
+            charge_id = result.telegram_payment_charge_id
+            assert result.paid and charge_id is not None
+            credited = await credit_order_payment(
+                ledger, provider="stars", charge_id=charge_id, user_id=uma, order_id=order.id,
+                provider_amount=770, provider_currency="XTR")
+            assert credited.new and (await ledger.balance(uma)).available == 1000
+            # Refunded at Telegram; the refunded_payment update never reaches the bot.
+            emu.world.refund(emu.world.charges[charge_id])
+
+            first = await reconcile_star_transactions(bot, ledger, PAYLOAD_SECRET, stars_per_tfc=77)
+            again = await reconcile_star_transactions(bot, ledger, PAYLOAD_SECRET, stars_per_tfc=77)
+        assert first.credited == [] and again.credited == []
+        [payment] = await ledger.payments(uma)
+        assert payment.refunded == 1000
+        assert (await ledger.balance(uma)).available == 0
+        clawbacks = await ledger.read(lambda conn: conn.execute(
+            "SELECT count(*) FROM transfers WHERE kind = 'clawback'").fetchone()[0])
+        assert clawbacks == 1
+        assert (await ledger.audit()).ok
+    finally:
+        await ledger.close()
