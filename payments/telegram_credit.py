@@ -57,7 +57,9 @@ async def credit_order_payment(
         )
         purchase: Purchase | None = None
         error: str | None = None
-        if order.kind == "purchase":
+        # Only with the first credit: the purchase was tried in that same transaction, so a
+        # redelivered charge must not place a refused buy-now later, unasked (as Stripe's path).
+        if order.kind == "purchase" and result.new:
             conn.execute("SAVEPOINT buy_now")
             try:
                 purchase = ops.purchase(conn, now, order.id, user_id, now + hold_ttl)

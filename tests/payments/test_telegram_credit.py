@@ -1,0 +1,35 @@
+"""credit_order_payment: a buy-now purchase is tried with the credit, once; a repeated delivery
+of the same charge changes nothing, even when the purchase could now be placed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger import Ledger
+from payments.telegram_credit import credit_order_payment
+
+
+async def test_redelivered_charge_does_not_place_a_refused_buy_now_later(tmp_path: Path) -> None:
+    user = 7001
+    async with await Ledger.open(tmp_path / "credit.db") as ledger:
+        # The user owes 500: paid 500, spent it, then the payment was clawed back.
+        await ledger.record_payment("stars", "old", user_id=user, amount=500, provider_amount=385,
+                                    provider_currency="XTR")
+        await ledger.adjust("spend", user, -500, admin_id=1, reason="spent")
+        await ledger.clawback("stars", "old", "refund:stars:old", 500, reason="refund")
+        assert (await ledger.balance(user)).debt == 500
+        order = await ledger.create_order("buy", user, "purchase", 400, "vm-small")
+
+        first = await credit_order_payment(ledger, provider="stars", charge_id="c1", user_id=user,
+                                           order_id=order.id, provider_amount=308, provider_currency="XTR")
+        assert first.new and first.purchase is None and first.purchase_error
+        # The user repays the debt; then Telegram delivers the same successful_payment again.
+        await ledger.record_payment("stars", "repay", user_id=user, amount=1000, provider_amount=770,
+                                    provider_currency="XTR")
+        again = await credit_order_payment(ledger, provider="stars", charge_id="c1", user_id=user,
+                                           order_id=order.id, provider_amount=308, provider_currency="XTR")
+        assert not again.new and again.purchase is None
+        assert (await ledger.get_order(order.id)).state == "paid"
+        balance = await ledger.balance(user)
+        assert (balance.held, balance.available) == (0, 900)
+        assert (await ledger.audit()).ok
