@@ -260,7 +260,9 @@ def _charge(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Poli
                 _keep(conn, now, event, f"session {session.object_id}: {credited.detail}")
                 return Outcome("kept", credited.detail, credited.order_id)
             payment = ops.get_payment(conn, PROVIDER, session.object_id)
-    elif event.order_id is not None:
+    elif event.order_id is not None and _payments_of_order(conn, event.order_id) == 1:
+        # With two or more (an old link paid after a new one was made), only the charge's own
+        # session tells which payment it is: "need_session" has it looked up.
         payment = stripe_state.payment_of_order(conn, PROVIDER, event.order_id)
     if payment is None:
         return Outcome("need_session", "payment not found locally", event.order_id)
@@ -270,6 +272,12 @@ def _charge(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Poli
     if event.type == "charge.refunded":
         return _refunded(conn, now, event, payment, policy)
     return _disputed(conn, now, event, payment, policy)
+
+
+def _payments_of_order(conn: sqlite3.Connection, order_id: int) -> int:
+    row = conn.execute("SELECT count(*) FROM payments WHERE provider = ? AND order_id = ?",
+                       (PROVIDER, order_id)).fetchone()
+    return int(row[0])
 
 
 def _remaining(conn: sqlite3.Connection, payment: Payment) -> int:
