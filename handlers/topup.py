@@ -78,7 +78,7 @@ async def typed_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 def parse_amount(text: str) -> int | None:
     """TFC typed by a person ("12", "12.5", "12,50", "12 TFC") in cents, or None."""
     cleaned = text.strip().upper().removesuffix("TFC").strip().replace(",", ".")
-    if not cleaned or len(cleaned) > 20:
+    if not cleaned or len(cleaned) > 20 or "E" in cleaned:  # no exponent: "1e999999" overflows
         return None
     try:
         return tfc_to_minor(Decimal(cleaned))

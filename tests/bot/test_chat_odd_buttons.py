@@ -32,3 +32,15 @@ async def test_order_zero_is_unknown(shop: Shopfront, data: str) -> None:
     menu = await shop.send(eve, "/start")
     answer = await shop.forge_press(eve, menu.message_id, data)
     assert answer["text"] == UNKNOWN_ORDER
+
+
+@pytest.mark.parametrize("typed", ["1e999999", "1E999999999", "1e99999"])
+async def test_typed_amount_with_an_exponent_is_not_an_amount(shop: Shopfront, typed: str) -> None:
+    """Decimal reads exponents: "1e999999" overflowed (the handler died, no reply) and
+    "1e99999" built a 100,000-digit int on the event loop."""
+    zed = shop.user("Zed")
+    menu = await shop.send(zed, "/topup")
+    await shop.press(zed, menu.message_id, data="v1:topc")
+    await shop.wait_text(zed, menu.message_id, "Type the amount")
+    assert "not an amount" in (await shop.send(zed, typed)).text
+    assert "12.50 TFC of credits" in (await shop.send(zed, "12.5 TFC")).text
