@@ -32,6 +32,18 @@ async def has_capacity(shop: Shop, service: ServiceConfig) -> bool:
     return await service_has_capacity(service, shop.gridproxy)
 
 
+async def ready_to_sell(query: CallbackQuery, shop: Shop, service: ServiceConfig) -> bool:
+    """Whether `service` can be sold to the presser now (on sale, room on the grid, an SSH key
+    known); otherwise answer why."""
+    if not service.enabled:
+        await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
+        return False
+    if not await has_capacity(shop, service):
+        await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
+        return False
+    return await key_or_ask(query, shop)
+
+
 def payment_markup(shop: Shop, order: Order, balance: Balance) -> InlineKeyboardMarkup:
     return keyboards.payment_choices(
         order, balance, stars=stars_for(order.amount, shop.config.telegram.stars_per_tfc),
@@ -103,13 +115,7 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if order.kind != "purchase" or service is None:
         await answer(query, texts.ANSWER_INVALID, alert=True)
         return
-    if not service.enabled:
-        await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
-        return
-    if not await has_capacity(shop, service):
-        await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
-        return
-    if not await key_or_ask(query, shop):
+    if not await ready_to_sell(query, shop, service):
         return
     user_id, hold_ttl_s = query.from_user.id, shop.ledger.hold_ttl_s
 

@@ -26,10 +26,9 @@ from payments.telegram_reconcile import reconcile_star_transactions
 from payments.telegram_refunds import record_star_refund
 
 from . import keyboards, texts
-from .buy import ask_confirm, has_capacity
+from .buy import ask_confirm, ready_to_sell
 from .common import PAID_STATES, answer, pressed_order
 from .deps import Shop, get_shop
-from .sshkey import key_or_ask
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +42,10 @@ async def pay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     method = data.args[1]
     if order.kind == "purchase":
         service = shop.config.service(order.service_id or "")
-        if service is None or not service.enabled:
+        if service is None:
             await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
             return
-        if not await has_capacity(shop, service):
-            await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
-            return
-        if not await key_or_ask(query, shop):
+        if not await ready_to_sell(query, shop, service):
             return
     else:
         service = None
