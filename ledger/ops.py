@@ -29,6 +29,9 @@ _PAYMENT_COLUMNS = (
     "transfer_id, refunded, created_at"
 )
 
+# Order states once its purchase is placed: paying such an order again buys nothing more.
+PLACED_STATES = ("placed", "completed")
+
 _INSERT_TRANSFER = (
     "INSERT INTO transfers (key, debit_account_id, credit_account_id, amount, kind, memo, "
     "order_id, hold_id, payment_id, debit_balance_after, credit_balance_after, created_at) "

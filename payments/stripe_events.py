@@ -195,8 +195,9 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
     if not result.new:
         return Outcome("duplicate", "already credited", order.id)
     text = f"✅ Payment received: {_tfc(order.amount)} credited. Balance: {_tfc(result.balance.posted - result.balance.held)}."
-    # A purchase order paid directly is a buy-now, as for Telegram payments: place it with the credit.
-    if order.kind == "purchase":
+    # A purchase order paid directly is a buy-now, as for Telegram payments: place it with the
+    # credit. A second payment for an order already placed stays on the balance.
+    if order.kind == "purchase" and order.state not in ops.PLACED_STATES:
         text = _buy_now(conn, now, order.id, order.user_id, policy, text)
     outbox.enqueue(conn, now, order.user_id, text, key=f"stripe:paid:{event.object_id}")
     return Outcome("credited", _tfc(order.amount), order.id)

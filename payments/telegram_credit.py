@@ -59,7 +59,8 @@ async def credit_order_payment(
         error: str | None = None
         # Only with the first credit: the purchase was tried in that same transaction, so a
         # redelivered charge must not place a refused buy-now later, unasked (as Stripe's path).
-        if order.kind == "purchase" and result.new:
+        # A second real payment for an order already placed is credit on the balance, not a buy.
+        if order.kind == "purchase" and result.new and order.state not in ops.PLACED_STATES:
             conn.execute("SAVEPOINT buy_now")
             try:
                 purchase = ops.purchase(conn, now, order.id, user_id, now + hold_ttl)

@@ -33,3 +33,19 @@ async def test_redelivered_charge_does_not_place_a_refused_buy_now_later(tmp_pat
         balance = await ledger.balance(user)
         assert (balance.held, balance.available) == (0, 900)
         assert (await ledger.audit()).ok
+
+
+async def test_a_second_payment_for_a_placed_order_is_credit_not_a_second_buy(tmp_path: Path) -> None:
+    user = 7002
+    async with await Ledger.open(tmp_path / "credit.db") as ledger:
+        order = await ledger.create_order("buy", user, "purchase", 400, "vm-small")
+        first = await credit_order_payment(ledger, provider="stars", charge_id="c1", user_id=user,
+                                           order_id=order.id, provider_amount=308, provider_currency="XTR")
+        assert first.purchase is not None
+        # An old invoice for the same order is paid again: real money, a new charge id.
+        second = await credit_order_payment(ledger, provider="stars", charge_id="c2", user_id=user,
+                                            order_id=order.id, provider_amount=308, provider_currency="XTR")
+        assert second.new and second.purchase is None and second.purchase_error is None
+        balance = await ledger.balance(user)
+        assert (balance.posted, balance.held, balance.available) == (800, 400, 400)
+        assert (await ledger.audit()).ok
