@@ -7,9 +7,11 @@ callback action or command is reached.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, ContextTypes,
     MessageHandler, PreCheckoutQueryHandler, TypeHandler, filters,
@@ -20,6 +22,8 @@ from .callbacks import pattern
 from .common import answer
 from .deps import SHOP_KEY, Shop
 from .errors import on_error
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Extension", "install", "set_commands"]
 
@@ -32,9 +36,25 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await answer(update.callback_query, texts.ANSWER_INVALID, alert=True)
 
 
+def admin_menu() -> list[BotCommand]:
+    """The users' commands, then the admin commands they lack (one entry per command name)."""
+    menu = {name: BotCommand(name, text) for name, text in texts.COMMANDS}
+    for syntax, text in admin.ADMIN_COMMANDS:
+        name = syntax.split()[0].lstrip("/")
+        menu.setdefault(name, BotCommand(name, text))
+    return list(menu.values())
+
+
 async def set_commands(application: Application) -> None:  # type: ignore[type-arg]
-    """setMyCommands: the menu of commands Telegram shows users."""
-    await application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
+    """setMyCommands: the menu Telegram shows users; admins get theirs in their own chats."""
+    bot = application.bot
+    await bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
+    shop = application.bot_data.get(SHOP_KEY)
+    for admin_id in shop.config.admin.user_ids if shop is not None else ():
+        try:
+            await bot.set_my_commands(admin_menu(), scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # e.g. an admin who never opened the bot's chat yet
+            log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
 
 
 def install(application: Application, shop: Shop, extra: Iterable[Extension] = ()) -> None:  # type: ignore[type-arg]
