@@ -291,16 +291,8 @@ def deployments(deps: list[DeploymentRecord], names: dict[str, str]) -> str:
 def deployment_details(dep: DeploymentRecord, name: str, renew_price: int | None) -> str:
     lines = [f"VM #{dep.id}: {name}" + (f" ({dep.name})" if dep.name else ""),
              f"State: {DEPLOYMENT_STATES.get(dep.state, dep.state)}"]
-    info = dep.details
     if dep.state in ("ready", "cancelling"):
-        if info.get("mycelium_ip"):
-            lines.append(f"Mycelium IP: {info['mycelium_ip']}")
-        if info.get("ipv4"):
-            lines.append(f"IPv4: {info['ipv4']}")
-        if info.get("ipv6"):
-            lines.append(f"IPv6: {info['ipv6']}")
-        if info.get("ssh_command"):
-            lines.append(f"Connect: {info['ssh_command']}")
+        lines.extend(deploy_messages.connection_lines(dep.details))
     if dep.state == "ready" and dep.expires_at is not None:
         lines.append(f"Paid until {_when(dep.expires_at)} UTC; auto-renew is {'on' if dep.auto_renew else 'off'}.")
         if renew_price is not None:

@@ -44,8 +44,10 @@ def ready(service_id: str, took_s: int) -> str:
     return f"✅ {service_id}: ready after {elapsed(took_s)}."
 
 
-def details(name: str, service_id: str, info: dict[str, Any], expires_at: int, auto_renew: bool) -> str:
-    lines = [f"Your VM {name} ({service_id}) is running."]
+def connection_lines(info: dict[str, Any]) -> list[str]:
+    """A deployment's connection details, one line each, only those it has: Mycelium IP,
+    IPv4, IPv6 and the ssh command. Shared by the ready message and the chat's VM details."""
+    lines = []
     if info.get("mycelium_ip"):
         lines.append(f"Mycelium IP: {info['mycelium_ip']}")
     if info.get("ipv4"):
@@ -54,6 +56,12 @@ def details(name: str, service_id: str, info: dict[str, Any], expires_at: int, a
         lines.append(f"IPv6: {info['ipv6']}")
     if info.get("ssh_command"):
         lines.append(f"Connect: {info['ssh_command']}")
+    return lines
+
+
+def details(name: str, service_id: str, info: dict[str, Any], expires_at: int, auto_renew: bool) -> str:
+    lines = [f"Your VM {name} ({service_id}) is running."]
+    lines.extend(connection_lines(info))
     lines.append(f"Paid until {date(expires_at)}; auto-renew is {'on' if auto_renew else 'off'}.")
     return "\n".join(lines)
 
