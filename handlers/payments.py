@@ -209,7 +209,8 @@ async def reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     shop = get_shop(context)
     try:
         report = await reconcile_star_transactions(
-            context.bot, shop.ledger, shop.payload_secret, stars_per_tfc=shop.config.telegram.stars_per_tfc)
+            context.bot, shop.ledger, shop.payload_secret, stars_per_tfc=shop.config.telegram.stars_per_tfc,
+            admin_ids=shop.config.admin.user_ids)
     except TelegramError as exc:
         log.warning("Stars reconciliation failed, will retry: %s", exc)
         return

@@ -7,22 +7,27 @@ with the expected Stars amount, is credited with `credit_order_payment` (the sam
 successful_payment, deduped on the charge id). Anything else unknown is kept in the ledger's
 provider_events for an admin, never silently dropped. A credited payment that Telegram lists as
 refunded but the ledger has not taken back (the refunded_payment update was lost) is clawed
-back with `record_star_refund`, under the same key as every other path, so once.
+back with `clawback_star_payment`, under the same key as every other path, so once; the same
+ledger write queues a message to the user and to each admin through the outbox, keyed on the
+charge id, so they too are queued once however often reconciliation runs.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from telegram import Bot, StarTransaction, TransactionPartnerUser
 
-from ledger import Ledger, LedgerError, OrderNotFound
+from ledger import Ledger, LedgerError, OrderNotFound, Transfer, ops, outbox
+from ledger.deploy_messages import tfc
 
 from .payload import PayloadError, verify_payload
 from .telegram_credit import CreditResult, credit_order_payment, keep_unapplied
 from .telegram_invoices import stars_for
-from .telegram_refunds import record_star_refund
+from .telegram_refunds import clawback_star_payment, refund_key
 
 __all__ = ["ReconcileReport", "reconcile_star_transactions"]
 
@@ -48,10 +53,40 @@ async def _all_transactions(bot: Bot, max_pages: int) -> list[StarTransaction]:
     return found
 
 
+def _clawback_and_tell(conn: sqlite3.Connection, now: int, charge_id: str,
+                       admin_ids: Sequence[int]) -> Transfer:
+    """Take back a refund the ledger missed and queue the messages about it, in one write.
+
+    The messages go only when this write takes the payment back: if another path (the
+    refunded_payment update, an admin's refund) got there first, it told the user itself."""
+    payment = ops.get_payment(conn, "stars", charge_id)
+    missed = payment is not None and payment.refunded < payment.amount
+    transfer = clawback_star_payment(conn, now, charge_id)
+    if payment is None or not missed:
+        return transfer
+    balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
+    order = f" for order #{transfer.order_id}" if transfer.order_id else ""
+    text = f"Your Stars payment{order} was refunded; {tfc(transfer.amount)} of credits was taken back."
+    if balance.posted < 0:
+        text += f" Your balance is now {tfc(balance.posted)} (debt); new purchases wait until it is repaid."
+    key = refund_key(charge_id)
+    outbox.enqueue(conn, now, payment.user_id, text, key=key)
+    for admin_id in admin_ids:
+        outbox.enqueue(conn, now, admin_id,
+                       f"Stars payment {charge_id} of user {payment.user_id}{order} was refunded at "
+                       f"Telegram but the ledger had missed it; reconciliation took back "
+                       f"{tfc(transfer.amount)}. Balance now {tfc(balance.posted)}.",
+                       key=f"{key}:admin:{admin_id}")
+    return transfer
+
+
 async def reconcile_star_transactions(
     bot: Bot, ledger: Ledger, secret: str | bytes, *, stars_per_tfc: int, max_pages: int = 1000,
+    admin_ids: Sequence[int] | None = None,
 ) -> ReconcileReport:
-    """Credit every incoming Stars payment the ledger lacks; report what was done."""
+    """Credit every incoming Stars payment the ledger lacks; report what was done. A refund
+    the ledger missed is taken back and the user and `admin_ids` are told through the outbox."""
+    admins = tuple(admin_ids or ())
     report = ReconcileReport()
     transactions = await _all_transactions(bot, max_pages)
     refunded = {t.id for t in transactions if isinstance(t.receiver, TransactionPartnerUser)}
@@ -66,7 +101,8 @@ async def reconcile_star_transactions(
             # refunded_payment update, crash after refundStarPayment) is taken back now, once.
             if payment is not None and payment.refunded < payment.amount:
                 try:
-                    await record_star_refund(ledger, tx.id)
+                    await ledger.write(
+                        lambda conn, now, charge_id=tx.id: _clawback_and_tell(conn, now, charge_id, admins))
                 except LedgerError as exc:
                     log.error("Stars payment %s was refunded at Telegram, not in the ledger: %s", tx.id, exc)
                     continue

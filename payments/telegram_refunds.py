@@ -9,14 +9,18 @@ first transfer. The clawback may leave the user in debt (credits already spent).
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 
 from telegram import Bot
 from telegram.error import BadRequest
 
-from ledger import Ledger, PaymentNotFound, Transfer
+from ledger import Ledger, PaymentNotFound, Transfer, ops
 
-__all__ = ["RefundError", "RefundResult", "record_star_refund", "refund_key", "refund_star_payment"]
+__all__ = [
+    "RefundError", "RefundResult", "clawback_star_payment", "record_star_refund", "refund_key",
+    "refund_star_payment",
+]
 
 ALREADY_REFUNDED = "charge_already_refunded"
 # The clawback's memo is part of its idempotent content, so every path uses the same one.
@@ -45,14 +49,20 @@ def _already_refunded(exc: BadRequest) -> bool:
     return ALREADY_REFUNDED in exc.message.lower()
 
 
+def clawback_star_payment(conn: sqlite3.Connection, now: int, charge_id: str) -> Transfer:
+    """The clawback as a step of a `Ledger.write` (to commit it with the messages about it):
+    take back the whole payment under `refund_key`, with the one memo, once per charge id."""
+    payment = ops.get_payment(conn, "stars", charge_id)
+    if payment is None:
+        raise PaymentNotFound(f"no Stars payment {charge_id!r} is recorded")
+    return ops.clawback(conn, now, "stars", charge_id, refund_key(charge_id), payment.amount,
+                        REFUND_MEMO)
+
+
 async def record_star_refund(ledger: Ledger, charge_id: str) -> Transfer:
     """The ledger half: take back the whole payment, once per charge id (whoever asks first:
     our refund call or Telegram's refunded_payment message)."""
-    payment = await ledger.get_payment("stars", charge_id)
-    if payment is None:
-        raise PaymentNotFound(f"no Stars payment {charge_id!r} is recorded")
-    return await ledger.clawback("stars", charge_id, refund_key(charge_id), payment.amount,
-                                 reason=REFUND_MEMO)
+    return await ledger.write(lambda conn, now: clawback_star_payment(conn, now, charge_id))
 
 
 async def refund_star_payment(bot: Bot, ledger: Ledger, charge_id: str) -> RefundResult:

@@ -51,3 +51,43 @@ async def test_reconciliation_takes_back_a_refund_the_ledger_missed(emu: Telegra
         assert (await ledger.audit()).ok
     finally:
         await ledger.close()
+
+
+async def test_reconciled_refund_tells_the_user_and_admins_once(emu: TelegramEmulator, tmp_path: Path) -> None:
+    uma = int(emu.add_user("Uma", username="uma_user")["id"])
+    admins = [9001, 9002]
+    ledger = await Ledger.open(tmp_path / "refund-notice.db")
+    try:
+        order = await ledger.create_order("uma-topup", uma, "topup", 1000)
+        async with Bot(emu.token, base_url=emu.api_url) as bot:
+            sent = await bot.send_invoice(uma, "Credits", "d", sign_payload(order.id, PAYLOAD_SECRET), "XTR",
+                                          [LabeledPrice("Credits", 770)])
+            paying = asyncio.create_task(emu.pay_invoice(uma, sent.message_id))
+            updates = await bot.get_updates(timeout=2, allowed_updates=["pre_checkout_query", "message"])
+            await updates[-1].pre_checkout_query.answer(ok=True)
+            result = await paying
+            charge_id = result.telegram_payment_charge_id
+            assert result.paid and charge_id is not None
+            await credit_order_payment(
+                ledger, provider="stars", charge_id=charge_id, user_id=uma, order_id=order.id,
+                provider_amount=770, provider_currency="XTR")
+            emu.world.refund(emu.world.charges[charge_id])
+
+            first = await reconcile_star_transactions(bot, ledger, PAYLOAD_SECRET, stars_per_tfc=77,
+                                                      admin_ids=admins)
+            again = await reconcile_star_transactions(bot, ledger, PAYLOAD_SECRET, stars_per_tfc=77,
+                                                      admin_ids=admins)
+        assert first.clawed_back == [charge_id] and again.clawed_back == []
+        rows = await ledger.read(lambda conn: conn.execute(
+            "SELECT chat_id, key, text FROM notifications ORDER BY chat_id").fetchall())
+        assert sorted(chat for chat, _, _ in rows) == sorted([uma, *admins])
+        [(key, text)] = [(key, text) for chat, key, text in rows if chat == uma]
+        assert key == f"refund:stars:{charge_id}"
+        assert f"order #{order.id}" in text and "10.00 TFC" in text
+        for admin in admins:
+            [(key, text)] = [(key, text) for chat, key, text in rows if chat == admin]
+            assert key == f"refund:stars:{charge_id}:admin:{admin}"
+            assert charge_id in text and str(uma) in text
+        assert (await ledger.audit()).ok
+    finally:
+        await ledger.close()
