@@ -19,11 +19,13 @@ from typing import Any
 from ledger import deployments, errors, inbox, ops, outbox, stripe_state
 from ledger.models import Payment
 
+from .stripe_refund_due import REFUND_KEY as REFUND_KEY  # re-exported: the prefix of refund clawbacks
+from .stripe_refund_due import refund_due
+
 log = logging.getLogger(__name__)
 
 PROVIDER = "stripe"
 CURRENCY = "usd"  # 1 TFC = 1 USD; TFC cents are USD cents
-REFUND_KEY = "stripe:refund:"
 DISPUTE_KEY = "stripe:dispute:"
 
 SESSION_EVENTS = (
@@ -291,14 +293,11 @@ def _refunded(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: P
               policy: Policy) -> Outcome:
     # amount_refunded is cumulative per charge, so the delta against what refunds already took
     # back is right whatever order refund events come in and however often.
-    total = min(event.amount_refunded or 0, payment.amount)
-    done = stripe_state.clawed_back(conn, payment.id, REFUND_KEY)
-    amount = min(total - done, _remaining(conn, payment))
+    due = refund_due(conn, payment, event.object_id, event.amount_refunded or 0)
+    amount, key = due.amount, due.key
     if amount <= 0:
-        return Outcome("duplicate", f"refunds of {_tfc(total)} already taken back", payment.order_id)
-    key = f"{REFUND_KEY}{event.object_id}:{total}"
-    ops.clawback(conn, now, PROVIDER, payment.external_id, key, amount,
-                 f"stripe refund of {payment.external_id}")
+        return Outcome("duplicate", f"refunds of {_tfc(due.total)} already taken back", payment.order_id)
+    ops.clawback(conn, now, PROVIDER, payment.external_id, key, amount, due.memo)
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
     text = f"↩️ Refund: {_tfc(amount)} was returned to your card and taken off your balance."
     if balance.posted < 0:

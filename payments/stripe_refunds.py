@@ -16,15 +16,17 @@ from typing import Any
 
 import stripe
 
-from ledger import Ledger, Payment, PaymentNotFound, ops, stripe_state
+from ledger import Ledger, Payment, ops
+
+from .stripe_refund_due import REFUND_KEY, refund_due
 
 __all__ = [
-    "StripeRefund", "StripeRefundError", "clawback_refunded", "create_refund", "make_client_for",
+    "REFUND_KEY", "StripeRefund", "StripeRefundError", "clawback_refunded", "create_refund", "make_client_for",
     "payment_intent_of", "refund_payment",
 ]
 
 PROVIDER = "stripe"
-REFUND_KEY = "stripe:refund:"  # the prefix payments.stripe_events uses for charge.refunded
+# REFUND_KEY (from payments.stripe_refund_due) is the prefix stripe_events uses for charge.refunded
 
 
 class StripeRefundError(Exception):
@@ -77,17 +79,11 @@ def clawback_refunded(
     conn: sqlite3.Connection, now: int, payment: Payment, refund: StripeRefund
 ) -> int:
     """Take back what Stripe refunded and the ledger has not yet; returns the amount taken now."""
-    total = min(refund.charge_amount_refunded, payment.amount)
-    done = stripe_state.clawed_back(conn, payment.id, REFUND_KEY)
-    fresh = ops.get_payment(conn, PROVIDER, payment.external_id)
-    if fresh is None:
-        raise PaymentNotFound(f"no Stripe payment {payment.external_id!r} is recorded")
-    amount = min(total - done, fresh.amount - fresh.refunded)
-    if amount <= 0:
+    due = refund_due(conn, payment, refund.charge_id, refund.charge_amount_refunded)
+    if due.amount <= 0:
         return 0
-    ops.clawback(conn, now, PROVIDER, payment.external_id, f"{REFUND_KEY}{refund.charge_id}:{total}",
-                 amount, f"stripe refund of {payment.external_id}")
-    return amount
+    ops.clawback(conn, now, PROVIDER, payment.external_id, due.key, due.amount, due.memo)
+    return due.amount
 
 
 def make_client_for(api_key: str, api_base: str) -> stripe.StripeClient:
