@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 # A session or a planned expiry closer than this to its end is not reused.
 REUSE_MARGIN_S = 120
+# Stripe requires expires_at 30 min to 24 h after it RECEIVES the create call, by its own clock.
+# A session planned for exactly 30 min from our clock is refused if the call lands a second
+# later, so a lifetime at the minimum gets this much slack; one at the maximum needs none.
+MIN_LIFETIME_S, MAX_LIFETIME_S, CLOCK_SLACK_S = 30 * 60, 24 * 3600, 60
 
 
 class CheckoutError(Exception):
@@ -72,7 +76,7 @@ class StripeCheckout:
         self.ledger = ledger
         self.client = client
         self.bot_username = bot_username
-        self.expiry_s = expiry_minutes * 60
+        self.expiry_s = min(max(expiry_minutes * 60, MIN_LIFETIME_S + CLOCK_SLACK_S), MAX_LIFETIME_S)
         self._locks: dict[int, asyncio.Lock] = {}
 
     def return_url(self, order_id: int) -> str:
