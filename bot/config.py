@@ -374,7 +374,8 @@ class StripeConfig(_Section):
         default=30,
         ge=30,
         le=1440,
-        description="Checkout Session lifetime in minutes (Stripe allows 30 to 1440).",
+        description="Checkout Session lifetime in minutes (Stripe allows 30 to 1440; at 30 a minute "
+        "of slack is added).",
     )
 
 
