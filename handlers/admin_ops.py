@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -240,30 +241,29 @@ async def run_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, request
     return result
 
 
-@admin_button
-async def retry_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _deployment_button(update: Update, context: ContextTypes.DEFAULT_TYPE, prefix: str,
+                             ask: Callable[[Update, Shop, str, int], Awaitable[None]]) -> None:
+    """A deployment's Retry or Cancel button on /user or /deployments: the same confirm step as
+    the command, keyed on the button so a double tap asks once."""
     parsed = await parse(update)
     if parsed is None:
         return
     query, data = parsed
     await answer(query)
     try:
-        await _ask_retry(update, get_shop(context), button_key(update, f"ret:{data.args[0]}"), data.int_arg(0))
+        await ask(update, get_shop(context), button_key(update, f"{prefix}:{data.args[0]}"), data.int_arg(0))
     except Usage as exc:
         await reply(update, str(exc))
+
+
+@admin_button
+async def retry_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _deployment_button(update, context, "ret", _ask_retry)
 
 
 @admin_button
 async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    parsed = await parse(update)
-    if parsed is None:
-        return
-    query, data = parsed
-    await answer(query)
-    try:
-        await _ask_cancel(update, get_shop(context), button_key(update, f"can:{data.args[0]}"), data.int_arg(0))
-    except Usage as exc:
-        await reply(update, str(exc))
+    await _deployment_button(update, context, "can", _ask_cancel)
 
 
 # --- the catalogue ----------------------------------------------------------------------------
