@@ -193,6 +193,25 @@ async def test_user_card_shows_money_and_action_buttons(admin_shop: AdminFront) 
     assert by_id.text == card.text
 
 
+async def test_user_card_cancel_button_asks_to_confirm_and_changes_nothing_yet(admin_shop: AdminFront) -> None:
+    cy = admin_shop.user("Cy")
+    await admin_shop.send(cy, "/start")
+    await admin_shop.db.record_payment("stars", "c-cy", user_id=cy, amount=1000, provider_amount=770,
+                                       provider_currency="XTR")
+    order = await admin_shop.db.create_order("o-cy", cy, "purchase", 400, "vm-small")
+    bought = await admin_shop.db.purchase(order.id, cy)
+    card = await admin_shop.admin_says(f"/user {cy}")
+    await admin_shop.press(admin_shop.admin, card.message_id, data=f"v1:adcan:{bought.deployment_id}")
+    prompt = await admin_shop.emu.wait_for(lambda: next(
+        (m for m in admin_shop.emu.bot_messages(admin_shop.admin)
+         if f"Cancel queued deployment #{bought.deployment_id}" in (m.text or "")), None))
+    assert [b["text"] for b in prompt.buttons][0] == "✖ Cancel it (credits released)"
+    # Only asked: the deployment is still queued and its hold still holds the price.
+    assert admin_shop.sql("SELECT state FROM deployments WHERE id = ?", bought.deployment_id) == [("queued",)]
+    balance = await admin_shop.db.balance(cy)
+    assert (balance.available, balance.held) == (600, 400)
+
+
 async def test_audit_reports_and_is_logged(admin_shop: AdminFront) -> None:
     reply = await admin_shop.admin_says("/audit")
     assert reply.text.startswith("✅ audit ok")
