@@ -18,26 +18,33 @@ from sandbox.telegram_api import TelegramEmulator
 from .conftest import PAYLOAD_SECRET
 
 
+async def _paid_then_refunded_behind_our_back(emu: TelegramEmulator, bot: Bot, ledger: Ledger,
+                                              user: int, order_id: int) -> str:
+    """Pay a 770-Star invoice for the order, credit it, then refund it at Telegram without the
+    bot ever seeing the refunded_payment update; returns the charge id."""
+    sent = await bot.send_invoice(user, "Credits", "d", sign_payload(order_id, PAYLOAD_SECRET), "XTR",
+                                  [LabeledPrice("Credits", 770)])
+    paying = asyncio.create_task(emu.pay_invoice(user, sent.message_id))
+    updates = await bot.get_updates(timeout=2, allowed_updates=["pre_checkout_query", "message"])
+    await updates[-1].pre_checkout_query.answer(ok=True)
+    result = await paying
+    charge_id = result.telegram_payment_charge_id
+    assert result.paid and charge_id is not None
+    credited = await credit_order_payment(
+        ledger, provider="stars", charge_id=charge_id, user_id=user, order_id=order_id,
+        provider_amount=770, provider_currency="XTR")
+    assert credited.new and (await ledger.balance(user)).available == 1000
+    emu.world.refund(emu.world.charges[charge_id])
+    return charge_id
+
+
 async def test_reconciliation_takes_back_a_refund_the_ledger_missed(emu: TelegramEmulator, tmp_path: Path) -> None:
     uma = int(emu.add_user("Uma", username="uma_user")["id"])
     ledger = await Ledger.open(tmp_path / "refund.db")
     try:
         order = await ledger.create_order("uma-topup", uma, "topup", 1000)
         async with Bot(emu.token, base_url=emu.api_url) as bot:
-            sent = await bot.send_invoice(uma, "Credits", "d", sign_payload(order.id, PAYLOAD_SECRET), "XTR",
-                                          [LabeledPrice("Credits", 770)])
-            paying = asyncio.create_task(emu.pay_invoice(uma, sent.message_id))
-            updates = await bot.get_updates(timeout=2, allowed_updates=["pre_checkout_query", "message"])
-            await updates[-1].pre_checkout_query.answer(ok=True)
-            result = await paying
-            charge_id = result.telegram_payment_charge_id
-            assert result.paid and charge_id is not None
-            credited = await credit_order_payment(
-                ledger, provider="stars", charge_id=charge_id, user_id=uma, order_id=order.id,
-                provider_amount=770, provider_currency="XTR")
-            assert credited.new and (await ledger.balance(uma)).available == 1000
-            # Refunded at Telegram; the refunded_payment update never reaches the bot.
-            emu.world.refund(emu.world.charges[charge_id])
+            charge_id = await _paid_then_refunded_behind_our_back(emu, bot, ledger, uma, order.id)
 
             first = await reconcile_star_transactions(bot, ledger, PAYLOAD_SECRET, stars_per_tfc=77)
             again = await reconcile_star_transactions(bot, ledger, PAYLOAD_SECRET, stars_per_tfc=77)
@@ -60,18 +67,7 @@ async def test_reconciled_refund_tells_the_user_and_admins_once(emu: TelegramEmu
     try:
         order = await ledger.create_order("uma-topup", uma, "topup", 1000)
         async with Bot(emu.token, base_url=emu.api_url) as bot:
-            sent = await bot.send_invoice(uma, "Credits", "d", sign_payload(order.id, PAYLOAD_SECRET), "XTR",
-                                          [LabeledPrice("Credits", 770)])
-            paying = asyncio.create_task(emu.pay_invoice(uma, sent.message_id))
-            updates = await bot.get_updates(timeout=2, allowed_updates=["pre_checkout_query", "message"])
-            await updates[-1].pre_checkout_query.answer(ok=True)
-            result = await paying
-            charge_id = result.telegram_payment_charge_id
-            assert result.paid and charge_id is not None
-            await credit_order_payment(
-                ledger, provider="stars", charge_id=charge_id, user_id=uma, order_id=order.id,
-                provider_amount=770, provider_currency="XTR")
-            emu.world.refund(emu.world.charges[charge_id])
+            charge_id = await _paid_then_refunded_behind_our_back(emu, bot, ledger, uma, order.id)
 
             first = await reconcile_star_transactions(bot, ledger, PAYLOAD_SECRET, stars_per_tfc=77,
                                                       admin_ids=admins)
