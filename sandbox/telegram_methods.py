@@ -335,6 +335,11 @@ async def edit_message_text(emu: TelegramEmulator, p: Params) -> Any:
     message.data.update(content)
     if markup:
         message.data["reply_markup"] = markup
+    return _edited(emu, message)
+
+
+def _edited(emu: TelegramEmulator, message: ChatMessage) -> dict[str, Any]:
+    """Stamp an edit as Telegram does (edit_date, wake waiters) and return the message."""
     message.data["edit_date"] = int(time.time())
     message.edit_count += 1
     emu.world.notify()
@@ -350,10 +355,7 @@ async def edit_message_reply_markup(emu: TelegramEmulator, p: Params) -> Any:
     message.data.pop("reply_markup", None)
     if markup:
         message.data["reply_markup"] = markup
-    message.data["edit_date"] = int(time.time())
-    message.edit_count += 1
-    emu.world.notify()
-    return copy.deepcopy(message.data)
+    return _edited(emu, message)
 
 
 @method("deleteMessage")
