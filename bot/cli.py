@@ -17,8 +17,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import TextIO
 
 from ledger import Ledger, LedgerError
@@ -67,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 async def _ledger_command(config: Config, args: argparse.Namespace, out: TextIO) -> int:

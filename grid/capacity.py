@@ -54,7 +54,7 @@ async def available_services(config: Any, gridproxy: GridProxyClient | None) -> 
     if gridproxy is None:
         return {s.id for s in services}
     fits = await asyncio.gather(*(service_has_capacity(s, gridproxy) for s in services))
-    return {s.id for s, ok in zip(services, fits) if ok}
+    return {s.id for s, ok in zip(services, fits, strict=True) if ok}
 
 
 class CapacityChecker:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-
 import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable

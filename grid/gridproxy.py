@@ -8,7 +8,6 @@ in bytes) and, for a bad parameter, HTTP 400 with `{"error": "..."}`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -192,7 +191,7 @@ class GridProxyClient:
                 if resp.status >= 400:
                     raise _http_error(resp.status, await resp.text())
                 return await resp.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise TransientGridError(f"gridproxy {url} failed: {exc!r}") from exc
 
 

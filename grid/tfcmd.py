@@ -262,7 +262,7 @@ class TfcmdDeployer:
             raise PermanentGridError(f"cannot run tfcmd at {self.tfcmd_path}: {exc}") from exc
         try:
             stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await _kill(proc)
             raise TransientGridError(
                 f"tfcmd {' '.join(args[:2])} timed out after {timeout_s:g}s and was killed"

@@ -59,7 +59,7 @@ class WorkerOptions:
     name_prefix: str = "gs"
 
     @classmethod
-    def from_config(cls, config: Any, **overrides: Any) -> "WorkerOptions":
+    def from_config(cls, config: Any, **overrides: Any) -> WorkerOptions:
         """Build from a loaded `bot.config.Config` (read by attribute; grid does not import bot)."""
         values: dict[str, Any] = {
             "services": {s.id: s for s in config.services},

@@ -11,19 +11,30 @@ everyone else gets the answer an unknown command gets.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
-    Application, ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, ContextTypes,
-    TypeHandler, filters,
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    TypeHandler,
+    filters,
 )
 
 from ledger import adminlog
 
 from . import admin_broadcast, admin_money, admin_ops, admin_stats
 from .admin_common import (
-    ADMIN_GROUP, Usage, admin_button, admin_command, cancel_request, confirm, reply,
+    ADMIN_GROUP,
+    Usage,
+    admin_button,
+    admin_command,
+    cancel_request,
+    confirm,
+    reply,
 )
 from .callbacks import encode, pattern
 from .common import answer, parse
@@ -91,7 +102,7 @@ async def audit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def log_lines(entries: list[adminlog.AdminAction]) -> list[str]:

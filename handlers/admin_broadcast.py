@@ -15,13 +15,14 @@ import asyncio
 import logging
 import sqlite3
 from dataclasses import dataclass
+from functools import partial
 
 from telegram import Bot, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from ledger import adminlog, outbox, users
 from ledger import admin_state as state
+from ledger import adminlog, outbox, users
 
 from .admin_common import RunResult, Usage, admin_command, ask, command_key, runner
 from .deps import Shop, get_shop
@@ -151,7 +152,7 @@ async def follow(bot: Bot, shop: Shop, request_id: int, chat_id: int, message_id
             except TelegramError as exc:  # shown next round
                 log.info("broadcast %s: progress edit failed: %s", request_id, exc)
         if done:
-            await shop.ledger.write(lambda conn, now: state.set_result(conn, now, request_id, text))
+            await shop.ledger.write(partial(state.set_result, request_id=request_id, result=text))
             return p
         await asyncio.sleep(every_s)
 

@@ -8,7 +8,7 @@ keyed by the command message, so a re-delivered update or a second tap changes n
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -23,8 +23,20 @@ from payments import stripe_refunds
 from payments.telegram_refunds import REFUND_MEMO, refund_key
 
 from .admin_common import (
-    RunResult, Usage, admin_button, admin_command, ask, button_key, command_key, confirm_markup,
-    parse_amount, reply, resolve_user, runner, tfc, user_label,
+    RunResult,
+    Usage,
+    admin_button,
+    admin_command,
+    ask,
+    button_key,
+    command_key,
+    confirm_markup,
+    parse_amount,
+    reply,
+    resolve_user,
+    runner,
+    tfc,
+    user_label,
 )
 from .callbacks import encode
 from .common import answer, parse
@@ -39,7 +51,7 @@ REFUNDABLE = ("stars", "stripe")
 
 
 def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 # --- /user ------------------------------------------------------------------------------------
@@ -185,10 +197,11 @@ async def run_adjust(update: Update, context: ContextTypes.DEFAULT_TYPE, request
     try:
         return await shop.ledger.write(write)
     except LedgerError as exc:
-        text = f"❌ Refused: {exc}"
+        reason = str(exc)
+        text = f"❌ Refused: {reason}"
         await shop.ledger.write(lambda conn, now: (
             state.finish_request(conn, now, request.id, "failed", text),
-            adminlog.record(conn, now, request.admin_id, "adjust.refused", f"user {user_id}", str(exc),
+            adminlog.record(conn, now, request.admin_id, "adjust.refused", f"user {user_id}", reason,
                             key=request.key)))
         return text
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -24,8 +24,19 @@ from ledger import deployments as jobs
 from ledger.deployments import DeploymentRecord
 
 from .admin_common import (
-    RunResult, Usage, admin_button, admin_command, ask, button_key, command_key, parse_amount,
-    parse_id, reply, runner, tfc, user_label,
+    RunResult,
+    Usage,
+    admin_button,
+    admin_command,
+    ask,
+    button_key,
+    command_key,
+    parse_amount,
+    parse_id,
+    reply,
+    runner,
+    tfc,
+    user_label,
 )
 from .callbacks import encode
 from .common import answer, parse
@@ -44,7 +55,7 @@ LOADED_KEY = "admin.overrides_loaded"
 
 
 def _when(ts: int | None) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M") if ts else "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
 
 def _line(d: DeploymentRecord) -> str:
@@ -134,11 +145,12 @@ async def run_retry(update: Update, context: ContextTypes.DEFAULT_TYPE, request:
     try:
         result = await shop.ledger.write(write)
     except LedgerError as exc:
-        text = f"❌ Not retried: {exc}"
+        reason = str(exc)
+        text = f"❌ Not retried: {reason}"
         await shop.ledger.write(lambda conn, now: (
             state.finish_request(conn, now, request.id, "failed", text),
             adminlog.record(conn, now, request.admin_id, "retry.refused", f"deployment {deployment_id}",
-                            str(exc), key=request.key)))
+                            reason, key=request.key)))
         return text
     worker = _collaborator(shop, "worker")
     if worker is not None and hasattr(worker, "wake"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import matplotlib
 
@@ -30,7 +30,7 @@ DEFAULT_DAYS = 30
 
 
 def _day(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
 def summary(s: shop_stats.Stats, days: int) -> str:
@@ -54,7 +54,7 @@ def chart_png(points: list[shop_stats.DayPoint]) -> bytes:
     figure = Figure(figsize=(8, 5), dpi=100)
     FigureCanvasAgg(figure)
     revenue_ax, deploy_ax = figure.subplots(2, 1, sharex=True)
-    labels = [datetime.fromtimestamp(p.day_start, timezone.utc).strftime("%m-%d") for p in points]
+    labels = [datetime.fromtimestamp(p.day_start, UTC).strftime("%m-%d") for p in points]
     x = range(len(points))
     revenue_ax.bar(x, [p.revenue / 100 for p in points], color="#2a9d8f")
     revenue_ax.set_ylabel("revenue (TFC)")

@@ -17,14 +17,31 @@ from telegram.ext import ContextTypes
 
 from bot.config import ServiceConfig
 from grid.capacity import service_has_capacity
-from ledger import AccountInDebt, Balance, InsufficientFunds, LedgerError, Order, OrderStateError, Purchase, ops
+from ledger import (
+    AccountInDebt,
+    Balance,
+    InsufficientFunds,
+    LedgerError,
+    Order,
+    OrderStateError,
+    Purchase,
+    ops,
+)
+from payments.telegram_invoices import stars_for
 
 from . import keyboards, texts
-from .common import PAID_STATES, answer, payable_order, pressed, pressed_order, pressed_service, show
+from .common import (
+    PAID_STATES,
+    answer,
+    payable_order,
+    pressed,
+    pressed_order,
+    pressed_service,
+    show,
+)
 from .deps import Shop, get_shop
 from .sshkey import key_or_ask
 from .status import send_status_message
-from payments.telegram_invoices import stars_for
 
 
 async def has_capacity(shop: Shop, service: ServiceConfig) -> bool:

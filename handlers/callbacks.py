@@ -76,7 +76,7 @@ def _check(action: str, args: tuple[str, ...]) -> None:
         raise CallbackError(f"unknown action {action!r}")
     if len(args) != len(shapes):
         raise CallbackError(f"action {action!r} takes {len(shapes)} arguments, not {len(args)}")
-    for arg, shape in zip(args, shapes):
+    for arg, shape in zip(args, shapes, strict=True):
         if not shape.fullmatch(arg):
             raise CallbackError(f"bad argument {arg!r} for action {action!r}")
         if shape is INT and int(arg) > MAX_INT:  # 19 digits can pass 2**63 - 1 (SQLite's INTEGER)

@@ -20,7 +20,13 @@ from payments.payload import PayloadError, verify_payload
 from payments.stripe_checkout import OrderNotPayable
 from payments.telegram_credit import credit_order_payment, keep_unapplied, provider_for_currency
 from payments.telegram_invoices import (
-    STARS_CURRENCY, InvoiceError, card_invoice, currency_exponent, expected_total, send_invoice, stars_invoice,
+    STARS_CURRENCY,
+    InvoiceError,
+    card_invoice,
+    currency_exponent,
+    expected_total,
+    send_invoice,
+    stars_invoice,
 )
 from payments.telegram_reconcile import reconcile_star_transactions
 from payments.telegram_refunds import record_star_refund

@@ -13,8 +13,15 @@ from collections.abc import Callable, Iterable
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, ContextTypes,
-    MessageHandler, PreCheckoutQueryHandler, TypeHandler, filters,
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    PreCheckoutQueryHandler,
+    TypeHandler,
+    filters,
 )
 
 from . import admin, buy, catalog, commands, deployments, payments, sshkey, texts, topup

@@ -5,11 +5,10 @@ Texts are plain (no parse mode), so names and descriptions need no escaping.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.config import ServiceConfig, format_tfc
-from ledger import Balance, HistoryEntry, Order
-from ledger import deploy_messages
+from ledger import Balance, HistoryEntry, Order, deploy_messages
 from ledger.deployments import DeploymentRecord
 
 # --- commands (shown in the Telegram menu by setMyCommands) ---
@@ -227,7 +226,7 @@ def refunded(amount: int, order_id: int | None) -> str:
 # --- history, orders, deployments ---
 
 def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _signed(amount: int) -> str:

@@ -7,16 +7,39 @@ group-committing writer. Imports nothing else of gridshop's.
 from .audit import AuditReport
 from .commission import rate_to_ppm, split_commission
 from .errors import (
-    AccountInDebt, HoldAlreadyResolved, HoldExpired, HoldNotFound, IdempotencyConflict,
-    InsufficientFunds, InvalidRequest, LedgerError, OrderNotFound, OrderStateError,
-    PaymentConflict, PaymentNotFound, StoreError, UnknownAccount,
+    AccountInDebt,
+    HoldAlreadyResolved,
+    HoldExpired,
+    HoldNotFound,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidRequest,
+    LedgerError,
+    OrderNotFound,
+    OrderStateError,
+    PaymentConflict,
+    PaymentNotFound,
+    StoreError,
+    UnknownAccount,
 )
 from .ledger import MAX_AMOUNT, Ledger
 from .models import (
-    Balance, HistoryEntry, Hold, Order, Payment, PaymentResult, PostResult, Purchase, Transfer,
+    Balance,
+    HistoryEntry,
+    Hold,
+    Order,
+    Payment,
+    PaymentResult,
+    PostResult,
+    Purchase,
+    Transfer,
 )
 from .schema import (
-    ADJUSTMENTS, PAYABLE_GRID, REVENUE_COMMISSION, SOURCE_STARS, SOURCE_STRIPE,
+    ADJUSTMENTS,
+    PAYABLE_GRID,
+    REVENUE_COMMISSION,
+    SOURCE_STARS,
+    SOURCE_STRIPE,
     SOURCE_TELEGRAM_CARD,
 )
 from .store import Store

@@ -15,7 +15,15 @@ from . import errors, ops, queries
 from .audit import AuditReport, run_audit
 from .commission import split_commission
 from .models import (
-    Balance, HistoryEntry, Hold, Order, Payment, PaymentResult, PostResult, Purchase, Transfer,
+    Balance,
+    HistoryEntry,
+    Hold,
+    Order,
+    Payment,
+    PaymentResult,
+    PostResult,
+    Purchase,
+    Transfer,
 )
 from .schema import ADJUSTMENTS, PAYABLE_GRID, REVENUE_COMMISSION, SOURCE_ACCOUNT_BY_PROVIDER
 from .store import Store
@@ -81,7 +89,7 @@ class Ledger:
 
     @classmethod
     async def open(cls, path: str | Path, *, synchronous: str = "FULL",
-                   busy_timeout_ms: int = 5000, **options: Any) -> "Ledger":
+                   busy_timeout_ms: int = 5000, **options: Any) -> Ledger:
         """Open (creating and migrating if needed) the ledger at `path`."""
         store = Store(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
         await store.open()
@@ -90,7 +98,7 @@ class Ledger:
     async def close(self) -> None:
         await self.store.close()
 
-    async def __aenter__(self) -> "Ledger":
+    async def __aenter__(self) -> Ledger:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

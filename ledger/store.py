@@ -80,7 +80,7 @@ class Store:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
-    async def open(self) -> "Store":
+    async def open(self) -> Store:
         """Open both connections, apply migrations and start the writer.
 
         On failure nothing is left open: a connection's thread left behind would keep the
@@ -136,7 +136,7 @@ class Store:
                 await conn.close()
         self._reader = self._writer = None
 
-    async def __aenter__(self) -> "Store":
+    async def __aenter__(self) -> Store:
         return await self.open()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -188,7 +188,7 @@ class Store:
             if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
                 raise
             return
-        for (_, future), (ok, value) in zip(batch, outcomes):
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
             if ok:

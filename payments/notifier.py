@@ -116,7 +116,7 @@ class Notifier:
                 continue
             try:
                 await asyncio.wait_for(stop.wait(), self.settings.poll_interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _send(self, n: Notification) -> int | None:
@@ -150,8 +150,9 @@ class Notifier:
             return "blocked"
         except BadRequest as exc:
             log.error("notification %s to %s refused by Telegram: %s", n.id, n.chat_id, exc)
+            error = f"400: {exc.message}"
             await self.ledger.write(lambda conn, now: outbox.mark_retry(
-                conn, now, n.id, 0, f"400: {exc.message}", max_attempts=0))
+                conn, now, n.id, 0, error, max_attempts=0))
             return "failed"
         except NetworkError as exc:  # TimedOut and 5xx are NetworkErrors too
             outcome = await self._retry(n, self.backoff(n.attempts + 1), f"{type(exc).__name__}: {exc}")

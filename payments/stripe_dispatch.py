@@ -19,7 +19,14 @@ import stripe
 from ledger import Ledger, LedgerError, StoreError, inbox
 
 from .stripe_events import (
-    HANDLED_EVENTS, PROVIDER, Outcome, Policy, StripeEvent, apply_event, parse_event,
+    DEFAULT_POLICY,
+    HANDLED_EVENTS,
+    PROVIDER,
+    Outcome,
+    Policy,
+    StripeEvent,
+    apply_event,
+    parse_event,
     session_event,
 )
 
@@ -53,15 +60,16 @@ async def _write(ledger: Ledger, event: StripeEvent, policy: Policy,
         # content): keep it for the admins instead of having Stripe retry it for three days.
         log.error("stripe event %s (%s) refused by the ledger: %s", event.id, event.type, exc)
         payload = json.dumps(event.raw, sort_keys=True, default=str)
+        reason = f"refused by the ledger: {exc}"
         await ledger.write(lambda conn, now: inbox.keep(
-            conn, now, PROVIDER, event.id, event.type, payload, f"refused by the ledger: {exc}"))
+            conn, now, PROVIDER, event.id, event.type, payload, reason))
         return Outcome("kept", str(exc), event.order_id)
 
 
 async def handle_event(
     ledger: Ledger,
     raw: Mapping[str, Any],
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT_POLICY,
     client: stripe.StripeClient | None = None,
 ) -> Outcome:
     """Apply one verified event exactly once; raises `RetryLater` when it must come again."""

@@ -19,7 +19,9 @@ from typing import Any
 from ledger import deployments, errors, inbox, ops, outbox, stripe_state
 from ledger.models import Payment
 
-from .stripe_refund_due import REFUND_KEY as REFUND_KEY  # re-exported: the prefix of refund clawbacks
+from .stripe_refund_due import (
+    REFUND_KEY as REFUND_KEY,  # re-exported: the prefix of refund clawbacks
+)
 from .stripe_refund_due import refund_due
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ class Policy:
     admin_ids: Sequence[int] = ()
     hold_ttl_s: int = 2 * 3600
 
+
+DEFAULT_POLICY = Policy()
 
 @dataclass(frozen=True, slots=True)
 class StripeEvent:

@@ -17,7 +17,7 @@ import stripe
 from ledger import Ledger, stripe_state
 
 from .stripe_dispatch import RetryLater, handle_event
-from .stripe_events import HANDLED_EVENTS, Policy
+from .stripe_events import DEFAULT_POLICY, HANDLED_EVENTS, Policy
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class ReconcileReport:
 class StripeReconciler:
     """Applies missed Stripe events and re-reads open orders' sessions."""
 
-    def __init__(self, ledger: Ledger, client: stripe.StripeClient, policy: Policy = Policy(), *,
+    def __init__(self, ledger: Ledger, client: stripe.StripeClient, policy: Policy = DEFAULT_POLICY, *,
                  interval_s: float = 300.0, max_events: int = 1000) -> None:
         self.ledger = ledger
         self.client = client
@@ -70,7 +70,7 @@ class StripeReconciler:
                 log.exception("stripe reconciliation failed")
             try:
                 await asyncio.wait_for(stop.wait(), self.interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _missed_events(self, report: ReconcileReport) -> None:

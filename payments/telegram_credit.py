@@ -17,8 +17,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from ledger import Ledger, LedgerError, Order, PaymentResult, Purchase
-from ledger import deployments, inbox, ops
+from ledger import Ledger, LedgerError, Order, PaymentResult, Purchase, deployments, inbox, ops
 
 __all__ = ["CreditResult", "credit_order_payment", "keep_unapplied", "provider_for_currency"]
 

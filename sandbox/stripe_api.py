@@ -19,18 +19,28 @@ import base64
 import copy
 import json
 import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from aiohttp import web
 
 from . import stripe_objects as obj
 from .stripe_core import OUTCOMES, ControlError, RequestInfo, StripeCore
 from .stripe_params import (
-    Str, StripeError, check_params, decode_form, invalid, not_found,
+    Str,
+    StripeError,
+    check_params,
+    decode_form,
+    invalid,
+    not_found,
 )
 from .stripe_schemas import (
-    CHECKOUT_SESSION_CREATE, CHECKOUT_SESSION_LIST, EVENT_LIST, REFUND_CREATE, RETRIEVE,
+    CHECKOUT_SESSION_CREATE,
+    CHECKOUT_SESSION_LIST,
+    EVENT_LIST,
+    REFUND_CREATE,
+    RETRIEVE,
 )
 from .stripe_webhooks import STRIPE_RETRY_SCHEDULE, DeliveryAttempt, WebhookDeliverer
 
@@ -126,7 +136,7 @@ class StripeEmulator:
         if self._runner:
             await self._runner.cleanup()
 
-    async def __aenter__(self) -> "StripeEmulator":
+    async def __aenter__(self) -> StripeEmulator:
         await self.start()
         return self
 

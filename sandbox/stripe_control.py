@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -45,7 +46,7 @@ def _int(value: Any) -> int | None:
     return None if value in (None, "") else int(value)
 
 
-def _route(emu: "StripeEmulator", action: Action) -> Callable[
+def _route(emu: StripeEmulator, action: Action) -> Callable[
         [web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         try:
@@ -66,12 +67,12 @@ def _route(emu: "StripeEmulator", action: Action) -> Callable[
     return handler
 
 
-async def _wait(emu: "StripeEmulator", p: dict[str, Any]) -> dict[str, Any]:
+async def _wait(emu: StripeEmulator, p: dict[str, Any]) -> dict[str, Any]:
     await emu.wait_for_deliveries(float(p.get("timeout", 10)))
     return {"pending": 0}
 
 
-def _options(emu: "StripeEmulator", p: dict[str, Any]) -> dict[str, Any]:
+def _options(emu: StripeEmulator, p: dict[str, Any]) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     for key in ("duplicate_deliveries", "reorder"):
         if key in p:
@@ -114,7 +115,7 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Checkout (emu
 status <b>{status}</b> &middot; payment {payment_status}</p>{forms}</body></html>"""
 
 
-def _checkout_page(emu: "StripeEmulator") -> Callable[[web.Request], Awaitable[web.Response]]:
+def _checkout_page(emu: StripeEmulator) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def page(request: web.Request) -> web.Response:
         sid = request.match_info["session"]
         s = emu.core.sessions.get(sid)
@@ -134,7 +135,7 @@ def _checkout_page(emu: "StripeEmulator") -> Callable[[web.Request], Awaitable[w
     return page
 
 
-def add_control_routes(app: web.Application, emu: "StripeEmulator") -> None:
+def add_control_routes(app: web.Application, emu: StripeEmulator) -> None:
     """Register `/_control/...` and the hosted Checkout page `/c/pay/{session}`."""
     for method, path, action in ROUTES:
         app.router.add_route(method, path, _route(emu, action))

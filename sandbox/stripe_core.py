@@ -12,9 +12,10 @@ from __future__ import annotations
 import copy
 import operator
 import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from fnmatch import fnmatchcase
-from typing import Any, Callable
+from typing import Any
 
 from . import stripe_objects as obj
 from .stripe_params import StripeError, invalid, missing, not_found

@@ -11,8 +11,9 @@ the way the real API does: unknown keys are `parameter_unknown`, missing require
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 _DOC = "https://stripe.com/docs/error-codes/"
@@ -232,7 +233,7 @@ class Arr(Field):
             raise invalid(
                 f"Invalid array: {path} must have at most {self.max_items} elements", path
             )
-        return [self.item.check(v, p) for v, p in zip(items, paths)]
+        return [self.item.check(v, p) for v, p in zip(items, paths, strict=True)]
 
 
 @dataclass

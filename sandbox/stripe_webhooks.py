@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import heapq
+import hmac
 import itertools
 import json
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -171,7 +172,7 @@ class WebhookDeliverer:
             timeout = (self._heap[0].due - now) if self._heap else None
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _attempt(self, job: _Job) -> None:
@@ -208,7 +209,7 @@ class WebhookDeliverer:
             ) as resp:
                 status = resp.status
                 await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         ok = status is not None and 200 <= status < 300
         self.attempts.append(DeliveryAttempt(

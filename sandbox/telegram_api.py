@@ -26,8 +26,9 @@ import copy
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -218,7 +219,7 @@ class TelegramEmulator:
                             error = f"Wrong response from the webhook: {status} {resp.reason}"
                 except aiohttp.ClientConnectorError:
                     error = "Connection refused"
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     error = f"Connection error: {type(exc).__name__}"
                 self.webhook_deliveries.append(WebhookDelivery(update["update_id"], hook.url, status, error))
                 if error is None:
@@ -268,7 +269,7 @@ class TelegramEmulator:
                     invoice_payload=invoice.payload)
         try:
             ok, error_message = await asyncio.wait_for(asyncio.shield(record.done), self.pre_checkout_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             record.expired = True
             return PaymentResult(status="expired", **base)
         if not ok:
@@ -353,7 +354,7 @@ class TelegramEmulator:
                 return value
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise asyncio.TimeoutError("condition not met in time")
+                raise TimeoutError("condition not met in time")
             await self.world.wait_change(min(remaining, 0.2))
 
     async def wait_for_bot_message(self, chat_id: int, *, after_message_id: int = 0,

@@ -11,11 +11,19 @@ import re
 import secrets
 import struct
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from sandbox.telegram_errors import QUERY_TOO_OLD, ApiError, bad_request, conflict, forbidden, too_many_requests
+from sandbox.telegram_errors import (
+    QUERY_TOO_OLD,
+    ApiError,
+    bad_request,
+    conflict,
+    forbidden,
+    too_many_requests,
+)
 from sandbox.telegram_markup import parse_reply_markup
 from sandbox.telegram_params import Params
 from sandbox.telegram_state import ALL_UPDATE_TYPES, ChatMessage, Invoice

@@ -190,7 +190,7 @@ class World:
         tick = self._tick
         try:
             await asyncio.wait_for(tick.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     # -- users and chats -----------------------------------------------------------------

@@ -171,11 +171,11 @@ async def test_concurrent_buyers_hold_exact_amounts(shop: Shopfront) -> None:
     for uid in buyers:
         await _fund(shop.db, uid, 500)
     screens = await asyncio.gather(*(_choices(shop, uid) for uid in buyers))
-    for uid, screen in zip(buyers, screens):
+    for uid, screen in zip(buyers, screens, strict=True):
         await shop.press(uid, screen.message_id, data=shop.button(screen, "v1:pay:")["callback_data"])
-    confirms = [await shop.wait_text(uid, s.message_id, "from your balance?") for uid, s in zip(buyers, screens)]
+    confirms = [await shop.wait_text(uid, s.message_id, "from your balance?") for uid, s in zip(buyers, screens, strict=True)]
     await asyncio.gather(*(shop.press(uid, c.message_id, data=shop.button(c, "v1:ok:")["callback_data"])
-                           for uid, c in zip(buyers, confirms)))
+                           for uid, c in zip(buyers, confirms, strict=True)))
     for uid in buyers:
         balance = await shop.db.balance(uid)
         assert (balance.available, balance.held) == (100, 400)

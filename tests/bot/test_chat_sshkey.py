@@ -67,7 +67,7 @@ async def test_buying_without_a_key_asks_for_one_and_charges_nothing(keyless: Sh
     for prefix in ("v1:pay:",):  # pay from balance
         query = await keyless.emu.press_button(cy, choices.message_id,
                                                data=keyless.button(choices, prefix)["callback_data"])
-        reply = await keyless.emu.wait_for(lambda: keyless.emu.callback_answer(query["id"]))
+        reply = await keyless.emu.wait_for(lambda q=query: keyless.emu.callback_answer(q["id"]))
         assert "needs your SSH public key" in reply["text"] and reply["show_alert"]
     stars = next(b for b in choices.buttons if "Stars" in b["text"])
     query = await keyless.emu.press_button(cy, choices.message_id, data=stars["callback_data"])

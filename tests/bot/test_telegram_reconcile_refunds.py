@@ -44,7 +44,7 @@ async def test_reconciliation_takes_back_a_refund_the_ledger_missed(emu: Telegra
     try:
         order = await ledger.create_order("uma-topup", uma, "topup", 1000)
         async with Bot(emu.token, base_url=emu.api_url) as bot:
-            charge_id = await _paid_then_refunded_behind_our_back(emu, bot, ledger, uma, order.id)
+            await _paid_then_refunded_behind_our_back(emu, bot, ledger, uma, order.id)
 
             first = await reconcile_star_transactions(bot, ledger, PAYLOAD_SECRET, stars_per_tfc=77)
             again = await reconcile_star_transactions(bot, ledger, PAYLOAD_SECRET, stars_per_tfc=77)

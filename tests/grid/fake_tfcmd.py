@@ -25,8 +25,9 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, NoReturn
+from typing import Any, NoReturn
 
 STATE_PATH = os.environ.get("FAKE_TFCMD_STATE", "")
 COLOR = os.environ.get("FAKE_TFCMD_COLOR") == "1"

@@ -11,7 +11,13 @@ from grid.simulated import SimulatedGrid
 from ledger import PAYABLE_GRID, REVENUE_COMMISSION, Ledger, outbox, split_commission
 from ledger import deployments as jobs
 from tests.grid.worker_support import (
-    SERVICES, buy, deployment, fund, make_grid, make_worker, messages,
+    SERVICES,
+    buy,
+    deployment,
+    fund,
+    make_grid,
+    make_worker,
+    messages,
 )
 
 PRICE = {s.id: s.price_minor for s in SERVICES}

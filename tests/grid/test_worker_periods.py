@@ -13,7 +13,15 @@ from ledger import PAYABLE_GRID, REVENUE_COMMISSION, InsufficientFunds, Ledger
 from ledger import deployments as jobs
 from ledger.deployments import DAY_S, DeploymentNotFound, DeploymentRecord, DeploymentStateError
 from tests.conftest import FakeClock
-from tests.grid.worker_support import buy, deployment, fund, make_grid, make_worker, messages, options
+from tests.grid.worker_support import (
+    buy,
+    deployment,
+    fund,
+    make_grid,
+    make_worker,
+    messages,
+    options,
+)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ledger import PAYABLE_GRID, InsufficientFunds, Ledger  # noqa: E402
+from ledger import InsufficientFunds, Ledger  # noqa: E402
 
 USERS = range(1, 9)
 WORKERS = 48

@@ -11,9 +11,22 @@ from pathlib import Path
 import pytest
 
 from ledger import (
-    MAX_AMOUNT, PAYABLE_GRID, REVENUE_COMMISSION, HoldAlreadyResolved, HoldNotFound,
-    IdempotencyConflict, InsufficientFunds, InvalidRequest, Ledger, LedgerError, OrderNotFound,
-    OrderStateError, PaymentConflict, PaymentNotFound, StoreError, UnknownAccount,
+    MAX_AMOUNT,
+    PAYABLE_GRID,
+    REVENUE_COMMISSION,
+    HoldAlreadyResolved,
+    HoldNotFound,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidRequest,
+    Ledger,
+    LedgerError,
+    OrderNotFound,
+    OrderStateError,
+    PaymentConflict,
+    PaymentNotFound,
+    StoreError,
+    UnknownAccount,
 )
 
 from .helpers import dump, fund

@@ -8,7 +8,12 @@ import asyncio
 import pytest
 
 from ledger import (
-    PAYABLE_GRID, Hold, InsufficientFunds, Ledger, Purchase, Transfer,
+    PAYABLE_GRID,
+    Hold,
+    InsufficientFunds,
+    Ledger,
+    Purchase,
+    Transfer,
 )
 
 from .helpers import fund, rows

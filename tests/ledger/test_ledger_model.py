@@ -18,13 +18,31 @@ import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
 )
 
 from ledger import (
-    ADJUSTMENTS, MAX_AMOUNT, PAYABLE_GRID, REVENUE_COMMISSION, SOURCE_STARS, SOURCE_STRIPE,
-    SOURCE_TELEGRAM_CARD, AccountInDebt, Balance, HoldAlreadyResolved, HoldExpired,
-    IdempotencyConflict, InsufficientFunds, InvalidRequest, Ledger, PaymentConflict,
+    ADJUSTMENTS,
+    MAX_AMOUNT,
+    PAYABLE_GRID,
+    REVENUE_COMMISSION,
+    SOURCE_STARS,
+    SOURCE_STRIPE,
+    SOURCE_TELEGRAM_CARD,
+    AccountInDebt,
+    Balance,
+    HoldAlreadyResolved,
+    HoldExpired,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidRequest,
+    Ledger,
+    PaymentConflict,
     split_commission,
 )
 from tests.conftest import FakeClock
@@ -144,7 +162,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @initialize(funds=st.lists(st.integers(0, 5_000), min_size=len(USERS), max_size=len(USERS)))
     def fund_users(self, funds: list[int]) -> None:
-        for user, amount in zip(USERS, funds):
+        for user, amount in zip(USERS, funds, strict=True):
             if amount:
                 self.pay(user, "stripe", amount)
 

@@ -12,12 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import (
-    PAYABLE_GRID, REVENUE_COMMISSION, Balance, HoldAlreadyResolved, HoldExpired, Ledger, rate_to_ppm, split_commission,
+    PAYABLE_GRID,
+    REVENUE_COMMISSION,
+    Balance,
+    HoldAlreadyResolved,
+    HoldExpired,
+    Ledger,
+    rate_to_ppm,
+    split_commission,
 )
 from tests.conftest import FakeClock
 
 from .helpers import fund, rows
-
 
 # --- immutability ---------------------------------------------------------------------------
 
@@ -77,7 +83,7 @@ async def test_history_is_newest_first_signed_and_pages(ledger: Ledger) -> None:
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
     balance = await ledger.balance(1)
     assert full[0].balance_after == balance.posted == sum(expected)
-    for newer, older in zip(full, full[1:]):
+    for newer, older in zip(full, full[1:], strict=False):
         assert newer.balance_after - newer.amount == older.balance_after
     assert full[-1].balance_after == 1_000 and full[-1].kind == "payment"
 

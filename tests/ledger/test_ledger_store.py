@@ -12,7 +12,13 @@ import pytest
 
 import ledger.store as store_module
 from ledger import (
-    PAYABLE_GRID, InsufficientFunds, Ledger, LedgerError, StoreError, Transfer, UnknownAccount,
+    PAYABLE_GRID,
+    InsufficientFunds,
+    Ledger,
+    LedgerError,
+    StoreError,
+    Transfer,
+    UnknownAccount,
 )
 from ledger.schema import MIGRATIONS
 

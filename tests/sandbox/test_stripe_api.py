@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import hmac
 import sys
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from stripe._encode import _api_encode
 
 from sandbox.stripe_params import (
-    Arr, Hash, Int, Obj, Str, StripeError, check_params, decode_form,
+    Arr,
+    Hash,
+    Int,
+    Obj,
+    Str,
+    StripeError,
+    check_params,
+    decode_form,
 )
 
 SCHEMA = {

@@ -18,8 +18,16 @@ import aiohttp
 import pytest
 from aiohttp import web
 from telegram import Bot, LabeledPrice, Update
-from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CommandHandler, ContextTypes,
-                          MessageHandler, PreCheckoutQueryHandler, filters)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    PreCheckoutQueryHandler,
+    filters,
+)
 
 from sandbox.telegram_api import TelegramEmulator
 
