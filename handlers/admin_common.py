@@ -20,7 +20,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.config import format_tfc
+from core.money import format_tfc
 from ledger import MAX_AMOUNT, users
 from ledger import admin_state as state
 from ledger.queries import account_of_user

@@ -17,7 +17,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.config import minor_to_tfc
+from core.money import minor_to_tfc
 from ledger import LedgerError, adminlog, ops
 from ledger import admin_state as state
 from ledger import deployments as jobs

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.config import ServiceConfig
+from core.settings import ServiceConfig
 from grid.capacity import service_has_capacity
 from ledger import (
     AccountInDebt,

@@ -9,7 +9,7 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.config import ServiceConfig
+from core.settings import ServiceConfig
 from ledger import InvalidRequest, Order, OrderNotFound
 
 from . import texts

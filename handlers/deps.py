@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from telegram.ext import ContextTypes
 
-from bot.config import Config, Secrets
+from core.settings import Config, Secrets
 from grid.deployer import Deployer
 from grid.gridproxy import GridProxyClient
 from ledger import Ledger, Order

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.config import ServiceConfig
+from core.settings import ServiceConfig
 from ledger import Balance, Order
 from ledger.deployments import DeploymentRecord
 

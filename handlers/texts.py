@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.config import ServiceConfig, format_tfc
+from core.money import format_tfc
+from core.settings import ServiceConfig
 from ledger import Balance, HistoryEntry, Order, deploy_messages
 from ledger.deployments import DeploymentRecord
 

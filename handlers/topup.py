@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.config import MoneyError, tfc_to_minor
+from core.money import MoneyError, tfc_to_minor
 from ledger import LedgerError
 
 from . import keyboards, texts
