@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
+from core.money import format_tfc, format_tfc_signed
 from ledger import Ledger, LedgerError
 
-from .config import Config, ConfigError, format_tfc, load_config, load_secrets, resolve_config_path
+from .config import Config, ConfigError, load_config, load_secrets, resolve_config_path
 from .logs import redact, setup_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -81,7 +82,7 @@ async def _ledger_command(config: Config, args: argparse.Namespace, out: TextIO)
             if not entries:
                 print(f"user {args.user_id}: no transfers", file=out)
             for e in entries:
-                amount = ("+" if e.amount > 0 else "-") + format_tfc(abs(e.amount))
+                amount = format_tfc_signed(e.amount, minus="-")
                 print(f"{_when(e.created_at)}  #{e.transfer_id:<8} {e.kind:<12} {amount:>17}  "
                       f"balance {format_tfc(e.balance_after)}  {e.memo}", file=out)
         elif args.action == "audit":

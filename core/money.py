@@ -6,11 +6,18 @@ It imports nothing else of gridshop's, so every room may use it.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
-__all__ = ["MoneyError", "format_tfc", "minor_to_tfc", "tfc_to_minor"]
+__all__ = [
+    "MoneyError", "format_stars", "format_tfc", "format_tfc_signed", "minor_to_tfc", "parse_tfc",
+    "tfc_to_minor",
+]
 
 _CENT = Decimal("0.01")
+# What a person types for an amount: "12", "12.5", "12,50", ".5"; no sign, no exponent, so a
+# typed "1e999999" never reaches Decimal (it overflows, or builds a huge int).
+_TYPED = re.compile(r"\d{1,13}(?:\.\d{0,6})?|\.\d{1,6}")
 
 
 class MoneyError(ValueError):
@@ -43,9 +50,30 @@ def minor_to_tfc(minor: int) -> Decimal:
     return (Decimal(minor) / 100).quantize(_CENT)
 
 
+def parse_tfc(text: str) -> int:
+    """TFC typed by a person ("12", "12.5", "12,50", "12 TFC") in cents; `MoneyError` if it is
+    not a plain non-negative amount with at most 2 decimals."""
+    cleaned = text.strip()
+    if cleaned[-3:].upper() == "TFC":
+        cleaned = cleaned[:-3].rstrip()
+    cleaned = cleaned.replace(",", ".")
+    if not _TYPED.fullmatch(cleaned):
+        raise MoneyError(f"{text!r} is not an amount in TFC")
+    return tfc_to_minor(Decimal(cleaned))
+
+
 def format_tfc(minor: int) -> str:
-    """Render integer cents for people: 450 -> '4.50 TFC'."""
+    """Render integer cents for people: 450 -> '4.50 TFC', -5 -> '-0.05 TFC'."""
     return f"{minor_to_tfc(minor)} TFC"
 
 
-# --- field types -----------------------------------------------------------------------------
+def format_tfc_signed(minor: int, *, minus: str = "\N{MINUS SIGN}") -> str:
+    """A change of balance, always signed: 450 -> '+4.50 TFC', -40 -> '−0.40 TFC' (U+2212, as
+    the chat shows it; the CLI passes an ASCII `minus`). Zero has no sign."""
+    sign = "+" if minor > 0 else minus if minor < 0 else ""
+    return sign + format_tfc(abs(minor))
+
+
+def format_stars(stars: int) -> str:
+    """Telegram Stars are whole: 347 -> '347 Stars'."""
+    return f"{stars} Stars"

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from core.money import format_tfc
+from core.money import MoneyError, parse_tfc
 from ledger import MAX_AMOUNT, users
 from ledger import admin_state as state
 from ledger.queries import account_of_user
@@ -132,17 +130,13 @@ def command_text(update: Update) -> str:
 
 # --- parsing ----------------------------------------------------------------------------------
 
-_AMOUNT = re.compile(r"\d{1,13}([.,]\d{1,2})?")
-
 
 def parse_amount(text: str, usage: str) -> int:
     """A positive TFC amount such as `5`, `2.50` or `2,5`, in cents; else Usage."""
-    if not _AMOUNT.fullmatch(text):
-        raise Usage(f"{text!r} is not an amount in TFC (e.g. 5 or 2.50).\n{usage}")
     try:
-        cents = int(Decimal(text.replace(",", ".")) * 100)
-    except InvalidOperation:
-        raise Usage(usage) from None
+        cents = parse_tfc(text)
+    except MoneyError:
+        raise Usage(f"{text!r} is not an amount in TFC (e.g. 5 or 2.50).\n{usage}") from None
     if not 0 < cents <= MAX_AMOUNT:
         raise Usage(f"The amount must be more than 0.\n{usage}")
     return cents
@@ -177,10 +171,6 @@ async def user_label(shop: Shop, user_id: int) -> str:
         return str(user_id)
     name = f"@{found.username}" if found.username else found.first_name or ""
     return f"{user_id} ({name})" if name else str(user_id)
-
-
-def tfc(cents: int) -> str:
-    return ("-" if cents < 0 else "") + format_tfc(abs(cents))
 
 
 # --- requests awaiting confirmation -----------------------------------------------------------

@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from core.money import format_stars, format_tfc
 from ledger import ADJUSTMENTS, LedgerError, Payment, adminlog, ops, outbox, queries, users
 from ledger import admin_state as state
 from ledger import deployments as jobs
@@ -35,7 +36,6 @@ from .admin_common import (
     reply,
     resolve_user,
     runner,
-    tfc,
     user_label,
 )
 from .callbacks import encode
@@ -74,16 +74,16 @@ async def user_card(shop: Shop, user_id: int) -> tuple[str, InlineKeyboardMarkup
         lines.append(f"⛔ blocked the bot on {_when(profile.blocked_at)}")
     if flag:
         lines.append(f"⚠️ flagged: {flag}")
-    lines.append(f"Available {tfc(balance.available)} · held {tfc(balance.held)} · debt {tfc(balance.debt)}")
+    lines.append(f"Available {format_tfc(balance.available)} · held {format_tfc(balance.held)} · debt {format_tfc(balance.debt)}")
     lines.append("")
     lines.append("Payments:" if payments else "Payments: none")
     for p in payments:
-        refunded = f", refunded {tfc(p.refunded)}" if p.refunded else ""
-        lines.append(f"  #{p.id} {p.provider} {tfc(p.amount)}{refunded} · {_when(p.created_at)} · {p.external_id}")
+        refunded = f", refunded {format_tfc(p.refunded)}" if p.refunded else ""
+        lines.append(f"  #{p.id} {p.provider} {format_tfc(p.amount)}{refunded} · {_when(p.created_at)} · {p.external_id}")
     lines.append("Orders:" if orders else "Orders: none")
     for o in orders:
         what = o.service_id or "top-up"
-        lines.append(f"  #{o.id} {what} {tfc(o.amount)} {o.state} · {_when(o.created_at)}")
+        lines.append(f"  #{o.id} {what} {format_tfc(o.amount)} {o.state} · {_when(o.created_at)}")
     lines.append("Deployments:" if deps else "Deployments: none")
     for d in deps:
         error = f" ({d.error})" if d.error and d.state in ("failed", "cancelling", "cancelled") else ""
@@ -148,11 +148,11 @@ async def _adjust_command(update: Update, context: ContextTypes.DEFAULT_TYPE, si
     label = await user_label(shop, user_id)
     balance = await shop.ledger.balance(user_id)
     verb = "Credit" if sign > 0 else "Debit"
-    text = (f"{verb} {tfc(amount)} {'to' if sign > 0 else 'from'} user {label}?\nReason: {reason}\n"
-            f"Now: available {tfc(balance.available)}, debt {tfc(balance.debt)}.")
+    text = (f"{verb} {format_tfc(amount)} {'to' if sign > 0 else 'from'} user {label}?\nReason: {reason}\n"
+            f"Now: available {format_tfc(balance.available)}, debt {format_tfc(balance.debt)}.")
     await ask(update, shop, command_key(update), "adjust",
               {"user_id": user_id, "amount": sign * amount, "reason": reason}, text,
-              [(f"✅ {verb} {tfc(amount)}", "go")])
+              [(f"✅ {verb} {format_tfc(amount)}", "go")])
 
 
 @admin_command("credit")
@@ -183,14 +183,14 @@ async def run_adjust(update: Update, context: ContextTypes.DEFAULT_TYPE, request
                                 f"admin {request.admin_id}: {reason}")
         action = "credit" if amount > 0 else "debit"
         adminlog.record(conn, now, request.admin_id, action, f"user {user_id}",
-                        f"{tfc(abs(amount))}: {reason} (transfer {transfer.id})", key=request.key)
+                        f"{format_tfc(abs(amount))}: {reason} (transfer {transfer.id})", key=request.key)
         after = ops.account_balance(conn, account)
         word = "added to" if amount > 0 else "taken from"
-        outbox.enqueue(conn, now, user_id, f"ℹ️ {tfc(abs(amount))} was {word} your balance by the shop: "
-                       f"{reason}. Available now: {tfc(after.available)}.", key=f"admin:{request.key}")
-        result = (f"✅ {'Credited' if amount > 0 else 'Debited'} {tfc(abs(amount))} "
+        outbox.enqueue(conn, now, user_id, f"ℹ️ {format_tfc(abs(amount))} was {word} your balance by the shop: "
+                       f"{reason}. Available now: {format_tfc(after.available)}.", key=f"admin:{request.key}")
+        result = (f"✅ {'Credited' if amount > 0 else 'Debited'} {format_tfc(abs(amount))} "
                   f"{'to' if amount > 0 else 'from'} user {user_id} (transfer #{transfer.id}). "
-                  f"Available now {tfc(after.available)}.")
+                  f"Available now {format_tfc(after.available)}.")
         state.set_result(conn, now, request.id, result)
         return result
 
@@ -229,22 +229,22 @@ async def _ask_refund(update: Update, shop: Shop, key: str, payment: Payment, am
     if amount is None:
         amount = remaining
     if amount > remaining:
-        raise Usage(f"Payment #{payment.id} has only {tfc(remaining)} left to refund.")
+        raise Usage(f"Payment #{payment.id} has only {format_tfc(remaining)} left to refund.")
     if payment.provider == "stars" and amount != payment.amount:
-        raise Usage(f"Telegram refunds a Stars payment only in full ({payment.provider_amount} Stars = "
-                    f"{tfc(payment.amount)}); give no amount to refund it all.")
+        raise Usage(f"Telegram refunds a Stars payment only in full ({format_stars(payment.provider_amount)} = "
+                    f"{format_tfc(payment.amount)}); give no amount to refund it all.")
     balance = await shop.ledger.balance(payment.user_id)
     debt = max(0, amount - balance.available)
-    what = (f"{payment.provider_amount} Stars" if payment.provider == "stars"
-            else f"{tfc(amount)} of {tfc(payment.amount)} by Stripe")
+    what = (format_stars(payment.provider_amount) if payment.provider == "stars"
+            else f"{format_tfc(amount)} of {format_tfc(payment.amount)} by Stripe")
     text = (f"Refund payment #{payment.id} ({payment.provider} {payment.external_id}) to user "
-            f"{await user_label(shop, payment.user_id)}: {what}, and take {tfc(amount)} of credits back?\n"
-            f"The user has {tfc(balance.available)} available.")
-    options = [(f"↩ Refund {tfc(amount)}", "go")]
+            f"{await user_label(shop, payment.user_id)}: {what}, and take {format_tfc(amount)} of credits back?\n"
+            f"The user has {format_tfc(balance.available)} available.")
+    options = [(f"↩ Refund {format_tfc(amount)}", "go")]
     if debt:
-        text += (f"\n⚠️ The credits were already spent: this leaves the user a debt of {tfc(debt)}, "
+        text += (f"\n⚠️ The credits were already spent: this leaves the user a debt of {format_tfc(debt)}, "
                  "which blocks their purchases until repaid.")
-        options = [(f"↩ Refund and create a debt of {tfc(debt)}", "debt")]
+        options = [(f"↩ Refund and create a debt of {format_tfc(debt)}", "debt")]
     await ask(update, shop, key, "refund", {"payment_id": payment.id, "amount": amount}, text, options)
 
 
@@ -305,9 +305,9 @@ async def run_refund(update: Update, context: ContextTypes.DEFAULT_TYPE, request
     debt = max(0, amount - balance.available)
     if debt and option != "debt":
         # The balance changed since the prompt: ask again, this time naming the debt.
-        return (f"⚠️ The user's credits were spent meanwhile: refunding {tfc(amount)} now leaves a "
-                f"debt of {tfc(debt)}. Refund anyway?",
-                confirm_markup(request.id, [(f"↩ Refund and create a debt of {tfc(debt)}", "debt")]))
+        return (f"⚠️ The user's credits were spent meanwhile: refunding {format_tfc(amount)} now leaves a "
+                f"debt of {format_tfc(debt)}. Refund anyway?",
+                confirm_markup(request.id, [(f"↩ Refund and create a debt of {format_tfc(debt)}", "debt")]))
     # The provider first: a refused refund must not debit the user. Both provider calls are
     # idempotent (Telegram answers CHARGE_ALREADY_REFUNDED, Stripe replays the key), so a retry
     # after a crash between the call and the write converges.
@@ -337,21 +337,21 @@ async def run_refund(update: Update, context: ContextTypes.DEFAULT_TYPE, request
                 ops.clawback(conn, now, "stars", payment.external_id, refund_key(payment.external_id),
                              payment.amount, REFUND_MEMO)
                 taken = payment.amount
-            where = f"{payment.provider_amount} Stars refunded by Telegram"
+            where = f"{format_stars(payment.provider_amount)} refunded by Telegram"
         else:
             taken = stripe_refunds.clawback_refunded(conn, now, payment, refund)
-            where = f"{tfc(refund.amount)} refunded by Stripe ({refund.refund_id})"
+            where = f"{format_tfc(refund.amount)} refunded by Stripe ({refund.refund_id})"
         state.finish_request(conn, now, request.id, "done")
         adminlog.record(conn, now, request.admin_id, "refund", f"payment {payment.id}",
-                        f"{payment.provider} {payment.external_id}: {where}; credits taken back {tfc(taken)}",
+                        f"{payment.provider} {payment.external_id}: {where}; credits taken back {format_tfc(taken)}",
                         key=request.key)
         after = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-        text = f"↩️ Your payment was refunded: {where.split(' by ')[0]}; {tfc(taken)} taken off your balance."
+        text = f"↩️ Your payment was refunded: {where.split(' by ')[0]}; {format_tfc(taken)} taken off your balance."
         if after.posted < 0:
-            text += f" Your balance is now {tfc(after.posted)} (debt); new purchases wait until it is repaid."
+            text += f" Your balance is now {format_tfc(after.posted)} (debt); new purchases wait until it is repaid."
         outbox.enqueue(conn, now, payment.user_id, text, key=f"admin:{request.key}")
-        result = (f"✅ Payment #{payment.id}: {where}; {tfc(taken)} of credits taken back. User balance "
-                  f"{tfc(after.posted)}{' (debt)' if after.posted < 0 else ''}.")
+        result = (f"✅ Payment #{payment.id}: {where}; {format_tfc(taken)} of credits taken back. User balance "
+                  f"{format_tfc(after.posted)}{' (debt)' if after.posted < 0 else ''}.")
         state.set_result(conn, now, request.id, result)
         return result
 

@@ -17,7 +17,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from core.money import minor_to_tfc
+from core.money import format_tfc, minor_to_tfc
 from ledger import LedgerError, adminlog, ops
 from ledger import admin_state as state
 from ledger import deployments as jobs
@@ -35,7 +35,6 @@ from .admin_common import (
     parse_id,
     reply,
     runner,
-    tfc,
     user_label,
 )
 from .callbacks import encode
@@ -107,11 +106,11 @@ async def _ask_retry(update: Update, shop: Shop, key: str, deployment_id: int) -
     if dep.state == "queued":
         text = f"Deployment #{dep.id} is queued (attempt {dep.attempts + 1}). Try it now instead of waiting?"
     elif hold.state == "pending" and hold.expires_at > shop.ledger.now():
-        text = f"Retry deployment #{dep.id} ({dep.service_id}) on its existing hold of {tfc(hold.amount)}?"
+        text = f"Retry deployment #{dep.id} ({dep.service_id}) on its existing hold of {format_tfc(hold.amount)}?"
     else:
         text = (f"Retry deployment #{dep.id} ({dep.service_id}) for user {await user_label(shop, dep.user_id)}?\n"
-                f"Its hold was released when it failed, so {tfc(order.amount)} is held again from the "
-                f"user's balance (available {tfc(balance.available)}).")
+                f"Its hold was released when it failed, so {format_tfc(order.amount)} is held again from the "
+                f"user's balance (available {format_tfc(balance.available)}).")
     text += f"\nLast error: {dep.error or '-'}"
     await ask(update, shop, key, "retry", {"deployment_id": dep.id}, text, [("🔁 Retry", "go")])
 
@@ -179,12 +178,12 @@ async def _ask_cancel(update: Update, shop: Shop, key: str, deployment_id: int) 
     elif dep.state == "ready":
         unused = state.unused_share(dep, shop.ledger.now(), order.amount)
         text = (f"Cancel running deployment #{dep.id} ({dep.service_id}, {dep.name}) of user {who}? "
-                f"The VM is removed from the grid. Paid {tfc(order.amount)} for {dep.period_days} days, "
+                f"The VM is removed from the grid. Paid {format_tfc(order.amount)} for {dep.period_days} days, "
                 f"until {_when(dep.expires_at)}.\nRefund to the user's credits:")
         options = [("No refund", "none")]
         if unused:
-            options.append((f"Refund the unused part: {tfc(unused)}", "unused"))
-        options.append((f"Refund the whole period: {tfc(order.amount)}", "full"))
+            options.append((f"Refund the unused part: {format_tfc(unused)}", "unused"))
+        options.append((f"Refund the whole period: {format_tfc(order.amount)}", "full"))
     else:
         raise Usage(f"Deployment #{dep.id} is {dep.state}; only a queued or running one can be cancelled"
                     + (" (wait for the deploy to finish)." if dep.state == "deploying" else "."))
@@ -224,12 +223,12 @@ async def run_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, request
         if refund:
             from ledger import outbox
 
-            outbox.enqueue(conn, now, dep.user_id, f"↩️ {tfc(refund)} for deployment #{dep.id} was "
+            outbox.enqueue(conn, now, dep.user_id, f"↩️ {format_tfc(refund)} for deployment #{dep.id} was "
                            "returned to your balance.", key=f"admin:{request.key}")
         adminlog.record(conn, now, request.admin_id, "cancel", f"deployment {deployment_id}",
-                        f"was {before.state}; refund {option} {tfc(refund)}", key=request.key)
+                        f"was {before.state}; refund {option} {format_tfc(refund)}", key=request.key)
         result = (f"✖ Deployment #{deployment_id} is {dep.state}"
-                  + (f"; {tfc(refund)} returned to the user's credits." if refund else "."))
+                  + (f"; {format_tfc(refund)} returned to the user's credits." if refund else "."))
         state.set_result(conn, now, request.id, result)
         return result, dep
 
@@ -316,7 +315,7 @@ def services_text(shop: Shop, overrides: dict[str, state.ServiceOverride]) -> tu
         if o is not None and o.price is not None:
             marks.append("price set by admin")
         note = f"  ({'; '.join(marks)})" if marks else ""
-        lines.append(f"{'✅' if s.enabled else '⛔'} {s.id}: {s.name}, {tfc(s.price_minor)} / {s.period_days} d{note}")
+        lines.append(f"{'✅' if s.enabled else '⛔'} {s.id}: {s.name}, {format_tfc(s.price_minor)} / {s.period_days} d{note}")
         label = f"⛔ Disable {s.id}" if s.enabled else f"✅ Enable {s.id}"
         rows.append([InlineKeyboardButton(label, callback_data=encode("adsvc", s.id, "off" if s.enabled else "on"))])
     lines.append("")
@@ -342,8 +341,8 @@ async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | No
     def write(conn: sqlite3.Connection, now: int) -> dict[str, state.ServiceOverride]:
         before = state.service_overrides(conn).get(service_id)
         state.set_service_override(conn, now, service_id, admin_id, enabled=enabled, price=price)
-        change = (f"enabled={enabled}" if enabled is not None else f"price={tfc(price or 0)}")
-        was = f"was {'on' if service.enabled else 'off'}, {tfc(service.price_minor)}"
+        change = (f"enabled={enabled}" if enabled is not None else f"price={format_tfc(price or 0)}")
+        was = f"was {'on' if service.enabled else 'off'}, {format_tfc(service.price_minor)}"
         if before is None or (enabled is not None and before.enabled != enabled) or \
                 (price is not None and before.price != price):
             adminlog.record(conn, now, admin_id, "service", service_id, f"{change} ({was})", key=key)
@@ -353,7 +352,7 @@ async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | No
     service = shop.config.service(service_id)
     assert service is not None
     return (f"Service {service_id} is now {'on sale' if service.enabled else 'hidden'} at "
-            f"{tfc(service.price_minor)} (new orders only).")
+            f"{format_tfc(service.price_minor)} (new orders only).")
 
 
 @admin_command("service")

@@ -20,9 +20,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import ContextTypes  # noqa: E402
 
+from core.money import format_tfc, minor_to_tfc  # noqa: E402
 from ledger import stats as shop_stats  # noqa: E402
 
-from .admin_common import Usage, admin_command, reply, tfc  # noqa: E402
+from .admin_common import Usage, admin_command, reply  # noqa: E402
 from .deps import get_shop  # noqa: E402
 
 USAGE = "Usage: /stats [days]   (1-365, default 30)"
@@ -36,15 +37,15 @@ def _day(ts: int) -> str:
 def summary(s: shop_stats.Stats, days: int) -> str:
     lines = [f"📊 Last {days} days ({_day(s.since)} – {_day(s.until)} UTC)",
              f"Users: {s.users} ({s.new_users} new) · paying: {s.paying_users} ({s.paying_users_period} in the period)",
-             f"Revenue: {tfc(s.revenue)}"]
+             f"Revenue: {format_tfc(s.revenue)}"]
     for provider, amount in sorted(s.revenue_by_provider.items()):
-        lines.append(f"  {provider}: {tfc(amount)}")
+        lines.append(f"  {provider}: {format_tfc(amount)}")
     if s.refunded_by_provider:
         lines.append("Refunded / disputed: " + ", ".join(
-            f"{p} {tfc(a)}" for p, a in sorted(s.refunded_by_provider.items())))
-    lines += [f"Commission earned: {tfc(s.commission)}",
-              f"Credits outstanding: {tfc(s.outstanding)} (held {tfc(s.held)})",
-              f"Debt: {tfc(s.debt)} ({s.debtors} users)",
+            f"{p} {format_tfc(a)}" for p, a in sorted(s.refunded_by_provider.items())))
+    lines += [f"Commission earned: {format_tfc(s.commission)}",
+              f"Credits outstanding: {format_tfc(s.outstanding)} (held {format_tfc(s.held)})",
+              f"Debt: {format_tfc(s.debt)} ({s.debtors} users)",
               "Deployments: " + (" · ".join(f"{k} {v}" for k, v in s.deployments_by_state.items()) or "none")]
     return "\n".join(lines)
 
@@ -56,7 +57,7 @@ def chart_png(points: list[shop_stats.DayPoint]) -> bytes:
     revenue_ax, deploy_ax = figure.subplots(2, 1, sharex=True)
     labels = [datetime.fromtimestamp(p.day_start, UTC).strftime("%m-%d") for p in points]
     x = range(len(points))
-    revenue_ax.bar(x, [p.revenue / 100 for p in points], color="#2a9d8f")
+    revenue_ax.bar(x, [float(minor_to_tfc(p.revenue)) for p in points], color="#2a9d8f")
     revenue_ax.set_ylabel("revenue (TFC)")
     revenue_ax.set_title("Daily revenue and deployments")
     deploy_ax.bar(x, [p.deployments for p in points], color="#e76f51")

@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from core.money import format_stars
 from ledger import LedgerError, OrderNotFound, PaymentNotFound
 from payments.payload import PayloadError, verify_payload
 from payments.stripe_checkout import OrderNotPayable
@@ -180,7 +181,7 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
         return
     if result.purchase is not None and shop.worker is not None:
         shop.worker.wake()  # the buy-now purchase is queued, its status message in the outbox
-    shown = f"{paid.total_amount} Stars" if paid.currency == STARS_CURRENCY else _card_text(paid.total_amount, paid.currency)
+    shown = format_stars(paid.total_amount) if paid.currency == STARS_CURRENCY else _card_text(paid.total_amount, paid.currency)
     await message.reply_text(texts.receipt(result.payment.payment.amount, shown, result.order,
                                            result.payment.balance, result.purchase is not None,
                                            result.purchase_error))
@@ -222,7 +223,7 @@ async def reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     for result in report.credited:
         order, payment = result.order, result.payment
-        text = texts.receipt(payment.payment.amount, f"{payment.payment.provider_amount} Stars", order,
+        text = texts.receipt(payment.payment.amount, format_stars(payment.payment.provider_amount), order,
                              payment.balance, result.purchase is not None, result.purchase_error)
         try:
             await context.bot.send_message(order.user_id, text)

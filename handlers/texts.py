@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.money import format_tfc
+from core.money import format_stars, format_tfc, format_tfc_signed
 from core.settings import ServiceConfig
 from ledger import Balance, HistoryEntry, Order, deploy_messages
 from ledger.deployments import DeploymentRecord
@@ -60,7 +60,7 @@ def btn_topup_difference(amount: int) -> str:
 
 
 def btn_pay_stars(stars: int) -> str:
-    return f"⭐ Pay {stars} Stars"
+    return f"⭐ Pay {format_stars(stars)}"
 
 
 def btn_pay_card(amount: int) -> str:
@@ -230,14 +230,10 @@ def _when(ts: int) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _signed(amount: int) -> str:
-    return ("+" if amount > 0 else "−") + format_tfc(abs(amount))
-
-
 def history(entries: list[HistoryEntry], first_page: bool) -> str:
     if not entries:
         return "No history yet." if first_page else "No older entries."
-    lines = [f"{_when(e.created_at)}  {_signed(e.amount)}  {e.memo or e.kind}" for e in entries]
+    lines = [f"{_when(e.created_at)}  {format_tfc_signed(e.amount)}  {e.memo or e.kind}" for e in entries]
     return "Your history (newest first):\n" + "\n".join(lines)
 
 

@@ -6,12 +6,10 @@ number just gets a pointer back to /topup. Everything else lives in the ledger.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from core.money import MoneyError, tfc_to_minor
+from core.money import MoneyError, parse_tfc
 from ledger import LedgerError
 
 from . import keyboards, texts
@@ -77,12 +75,9 @@ async def typed_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 def parse_amount(text: str) -> int | None:
     """TFC typed by a person ("12", "12.5", "12,50", "12 TFC") in cents, or None."""
-    cleaned = text.strip().upper().removesuffix("TFC").strip().replace(",", ".")
-    if not cleaned or len(cleaned) > 20 or "E" in cleaned:  # no exponent: "1e999999" overflows
-        return None
     try:
-        return tfc_to_minor(Decimal(cleaned))
-    except (InvalidOperation, MoneyError):
+        return parse_tfc(text)
+    except MoneyError:
         return None
 
 

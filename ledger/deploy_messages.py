@@ -9,12 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-
-def tfc(minor: int) -> str:
-    """12345 -> '123.45 TFC'."""
-    sign = "-" if minor < 0 else ""
-    minor = abs(minor)
-    return f"{sign}{minor // 100}.{minor % 100:02d} TFC"
+from core.money import format_tfc
 
 
 def elapsed(seconds: int) -> str:
@@ -67,24 +62,24 @@ def details(name: str, service_id: str, info: dict[str, Any], expires_at: int, a
 
 
 def failed(service_id: str, took_s: int, reason: str, refunded: int) -> str:
-    back = f" {tfc(refunded)} is back in your balance." if refunded else ""
+    back = f" {format_tfc(refunded)} is back in your balance." if refunded else ""
     return f"❌ {service_id}: deployment failed after {elapsed(took_s)}: {reason}.{back}"
 
 
 def cancelled_before_deploy(service_id: str, refunded: int) -> str:
-    return f"🚫 {service_id}: cancelled before deployment. {tfc(refunded)} is back in your balance."
+    return f"🚫 {service_id}: cancelled before deployment. {format_tfc(refunded)} is back in your balance."
 
 
 def expiry_warning(name: str, expires_at: int, auto_renew: bool, price: int) -> str:
     if auto_renew:
-        then = f"auto-renew is on: {tfc(price)} will be taken from your balance for the next period"
+        then = f"auto-renew is on: {format_tfc(price)} will be taken from your balance for the next period"
     else:
         then = "auto-renew is off: the VM will be removed unless you renew it"
     return f"⚠️ Your VM {name} expires on {date(expires_at)}; {then}."
 
 
 def renewed(name: str, price: int, expires_at: int) -> str:
-    return f"🔁 {name} renewed: {tfc(price)} charged, paid until {date(expires_at)}."
+    return f"🔁 {name} renewed: {format_tfc(price)} charged, paid until {date(expires_at)}."
 
 
 def removed(name: str, reason: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import stripe
 
+from core.money import format_tfc
 from ledger import Ledger, stripe_state
 from ledger.models import Order
 
@@ -54,10 +55,6 @@ def make_client(api_key: str, api_base: str, max_network_retries: int = 1) -> st
         http_client=stripe.HTTPXClient(),
         max_network_retries=max_network_retries,
     )
-
-
-def _tfc(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d} TFC"
 
 
 class StripeCheckout:
@@ -162,7 +159,7 @@ class StripeCheckout:
                 "price_data": {
                     "currency": "usd",
                     "unit_amount": order.amount,
-                    "product_data": {"name": f"{name} ({_tfc(order.amount)})"},
+                    "product_data": {"name": f"{name} ({format_tfc(order.amount)})"},
                 },
             }],
             "client_reference_id": str(order.id),

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.money import format_tfc
 from ledger import deployments, errors, inbox, ops, outbox, stripe_state
 from ledger.models import Payment
 
@@ -122,11 +123,6 @@ def session_event(session: Mapping[str, Any], event_type: str, event_id: str) ->
     return parse_event({"id": event_id, "type": event_type, "data": {"object": dict(session)}})
 
 
-def _tfc(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d} TFC"
-
-
 def _keep(conn: sqlite3.Connection, now: int, event: StripeEvent, reason: str) -> None:
     payload = json.dumps(event.raw, sort_keys=True, default=str)
     inbox.keep(conn, now, PROVIDER, event.id or f"noid:{event.object_id}", event.type, payload,
@@ -200,13 +196,13 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
     )
     if not result.new:
         return Outcome("duplicate", "already credited", order.id)
-    text = f"✅ Payment received: {_tfc(order.amount)} credited. Balance: {_tfc(result.balance.posted - result.balance.held)}."
+    text = f"✅ Payment received: {format_tfc(order.amount)} credited. Balance: {format_tfc(result.balance.posted - result.balance.held)}."
     # A purchase order paid directly is a buy-now, as for Telegram payments: place it with the
     # credit. A second payment for an order already placed stays on the balance.
     if order.kind == "purchase" and order.state not in ops.PLACED_STATES:
         text = _buy_now(conn, now, order.id, order.user_id, policy, text)
     outbox.enqueue(conn, now, order.user_id, text, key=f"stripe:paid:{event.object_id}")
-    return Outcome("credited", _tfc(order.amount), order.id)
+    return Outcome("credited", format_tfc(order.amount), order.id)
 
 
 def _buy_now(conn: sqlite3.Connection, now: int, order_id: int, user_id: int, policy: Policy,
@@ -233,7 +229,7 @@ def _failed(conn: sqlite3.Connection, now: int, event: StripeEvent) -> Outcome:
         return Outcome("noop", f"order is {order.state}", order.id)
     ops.set_order_state(conn, now, order.id, "failed", ("open",))
     outbox.enqueue(conn, now, order.user_id,
-                   f"❌ Your bank payment for order {order.id} ({_tfc(order.amount)}) failed. "
+                   f"❌ Your bank payment for order {order.id} ({format_tfc(order.amount)}) failed. "
                    "Nothing was charged; you can pay again another way.",
                    key=f"stripe:failed:{event.object_id}")
     return Outcome("failed", "", order.id)
@@ -300,17 +296,17 @@ def _refunded(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: P
     due = refund_due(conn, payment, event.object_id, event.amount_refunded or 0)
     amount, key = due.amount, due.key
     if amount <= 0:
-        return Outcome("duplicate", f"refunds of {_tfc(due.total)} already taken back", payment.order_id)
+        return Outcome("duplicate", f"refunds of {format_tfc(due.total)} already taken back", payment.order_id)
     ops.clawback(conn, now, PROVIDER, payment.external_id, key, amount, due.memo)
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    text = f"↩️ Refund: {_tfc(amount)} was returned to your card and taken off your balance."
+    text = f"↩️ Refund: {format_tfc(amount)} was returned to your card and taken off your balance."
     if balance.posted < 0:
-        text += f" Your balance is now {_tfc(balance.posted)} (debt); new purchases wait until it is repaid."
+        text += f" Your balance is now {format_tfc(balance.posted)} (debt); new purchases wait until it is repaid."
         _tell_admins(conn, now, policy, key,
-                     f"User {payment.user_id} is in debt {_tfc(-balance.posted)} after a Stripe "
-                     f"refund of {_tfc(amount)} (order {payment.order_id}).")
+                     f"User {payment.user_id} is in debt {format_tfc(-balance.posted)} after a Stripe "
+                     f"refund of {format_tfc(amount)} (order {payment.order_id}).")
     outbox.enqueue(conn, now, payment.user_id, text, key=key)
-    return Outcome("clawed_back", _tfc(amount), payment.order_id)
+    return Outcome("clawed_back", format_tfc(amount), payment.order_id)
 
 
 def _disputed(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: Payment,
@@ -329,6 +325,6 @@ def _disputed(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: P
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
     _tell_admins(conn, now, policy, key,
                  f"⚠️ Stripe dispute {event.object_id}: user {payment.user_id}, order "
-                 f"{payment.order_id}, {_tfc(event.amount or 0)}. Taken back {_tfc(amount)}; "
-                 f"balance now {_tfc(balance.posted)}. The user is flagged.")
-    return Outcome("clawed_back", _tfc(amount), payment.order_id)
+                 f"{payment.order_id}, {format_tfc(event.amount or 0)}. Taken back {format_tfc(amount)}; "
+                 f"balance now {format_tfc(balance.posted)}. The user is flagged.")
+    return Outcome("clawed_back", format_tfc(amount), payment.order_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from telegram import Bot, LabeledPrice, Message
 
+from core.money import format_stars
 from ledger import Order
 
 from .payload import sign_payload
@@ -97,7 +98,7 @@ def stars_invoice(order: Order, title: str, description: str, *, stars_per_tfc: 
     """A Stars invoice: XTR, empty provider token, exactly one price in whole Stars."""
     stars = stars_for(order.amount, stars_per_tfc)
     if stars > MAX_STARS:
-        raise InvoiceError(f"{stars} Stars is over Telegram's limit of {MAX_STARS} per invoice")
+        raise InvoiceError(f"{format_stars(stars)} is over Telegram's limit of {MAX_STARS} per invoice")
     return InvoiceSpec(_clip(title, TITLE_MAX), _clip(description, DESCRIPTION_MAX),
                        sign_payload(order.id, secret), STARS_CURRENCY, stars, "")
 

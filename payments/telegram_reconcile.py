@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from telegram import Bot, StarTransaction, TransactionPartnerUser
 
+from core.money import format_stars, format_tfc
 from ledger import Ledger, LedgerError, OrderNotFound, Transfer, ops, outbox
-from ledger.deploy_messages import tfc
 
 from .payload import PayloadError, verify_payload
 from .telegram_credit import CreditResult, credit_order_payment, keep_unapplied
@@ -66,16 +66,16 @@ def _clawback_and_tell(conn: sqlite3.Connection, now: int, charge_id: str,
         return transfer
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
     order = f" for order #{transfer.order_id}" if transfer.order_id else ""
-    text = f"Your Stars payment{order} was refunded; {tfc(transfer.amount)} of credits was taken back."
+    text = f"Your Stars payment{order} was refunded; {format_tfc(transfer.amount)} of credits was taken back."
     if balance.posted < 0:
-        text += f" Your balance is now {tfc(balance.posted)} (debt); new purchases wait until it is repaid."
+        text += f" Your balance is now {format_tfc(balance.posted)} (debt); new purchases wait until it is repaid."
     key = refund_key(charge_id)
     outbox.enqueue(conn, now, payment.user_id, text, key=key)
     for admin_id in admin_ids:
         outbox.enqueue(conn, now, admin_id,
                        f"Stars payment {charge_id} of user {payment.user_id}{order} was refunded at "
                        f"Telegram but the ledger had missed it; reconciliation took back "
-                       f"{tfc(transfer.amount)}. Balance now {tfc(balance.posted)}.",
+                       f"{format_tfc(transfer.amount)}. Balance now {format_tfc(balance.posted)}.",
                        key=f"{key}:admin:{admin_id}")
     return transfer
 
@@ -137,7 +137,7 @@ async def _credit(ledger: Ledger, tx: StarTransaction, source: TransactionPartne
     if order.user_id != source.user.id:
         return f"order {order_id} belongs to another user"
     if tx.amount != stars_for(order.amount, stars_per_tfc):
-        return f"{tx.amount} Stars paid, {stars_for(order.amount, stars_per_tfc)} expected"
+        return f"{format_stars(tx.amount)} paid, {stars_for(order.amount, stars_per_tfc)} expected"
     try:
         result = await credit_order_payment(
             ledger, provider="stars", charge_id=tx.id, user_id=source.user.id, order_id=order_id,
