@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger import Ledger  # noqa: E402
 from ledger.schema import ADJUSTMENTS, migrate  # noqa: E402
-from ledger.store import _open  # noqa: E402
+from ledger.store import connect  # noqa: E402
 
 ACCOUNTS = 200
 FUNDING = 10**12
@@ -43,15 +43,7 @@ async def bench_ledger(path: str, transfers: int, callers: int) -> tuple[float, 
     """Return (transfers per second, mean batch size) through the public API."""
     ledger, accounts = await _funded_ledger(path)
     per_caller = transfers // callers
-    batches = 0
-    original = ledger.store._call
-
-    async def counting_call(conn, fn, *args):  # counts group-commit batches, nothing more
-        nonlocal batches
-        batches += 1
-        return await original(conn, fn, *args)
-
-    ledger.store._call = counting_call  # type: ignore[method-assign]
+    batches_before = ledger.store.batches_committed
 
     async def caller(index: int) -> None:
         debit = accounts[index % ACCOUNTS]
@@ -62,6 +54,7 @@ async def bench_ledger(path: str, transfers: int, callers: int) -> tuple[float, 
     start = time.perf_counter()
     await asyncio.gather(*(caller(i) for i in range(callers)))
     elapsed = time.perf_counter() - start
+    batches = ledger.store.batches_committed - batches_before
     await ledger.close()
     done = per_caller * callers
     return done / elapsed, done / max(1, batches)
@@ -69,7 +62,7 @@ async def bench_ledger(path: str, transfers: int, callers: int) -> tuple[float, 
 
 def bench_raw(path: str, transfers: int, batch: int) -> float:
     """The same statements through stdlib sqlite3, `batch` transfers per transaction."""
-    conn = _open(path, 5000, "FULL")
+    conn = connect(path, 5000, "FULL")
     migrate(conn)
     conn.execute("BEGIN IMMEDIATE")
     for i in range(ACCOUNTS):
@@ -114,7 +107,7 @@ def bench_raw(path: str, transfers: int, batch: int) -> float:
 
 def fill_transfers(path: str, count: int) -> int:
     """Write `count` consistent transfers straight into a fresh ledger db; return a user id."""
-    conn = _open(path, 5000, "OFF")
+    conn = connect(path, 5000, "OFF")
     migrate(conn)
     users = max(10, count // 1000)  # every user has at least 100 transfers to page through
     conn.execute("BEGIN")

@@ -7,6 +7,9 @@ then resolves the callers' futures. One fsync thus covers many requests (group c
 caller never hears "done" for something that is not durable.
 
 Reads use a second connection: in WAL mode readers never wait for the writer.
+
+Each connection is a plain `sqlite3` connection owned by its own one-thread executor; the event
+loop reaches it with `loop.run_in_executor`, one hop per batch or per read.
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from .errors import StoreError
 from .schema import migrate
@@ -31,13 +33,55 @@ Op = Callable[[sqlite3.Connection], Any]
 MAX_BATCH = 1000
 
 
-def _open(path: str, busy_timeout_ms: int, synchronous: str) -> sqlite3.Connection:
+def connect(path: str, busy_timeout_ms: int, synchronous: str) -> sqlite3.Connection:
+    """A writer connection as the ledger uses it: autocommit (we issue BEGIN ourselves), WAL,
+    the given `synchronous` level. Raises StoreError if the file cannot be put in WAL mode."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal" and path != ":memory:":
+            raise StoreError(f"could not switch {path} to WAL mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA foreign_keys = OFF")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _connect_reader(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("PRAGMA query_only = ON")
     return conn
+
+
+class _Owned:
+    """One sqlite3 connection and the single thread it lives on.
+
+    A whole transaction runs as ONE call on that thread (one hop, not one per statement), and no
+    other thread ever touches the connection.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._conn = await asyncio.get_running_loop().run_in_executor(self._thread, connect)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._conn is None:
+            raise StoreError("the ledger store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, self._conn, *args)
+
+    async def close(self) -> None:
+        """Close the connection on its thread, then end the thread (nothing keeps it alive)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
+        self._thread.shutdown(wait=True)
 
 
 def _run_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
@@ -74,11 +118,12 @@ class Store:
         self.path = str(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous.upper()
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._writer = _Owned("ledger-writer")
+        self._reader = _Owned("ledger-reader")
         self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self.batches_committed = 0  # group-commit transactions so far (the benchmark reads it)
 
     async def open(self) -> Store:
         """Open both connections, apply migrations and start the writer.
@@ -96,33 +141,14 @@ class Store:
     async def _open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._writer = aiosqlite.connect(
-            self.path, isolation_level=None, check_same_thread=False
-        )
-        await self._writer
-        await self._call(self._writer, self._configure)
+        await self._writer.open(
+            lambda: connect(self.path, self._busy_timeout_ms, self._synchronous))
         try:
-            await self._call(self._writer, migrate)
+            await self._writer.call(migrate)
         except RuntimeError as exc:  # a schema newer than this code
             raise StoreError(str(exc)) from None
-        self._reader = aiosqlite.connect(self.path, isolation_level=None)
-        await self._reader
-        await self._reader.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        await self._reader.execute("PRAGMA query_only = ON")
+        await self._reader.open(lambda: _connect_reader(self.path, self._busy_timeout_ms))
         self._task = asyncio.create_task(self._write_loop(), name="ledger-writer")
-
-    def _configure(self, conn: sqlite3.Connection) -> None:
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal" and self.path != ":memory:":
-            raise StoreError(f"could not switch {self.path} to WAL mode (got {mode})")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-
-    @staticmethod
-    async def _call(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
-        # aiosqlite runs each call on the connection's own thread; `_execute` lets us run a whole
-        # transaction as ONE call there instead of one thread hop per statement.
-        return await conn._execute(fn, conn._conn, *args)
 
     async def close(self) -> None:
         """Finish the queued writes, then close both connections."""
@@ -131,10 +157,8 @@ class Store:
             await self._queue.put((_STOP, asyncio.get_running_loop().create_future()))
             await self._task
             self._task = None
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        await self._reader.close()
+        await self._writer.close()
 
     async def __aenter__(self) -> Store:
         return await self.open()
@@ -156,12 +180,9 @@ class Store:
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` on the reader connection's thread, in one call."""
-        if self._reader is None:
-            raise StoreError("the ledger store is closed")
-        return await self._call(self._reader, _in_read_snapshot, fn)
+        return await self._reader.call(_in_read_snapshot, fn)
 
     async def _write_loop(self) -> None:
-        assert self._writer is not None
         queue = self._queue
         stop = False
         while not stop:
@@ -176,9 +197,8 @@ class Store:
                 await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
-        assert self._writer is not None
         try:
-            outcomes = await self._call(self._writer, _run_batch, [op for op, _ in batch])
+            outcomes = await self._writer.call(_run_batch, [op for op, _ in batch])
         except BaseException as exc:  # the whole transaction failed: nobody's write landed
             log.error("ledger batch of %d failed: %s", len(batch), exc)
             error = StoreError(f"database write failed: {exc}")
@@ -188,6 +208,7 @@ class Store:
             if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
                 raise
             return
+        self.batches_committed += 1
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue

@@ -151,21 +151,17 @@ async def test_a_newer_database_is_refused(db_path: Path) -> None:
 
 
 async def test_writer_runs_in_wal_mode_with_synchronous_full(ledger: Ledger, db_path: Path) -> None:
-    store = ledger.store
-    writer = store._writer
-    assert writer is not None
-
     def pragmas(conn: sqlite3.Connection) -> tuple:
         return (conn.execute("PRAGMA journal_mode").fetchone()[0],
                 conn.execute("PRAGMA synchronous").fetchone()[0])
 
-    assert await store._call(writer, pragmas) == ("wal", 2)  # 2 is FULL
+    assert await ledger.store.write(pragmas) == ("wal", 2)  # 2 is FULL
     assert rows(db_path, "PRAGMA journal_mode") == [("wal",)]  # persistent, in the file
 
 
 async def test_synchronous_is_configurable_and_checked(tmp_path: Path) -> None:
     async with await Ledger.open(tmp_path / "x.db", synchronous="extra") as ledger:
-        assert await ledger.store._call(
-            ledger.store._writer, lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == 3
+        assert await ledger.store.write(
+            lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == 3
     with pytest.raises(ValueError, match="synchronous"):
         await Ledger.open(tmp_path / "y.db", synchronous="sometimes")
