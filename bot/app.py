@@ -10,14 +10,11 @@ from collections.abc import Iterable
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from grid.deployer import Deployer
-from grid.gridproxy import GridProxyClient
-from handlers.deps import Shop, StripeCheckout, Wakeable
+from handlers.deps import CONTEXT_TYPES, Shop, ShopApplication
 from handlers.payments import reconcile_job
 from handlers.registry import Extension, install, set_commands
-from ledger import Ledger
 
-from .config import Config, ConfigError, Secrets
+from .config import ConfigError
 
 __all__ = ["ALLOWED_UPDATES", "build_application", "run_polling", "start_polling", "stop_polling"]
 
@@ -28,31 +25,28 @@ RECONCILE_JOB = "stars-reconcile"
 
 
 def build_application(
-    config: Config,
-    secrets: Secrets,
-    ledger: Ledger,
+    shop: Shop,
     *,
     base_url: str | None = None,
-    stripe_checkout: StripeCheckout | None = None,
-    deployer: Deployer | None = None,
-    worker: Wakeable | None = None,
-    gridproxy: GridProxyClient | None = None,
     extra: Iterable[Extension] = (),
     reconcile_interval_s: float | None = 600.0,
     rate_limit_retries: int = 3,
-) -> Application:  # type: ignore[type-arg]
-    """The shop's Application; `base_url` overrides `config.telegram.api_base + "/bot"`.
+) -> ShopApplication:
+    """The shop's Application, holding `shop` (built whole by the caller, see bot.runtime);
+    `base_url` overrides `config.telegram.api_base + "/bot"`.
 
-    `extra` hooks `(application, shop) -> None` add other issues' handlers before the catch-alls.
+    `extra` hooks `(application, shop) -> None` add more handlers before the catch-alls.
     `reconcile_interval_s=None` runs the Stars reconciliation only once, at start.
-    `deployer`, `worker` and `gridproxy` are the grid collaborators of the `Shop` (all optional).
     """
+    config, secrets = shop.config, shop.secrets
     if secrets.bot_token is None:
         raise ConfigError("environment: BOT_TOKEN not set")
     if secrets.payload_secret is None:
         raise ConfigError("environment: PAYLOAD_SECRET not set (it signs invoice payloads)")
     application = (
         ApplicationBuilder()
+        .application_class(ShopApplication, kwargs={"shop": shop})
+        .context_types(CONTEXT_TYPES)
         .token(secrets.bot_token.get_secret_value())
         .base_url(base_url or config.telegram.api_base + "/bot")
         .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
@@ -60,9 +54,8 @@ def build_application(
         .post_init(set_commands)
         .build()
     )
-    shop = Shop(config=config, secrets=secrets, ledger=ledger, stripe_checkout=stripe_checkout,
-                deployer=deployer, worker=worker, gridproxy=gridproxy)
-    install(application, shop, extra)
+    assert isinstance(application, ShopApplication)
+    install(application, extra)
     jobs = application.job_queue
     if jobs is None:
         raise RuntimeError("PTB's job queue is missing; install python-telegram-bot[job-queue]")

@@ -14,14 +14,16 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+import stripe
 from aiohttp import web
 
+from core.catalog import Catalogue
 from grid.factory import make_deployer, make_gridproxy
 from grid.periods import PeriodKeeper
 from grid.worker import DeploymentWorker, WorkerOptions
-from handlers.deps import SHOP_KEY
+from handlers.deps import Shop
 from handlers.registry import set_commands
-from ledger import Ledger, Order, rate_to_ppm, users
+from ledger import Ledger, Order, admin_state, rate_to_ppm, users
 from payments.notifier import Notifier
 from payments.stripe_checkout import StripeCheckout, make_client
 from payments.stripe_events import Policy
@@ -43,6 +45,18 @@ def _grid_options(config: Config) -> dict[str, Any]:
     return options
 
 
+async def load_catalogue(ledger: Ledger, config: Config) -> Catalogue:
+    """The services of `config` with the admins' overrides kept in the ledger."""
+    return Catalogue(config.services, await ledger.read(admin_state.service_overrides))
+
+
+def stripe_client_for(config: Config, secrets: Secrets) -> stripe.StripeClient | None:
+    """The Stripe client when STRIPE_SECRET_KEY is set: admins refund Stripe payments with it
+    even while new checkouts are off (`stripe.enabled = false`)."""
+    key = secrets.stripe_secret_key
+    return make_client(key.get_secret_value(), config.stripe.api_base) if key is not None else None
+
+
 async def _every(interval_s: float, stop: asyncio.Event, job: Callable[[], Awaitable[Any]],
                  name: str) -> None:
     while not stop.is_set():
@@ -62,13 +76,15 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event) -> None:
         commission_ppm=rate_to_ppm(config.marketplace.commission_rate),
         hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
     )
+    catalogue = await load_catalogue(ledger, config)
     deployer = make_deployer(config.grid.backend, **_grid_options(config))
     gridproxy = make_gridproxy(config.grid.gridproxy_url) if config.grid.gridproxy_url else None
 
-    stripe_client = None
+    stripe_client = stripe_client_for(config, secrets)
+    stripe_on = config.stripe.enabled and stripe_client is not None
     checkout = None
-    if config.stripe.enabled and secrets.stripe_secret_key is not None:
-        stripe_client = make_client(secrets.stripe_secret_key.get_secret_value(), config.stripe.api_base)
+    if stripe_on:
+        assert stripe_client is not None
         checkout = StripeCheckout(ledger, stripe_client, bot_username=config.telegram.bot_username,
                                   expiry_minutes=config.stripe.checkout_expiry_minutes)
 
@@ -76,26 +92,23 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event) -> None:
         assert checkout is not None
         return await checkout.checkout_url(order)
 
-    options = WorkerOptions.from_config(config)
+    options = WorkerOptions.from_config(config, services=catalogue)
 
     async def ssh_key_for(user_id: int) -> str | None:
         return await ledger.read(partial(users.ssh_key, user_id=user_id))
 
     worker = DeploymentWorker(ledger, deployer, options, ssh_key_for=ssh_key_for)
-    application = build_application(
-        config, secrets, ledger, stripe_checkout=stripe_link if checkout else None,
-    )
-    shop = application.bot_data[SHOP_KEY]
-    for name, value in (("deployer", deployer), ("worker", worker), ("gridproxy", gridproxy)):
-        if hasattr(shop, name):
-            setattr(shop, name, value)
+    shop = Shop(config=config, secrets=secrets, ledger=ledger, catalogue=catalogue,
+                stripe_checkout=stripe_link if checkout else None, stripe_client=stripe_client,
+                deployer=deployer, worker=worker, gridproxy=gridproxy)
+    application = build_application(shop)
 
     webhook_mode = config.telegram.mode == "webhook"
     web_app = make_app(
         ledger,
         stripe_secret=secrets.stripe_webhook_secret.get_secret_value()
         if config.stripe.enabled and secrets.stripe_webhook_secret else None,
-        stripe_client=stripe_client,
+        stripe_client=stripe_client if stripe_on else None,
         admin_ids=config.admin.user_ids,
         hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
         telegram_application=application if webhook_mode else None,
@@ -137,7 +150,8 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event) -> None:
                 name="hold-expiry",
             ),
         ]
-        if stripe_client is not None:
+        if stripe_on:
+            assert stripe_client is not None
             reconciler = StripeReconciler(ledger, stripe_client, Policy(
                 admin_ids=tuple(config.admin.user_ids),
                 hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,

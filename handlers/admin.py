@@ -1,6 +1,6 @@
 """Admin chat commands: wiring, the /admin menu, /audit and /adminlog.
 
-Installed by `handlers.registry.install` through `install(application, shop)`. The commands
+Installed by `handlers.registry.install` through `install(application)`. The commands
 themselves live in admin_money.py (/user, /credit, /debit, /refund), admin_ops.py
 (/deployments, /retry, /cancel, /services, /service), admin_broadcast.py (/broadcast) and
 admin_stats.py (/stats); admin_common.py has the guard and the confirm-button machinery.
@@ -15,12 +15,9 @@ from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
-    TypeHandler,
     filters,
 )
 
@@ -38,13 +35,12 @@ from .admin_common import (
 )
 from .callbacks import encode, pattern
 from .common import answer, parse
-from .deps import Shop, get_shop
+from .deps import CustomContext, ShopApplication
 
 __all__ = ["ADMIN_COMMANDS", "install"]
 
 log = logging.getLogger("gridshop.admin")
 
-LOADER_GROUP = ADMIN_GROUP - 1
 USAGE_ADMINLOG = "Usage: /adminlog [count]   (1-50, default 20)"
 
 # For the README and /admin: the exact syntax of every admin command.
@@ -80,15 +76,15 @@ def commands_text() -> str:
 
 
 @admin_command("admin")
-async def admin_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def admin_menu(update: Update, context: CustomContext) -> None:
     """/admin: the menu."""
     await reply(update, "🛠 Admin menu. Amounts are in TFC; users by id or @username.", menu_markup())
 
 
 @admin_command("audit")
-async def audit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def audit_command(update: Update, context: CustomContext) -> None:
     """/audit: recompute every balance from the transfers and check every invariant."""
-    shop = get_shop(context)
+    shop = context.shop
     user = update.effective_user
     assert user is not None
     report = await shop.ledger.audit()
@@ -111,19 +107,19 @@ def log_lines(entries: list[adminlog.AdminAction]) -> list[str]:
 
 
 @admin_command("adminlog")
-async def adminlog_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def adminlog_command(update: Update, context: CustomContext) -> None:
     """/adminlog [count]: the latest admin actions, newest first."""
     args = context.args or []
     if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 50)):
         raise Usage(USAGE_ADMINLOG)
     limit = int(args[0]) if args else 20
-    entries = await get_shop(context).ledger.read(lambda conn: adminlog.recent(conn, limit))
+    entries = await context.shop.ledger.read(lambda conn: adminlog.recent(conn, limit))
     await reply(update, "📜 Admin log (newest first):\n" + "\n".join(log_lines(entries))
                 if entries else "📜 The admin log is empty.")
 
 
 @admin_button
-async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def menu_button(update: Update, context: CustomContext) -> None:
     """A menu button (`v1:admenu:<item>`): runs the command it names."""
     parsed = await parse(update)
     if parsed is None:
@@ -143,27 +139,16 @@ async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         pass
 
 
-async def _load_overrides(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Before the first update is handled: apply the catalogue overrides kept in the database,
-    and follow again any broadcast a restart interrupted."""
-    shop = get_shop(context)
-    if shop.extra.get(admin_ops.LOADED_KEY):
-        return
-    await admin_ops.load_overrides(shop)
-    await admin_broadcast.resume(context.application, shop)
+async def _resume_job(context: CustomContext) -> None:
+    """At start: follow again any broadcast a restart interrupted."""
+    await admin_broadcast.resume(context.application, context.shop)
 
 
-async def _load_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _load_overrides(None, context)
-
-
-def install(application: Application, shop: Shop) -> None:  # type: ignore[type-arg]
-    """Add the admin handlers (an `Extension` for handlers.registry)."""
-    admin_ops.remember_defaults(shop)
+def install(application: ShopApplication) -> None:
+    """Add the admin handlers, and the start-up job that resumes interrupted broadcasts."""
     private = filters.ChatType.PRIVATE
-    application.add_handler(TypeHandler(Update, _load_overrides), group=LOADER_GROUP)
     if application.job_queue is not None:
-        application.job_queue.run_once(_load_job, when=0, name="admin-overrides")
+        application.job_queue.run_once(_resume_job, when=0, name="admin-broadcasts")
     for name, callback in (
         ("admin", admin_menu), ("stats", admin_stats.stats_command),
         ("user", admin_money.user_command), ("credit", admin_money.credit_command),

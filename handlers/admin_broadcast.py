@@ -19,19 +19,16 @@ from functools import partial
 
 from telegram import Bot, Update
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application
 
 from ledger import admin_state as state
 from ledger import adminlog, outbox, users
 
 from .admin_common import RunResult, Usage, admin_command, ask, command_key, runner
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 
 log = logging.getLogger("gridshop.admin")
 
-DEFAULT_RATE = 25.0  # messages per second; Telegram allows about 30 overall
-RATE_KEY = "broadcast_rate"  # Shop.extra override (tests, or an operator with a higher limit)
-PROGRESS_KEY = "broadcast_progress_s"
 USAGE = "Usage: /broadcast <text>   (sent to every user who has not blocked the bot, after a confirm)"
 MAX_LENGTH = 4000
 
@@ -81,7 +78,7 @@ def progress_text(request_id: int, p: Progress, done: bool) -> str:
 
 
 @admin_command("broadcast")
-async def broadcast_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def broadcast_command(update: Update, context: CustomContext) -> None:
     """/broadcast <text>: shows the recipients' count and asks for confirmation."""
     from .admin_common import command_text
 
@@ -90,20 +87,20 @@ async def broadcast_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         raise Usage(USAGE)
     if len(text) > MAX_LENGTH:
         raise Usage(f"The text is {len(text)} characters; {MAX_LENGTH} at most.")
-    shop = get_shop(context)
+    shop = context.shop
     count = len(await shop.ledger.read(users.reachable_ids))
-    rate = float(shop.extra.get(RATE_KEY, DEFAULT_RATE))
+    rate = shop.broadcast_rate
     prompt = (f"Broadcast to {count} users (about {int(count / rate) + 1} s at {rate:g}/s)?\n\n{text}")
     await ask(update, shop, command_key(update), "broadcast", {"text": text}, prompt,
               [(f"📣 Send to {count} users", "go")])
 
 
 @runner("broadcast")
-async def run_broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE, request: state.AdminRequest,
+async def run_broadcast(update: Update, context: CustomContext, request: state.AdminRequest,
                         option: str) -> RunResult:
-    shop = get_shop(context)
+    shop = context.shop
     text = str(request.params["text"])
-    rate = float(shop.extra.get(RATE_KEY, DEFAULT_RATE))
+    rate = shop.broadcast_rate
 
     def write(conn: sqlite3.Connection, now: int) -> int | None:
         if not state.finish_request(conn, now, request.id, "done", "queued"):
@@ -124,7 +121,7 @@ def start_progress(application: Application, shop: Shop, request_id: int, chat_i
                    message_id: int | None) -> None:
     application.create_task(
         follow(application.bot, shop, request_id, chat_id, message_id,
-               float(shop.extra.get(PROGRESS_KEY, 1.0))),
+               shop.broadcast_progress_s),
         name=f"broadcast-{request_id}",
     )
 

@@ -16,7 +16,7 @@ from functools import wraps
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 from core.money import MoneyError, parse_tfc
 from ledger import MAX_AMOUNT, users
@@ -26,14 +26,14 @@ from ledger.queries import account_of_user
 from . import texts
 from .callbacks import INT, SLUG, encode, register_action
 from .common import answer, pressed
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 
 log = logging.getLogger("gridshop.admin")
 
 ADMIN_GROUP = -2  # before record_user (-1) and the shop's handlers (0)
 MAX_TEXT = 4000  # Telegram's limit is 4096 characters after parsing
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, CustomContext], Awaitable[None]]
 
 register_action("admenu", (SLUG,))      # admin menu item
 register_action("adok", (INT, SLUG))    # confirm request <id> with option (go, debt, none, unused, full)
@@ -59,9 +59,9 @@ def admin_command(name: str, *, only_with_args: bool = False) -> Callable[[Handl
 
     def decorate(fn: Handler) -> Handler:
         @wraps(fn)
-        async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async def guarded(update: Update, context: CustomContext) -> None:
             user = update.effective_user
-            if not is_admin(get_shop(context), user.id if user else None):
+            if not is_admin(context.shop, user.id if user else None):
                 log.warning("refused /%s from non-admin user %s (@%s)", name,
                             user.id if user else None, user.username if user else None)
                 return
@@ -82,11 +82,11 @@ def admin_button(fn: Handler) -> Handler:
     """Guard an admin button: anyone else gets the answer an unknown button gets."""
 
     @wraps(fn)
-    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def guarded(update: Update, context: CustomContext) -> None:
         query = update.callback_query
         if query is None:
             return
-        if not is_admin(get_shop(context), query.from_user.id):
+        if not is_admin(context.shop, query.from_user.id):
             log.warning("refused admin button %r from non-admin user %s", query.data, query.from_user.id)
             await answer(query, texts.ANSWER_INVALID, alert=True)
             return
@@ -210,7 +210,7 @@ async def ask(
 
 # What a confirm button's work returns: the text replacing the prompt, and maybe new buttons.
 RunResult = str | tuple[str, InlineKeyboardMarkup]
-RequestRunner = Callable[[Update, ContextTypes.DEFAULT_TYPE, state.AdminRequest, str], Awaitable[RunResult]]
+RequestRunner = Callable[[Update, CustomContext, state.AdminRequest, str], Awaitable[RunResult]]
 RUNNERS: dict[str, RequestRunner] = {}
 
 
@@ -225,13 +225,12 @@ def runner(action: str) -> Callable[[RequestRunner], RequestRunner]:
     return register
 
 
-def _lock(context: ContextTypes.DEFAULT_TYPE, request_id: int) -> asyncio.Lock:
-    locks: dict[int, asyncio.Lock] = context.bot_data.setdefault("admin_request_locks", {})
-    return locks.setdefault(request_id, asyncio.Lock())
+def _lock(shop: Shop, request_id: int) -> asyncio.Lock:
+    return shop.admin_request_locks.setdefault(request_id, asyncio.Lock())
 
 
 @admin_button
-async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def confirm(update: Update, context: CustomContext) -> None:
     """A confirm button (`v1:adok:<request>:<option>`): run the request once."""
     got = await pressed(update, context)
     if got is None:
@@ -239,7 +238,7 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query, data, shop = got
     request_id, option = data.int_arg(0), data.args[1]
     # Taps run concurrently (concurrent_updates); one at a time per request, then re-check.
-    async with _lock(context, request_id):
+    async with _lock(shop, request_id):
         try:
             request = await shop.ledger.read(lambda conn: state.get_request(conn, request_id))
         except state.RequestNotFound:
@@ -264,14 +263,14 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @admin_button
-async def cancel_request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel_request(update: Update, context: CustomContext) -> None:
     """Cancel (`v1:adno:<request>`): the request is closed and can no longer run."""
     got = await pressed(update, context)
     if got is None:
         return
     query, data, shop = got
     request_id = data.int_arg(0)
-    async with _lock(context, request_id):
+    async with _lock(shop, request_id):
         closed = await shop.ledger.write(
             lambda conn, now: state.finish_request(conn, now, request_id, "cancelled", "cancelled"))
     await answer(query, "Cancelled." if closed else "Nothing to cancel.")

@@ -11,9 +11,9 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+import stripe
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
 from core.money import format_stars, format_tfc
 from ledger import ADJUSTMENTS, LedgerError, Payment, adminlog, ops, outbox, queries, users
@@ -40,7 +40,7 @@ from .admin_common import (
 )
 from .callbacks import encode
 from .common import answer, parse
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 
 USAGE_USER = "Usage: /user <id|@username>"
 USAGE_CREDIT = "Usage: /credit <user> <amount> <reason>   e.g. /credit @alice 5 goodwill for the outage"
@@ -105,25 +105,25 @@ async def user_card(shop: Shop, user_id: int) -> tuple[str, InlineKeyboardMarkup
 
 
 @admin_command("user")
-async def user_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def user_command(update: Update, context: CustomContext) -> None:
     """/user <id|@username>: balance, held, debt, payments, orders, deployments and actions."""
     args = context.args or []
     if len(args) != 1:
         raise Usage(USAGE_USER)
-    shop = get_shop(context)
+    shop = context.shop
     user_id = await resolve_user(shop, args[0], USAGE_USER)
     text, markup = await user_card(shop, user_id)
     await reply(update, text, markup)
 
 
 @admin_button
-async def user_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def user_button(update: Update, context: CustomContext) -> None:
     parsed = await parse(update)
     if parsed is None:
         return
     query, data = parsed
     await answer(query)
-    text, markup = await user_card(get_shop(context), data.int_arg(0))
+    text, markup = await user_card(context.shop, data.int_arg(0))
     try:
         await query.edit_message_text(text, reply_markup=markup)
     except BadRequest as exc:
@@ -134,12 +134,12 @@ async def user_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 # --- /credit and /debit -----------------------------------------------------------------------
 
 
-async def _adjust_command(update: Update, context: ContextTypes.DEFAULT_TYPE, sign: int) -> None:
+async def _adjust_command(update: Update, context: CustomContext, sign: int) -> None:
     usage = USAGE_CREDIT if sign > 0 else USAGE_DEBIT
     args = context.args or []
     if len(args) < 3:
         raise Usage(f"{'A reason is required. ' if len(args) == 2 else ''}{usage}")
-    shop = get_shop(context)
+    shop = context.shop
     user_id = await resolve_user(shop, args[0], usage)
     amount = parse_amount(args[1], usage)
     reason = " ".join(args[2:]).strip()
@@ -156,21 +156,21 @@ async def _adjust_command(update: Update, context: ContextTypes.DEFAULT_TYPE, si
 
 
 @admin_command("credit")
-async def credit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def credit_command(update: Update, context: CustomContext) -> None:
     """/credit <user> <amount> <reason>: give credits, after a confirm button."""
     await _adjust_command(update, context, +1)
 
 
 @admin_command("debit")
-async def debit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def debit_command(update: Update, context: CustomContext) -> None:
     """/debit <user> <amount> <reason>: take credits (never below zero), after a confirm button."""
     await _adjust_command(update, context, -1)
 
 
 @runner("adjust")
-async def run_adjust(update: Update, context: ContextTypes.DEFAULT_TYPE, request: state.AdminRequest,
+async def run_adjust(update: Update, context: CustomContext, request: state.AdminRequest,
                      option: str) -> str:
-    shop = get_shop(context)
+    shop = context.shop
     p = request.params
     user_id, amount, reason = int(p["user_id"]), int(p["amount"]), str(p["reason"])
 
@@ -249,12 +249,12 @@ async def _ask_refund(update: Update, shop: Shop, key: str, payment: Payment, am
 
 
 @admin_command("refund")
-async def refund_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def refund_command(update: Update, context: CustomContext) -> None:
     """/refund <payment> [amount]: refund Stars (in full) or Stripe (in full or in part)."""
     args = context.args or []
     if not 1 <= len(args) <= 2:
         raise Usage(USAGE_REFUND)
-    shop = get_shop(context)
+    shop = context.shop
     amount = parse_amount(args[1], USAGE_REFUND) if len(args) == 2 else None
     ref = args[0].lstrip("#")
     payment = await shop.ledger.read(lambda conn: find_payment(conn, ref))
@@ -264,13 +264,13 @@ async def refund_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 @admin_button
-async def refund_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def refund_button(update: Update, context: CustomContext) -> None:
     """↩ Refund #<payment> on a user card: asks, like /refund <payment>."""
     parsed = await parse(update)
     if parsed is None:
         return
     query, data = parsed
-    shop = get_shop(context)
+    shop = context.shop
     payment_id = data.int_arg(0)
     payment = await shop.ledger.read(lambda conn: find_payment(conn, str(payment_id)))
     if payment is None:
@@ -283,21 +283,16 @@ async def refund_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await reply(update, str(exc))
 
 
-def _stripe_client(shop: Shop) -> Any:
-    client = shop.extra.get("admin.stripe_client")
-    if client is None:
-        key = shop.secrets.stripe_secret_key
-        if key is None:
-            raise Usage("Stripe is not configured (STRIPE_SECRET_KEY is not set).")
-        client = stripe_refunds.make_client_for(key.get_secret_value(), shop.config.stripe.api_base)
-        shop.extra["admin.stripe_client"] = client
-    return client
+def _stripe_client(shop: Shop) -> stripe.StripeClient:
+    if shop.stripe_client is None:
+        raise Usage("Stripe is not configured (STRIPE_SECRET_KEY is not set).")
+    return shop.stripe_client
 
 
 @runner("refund")
-async def run_refund(update: Update, context: ContextTypes.DEFAULT_TYPE, request: state.AdminRequest,
+async def run_refund(update: Update, context: CustomContext, request: state.AdminRequest,
                      option: str) -> RunResult:
-    shop = get_shop(context)
+    shop = context.shop
     payment_id, amount = int(request.params["payment_id"]), int(request.params["amount"])
     payment = await shop.ledger.read(lambda conn: find_payment(conn, str(payment_id)))
     assert payment is not None

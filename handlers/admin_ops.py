@@ -1,8 +1,8 @@
 """Admin commands about what is sold and deployed: /deployments [state], /retry <deployment>,
 /cancel <deployment> (with a refund choice), /services and /service enable|disable|price.
 
-Catalogue changes are kept in the database (`service_overrides`) and applied to the in-memory
-catalogue at start and on every change. Orders keep the amount they were opened with, so a
+Catalogue changes are kept in the database (`service_overrides`) and applied to the shop's
+`core.catalog.Catalogue`, loaded with them at start, on every change. Orders keep the amount they were opened with, so a
 price change applies to new orders only.
 """
 
@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
-from core.money import format_tfc, minor_to_tfc
+from core.money import format_tfc
 from ledger import LedgerError, adminlog, ops
 from ledger import admin_state as state
 from ledger import deployments as jobs
@@ -39,7 +38,7 @@ from .admin_common import (
 )
 from .callbacks import encode
 from .common import answer, parse
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 
 log = logging.getLogger("gridshop.admin")
 
@@ -49,8 +48,6 @@ USAGE_RETRY = "Usage: /retry <deployment id>"
 USAGE_CANCEL = "Usage: /cancel <deployment id>"
 USAGE_SERVICE = ("Usage: /service enable <id> · /service disable <id> · /service price <id> <amount>\n"
                  "(a price change applies to new orders only)")
-DEFAULTS_KEY = "admin.service_defaults"
-LOADED_KEY = "admin.overrides_loaded"
 
 
 def _when(ts: int | None) -> str:
@@ -66,12 +63,12 @@ def _line(d: DeploymentRecord) -> str:
 
 
 @admin_command("deployments")
-async def deployments_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def deployments_command(update: Update, context: CustomContext) -> None:
     """/deployments [state]: counts by state, and the deployments in one state (default: open ones)."""
     args = context.args or []
     if len(args) > 1 or (args and args[0] not in STATES):
         raise Usage(USAGE_DEPLOYMENTS)
-    shop = get_shop(context)
+    shop = context.shop
     wanted = [args[0]] if args else ["queued", "deploying", "failed", "cancelling"]
 
     def read(conn: sqlite3.Connection) -> tuple[dict[str, int], list[DeploymentRecord]]:
@@ -116,18 +113,18 @@ async def _ask_retry(update: Update, shop: Shop, key: str, deployment_id: int) -
 
 
 @admin_command("retry")
-async def retry_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def retry_command(update: Update, context: CustomContext) -> None:
     """/retry <deployment>: requeue a failed deployment (a fresh hold when the old was voided)."""
     args = context.args or []
     if len(args) != 1:
         raise Usage(USAGE_RETRY)
-    await _ask_retry(update, get_shop(context), command_key(update), parse_id(args[0], "deployment", USAGE_RETRY))
+    await _ask_retry(update, context.shop, command_key(update), parse_id(args[0], "deployment", USAGE_RETRY))
 
 
 @runner("retry")
-async def run_retry(update: Update, context: ContextTypes.DEFAULT_TYPE, request: state.AdminRequest,
+async def run_retry(update: Update, context: CustomContext, request: state.AdminRequest,
                     option: str) -> RunResult:
-    shop = get_shop(context)
+    shop = context.shop
     deployment_id = int(request.params["deployment_id"])
 
     def write(conn: sqlite3.Connection, now: int) -> str:
@@ -151,15 +148,9 @@ async def run_retry(update: Update, context: ContextTypes.DEFAULT_TYPE, request:
             adminlog.record(conn, now, request.admin_id, "retry.refused", f"deployment {deployment_id}",
                             reason, key=request.key)))
         return text
-    worker = _collaborator(shop, "worker")
-    if worker is not None and hasattr(worker, "wake"):
-        worker.wake()
+    if shop.worker is not None:
+        shop.worker.wake()
     return result
-
-
-def _collaborator(shop: Shop, name: str) -> Any:
-    """The runtime's deployer or worker, when the process has one."""
-    return getattr(shop, name, None) or shop.extra.get(name)
 
 
 # --- /cancel <deployment> ---------------------------------------------------------------------
@@ -191,20 +182,20 @@ async def _ask_cancel(update: Update, shop: Shop, key: str, deployment_id: int) 
 
 
 @admin_command("cancel", only_with_args=True)
-async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel_command(update: Update, context: CustomContext) -> None:
     """/cancel <deployment>: cancel a queued or running deployment, with a refund choice.
     A bare /cancel is the user's command (cancel what you were doing)."""
     args = context.args or []
     if len(args) != 1:
         raise Usage(USAGE_CANCEL)
-    await _ask_cancel(update, get_shop(context), command_key(update),
+    await _ask_cancel(update, context.shop, command_key(update),
                       parse_id(args[0], "deployment", USAGE_CANCEL))
 
 
 @runner("cancel")
-async def run_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, request: state.AdminRequest,
+async def run_cancel(update: Update, context: CustomContext, request: state.AdminRequest,
                      option: str) -> RunResult:
-    shop = get_shop(context)
+    shop = context.shop
     deployment_id = int(request.params["deployment_id"])
     if option not in ("none", "unused", "full"):
         return "Unknown choice; nothing changed."
@@ -236,7 +227,7 @@ async def run_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, request
         result, dep = await shop.ledger.write(write)
     except LedgerError as exc:
         return f"❌ Not cancelled: {exc}"
-    deployer = _collaborator(shop, "deployer")
+    deployer = shop.deployer
     if dep is not None and dep.state == "cancelling" and deployer is not None:
         from grid.periods import finish_cancel
         from grid.worker import LedgerWriter
@@ -252,7 +243,7 @@ async def run_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, request
     return result
 
 
-async def _deployment_button(update: Update, context: ContextTypes.DEFAULT_TYPE, prefix: str,
+async def _deployment_button(update: Update, context: CustomContext, prefix: str,
                              ask: Callable[[Update, Shop, str, int], Awaitable[None]]) -> None:
     """A deployment's Retry or Cancel button on /user or /deployments: the same confirm step as
     the command, keyed on the button so a double tap asks once."""
@@ -262,52 +253,28 @@ async def _deployment_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
     query, data = parsed
     await answer(query)
     try:
-        await ask(update, get_shop(context), button_key(update, f"{prefix}:{data.args[0]}"), data.int_arg(0))
+        await ask(update, context.shop, button_key(update, f"{prefix}:{data.args[0]}"), data.int_arg(0))
     except Usage as exc:
         await reply(update, str(exc))
 
 
 @admin_button
-async def retry_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def retry_button(update: Update, context: CustomContext) -> None:
     await _deployment_button(update, context, "ret", _ask_retry)
 
 
 @admin_button
-async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel_button(update: Update, context: CustomContext) -> None:
     await _deployment_button(update, context, "can", _ask_cancel)
 
 
 # --- the catalogue ----------------------------------------------------------------------------
 
 
-def remember_defaults(shop: Shop) -> None:
-    """Keep config.toml's enabled flags and prices, so removing an override can restore them."""
-    shop.extra.setdefault(DEFAULTS_KEY, {s.id: (s.enabled, s.price) for s in shop.config.services})
-
-
-def apply_overrides(shop: Shop, overrides: dict[str, state.ServiceOverride]) -> None:
-    """Set the in-memory catalogue to config.toml plus the overrides kept in the database."""
-    remember_defaults(shop)
-    defaults = shop.extra[DEFAULTS_KEY]
-    for service in shop.config.services:
-        enabled, price = defaults.get(service.id, (service.enabled, service.price))
-        override = overrides.get(service.id)
-        if override is not None and override.enabled is not None:
-            enabled = override.enabled
-        if override is not None and override.price is not None:
-            price = minor_to_tfc(override.price)
-        service.enabled, service.price = enabled, price
-
-
-async def load_overrides(shop: Shop) -> None:
-    apply_overrides(shop, await shop.ledger.read(state.service_overrides))
-    shop.extra[LOADED_KEY] = True
-
-
 def services_text(shop: Shop, overrides: dict[str, state.ServiceOverride]) -> tuple[str, InlineKeyboardMarkup]:
     lines = ["🛒 Services (✅ on sale, ⛔ hidden):"]
     rows = []
-    for s in shop.config.services:
+    for s in shop.catalogue.services:
         o = overrides.get(s.id)
         marks = []
         if o is not None and o.enabled is not None:
@@ -324,9 +291,9 @@ def services_text(shop: Shop, overrides: dict[str, state.ServiceOverride]) -> tu
 
 
 @admin_command("services")
-async def services_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def services_command(update: Update, context: CustomContext) -> None:
     """/services (for admins): every service, on sale or not, with enable/disable buttons."""
-    shop = get_shop(context)
+    shop = context.shop
     overrides = await shop.ledger.read(state.service_overrides)
     text, markup = services_text(shop, overrides)
     await reply(update, text, markup)
@@ -334,7 +301,7 @@ async def services_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | None, *,
                        enabled: bool | None = None, price: int | None = None) -> str:
-    service = shop.config.service(service_id)
+    service = shop.catalogue.get(service_id)
     if service is None:
         raise Usage(f"No service {service_id!r} in the catalogue.\n{USAGE_SERVICE}")
 
@@ -348,20 +315,20 @@ async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | No
             adminlog.record(conn, now, admin_id, "service", service_id, f"{change} ({was})", key=key)
         return state.service_overrides(conn)
 
-    apply_overrides(shop, await shop.ledger.write(write))
-    service = shop.config.service(service_id)
+    shop.catalogue.apply(await shop.ledger.write(write))
+    service = shop.catalogue.get(service_id)
     assert service is not None
     return (f"Service {service_id} is now {'on sale' if service.enabled else 'hidden'} at "
             f"{format_tfc(service.price_minor)} (new orders only).")
 
 
 @admin_command("service")
-async def service_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def service_command(update: Update, context: CustomContext) -> None:
     """/service enable|disable <id>, /service price <id> <amount>."""
     args = context.args or []
     user = update.effective_user
     assert user is not None
-    shop = get_shop(context)
+    shop = context.shop
     if len(args) == 2 and args[0] in ("enable", "disable"):
         text = await _set_service(shop, user.id, args[1], command_key(update), enabled=args[0] == "enable")
     elif len(args) == 3 and args[0] == "price":
@@ -373,15 +340,15 @@ async def service_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 @admin_button
-async def service_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def service_button(update: Update, context: CustomContext) -> None:
     """⛔ Disable / ✅ Enable on /services (`v1:adsvc:<id>:on|off`): sets, so a double tap is harmless."""
     parsed = await parse(update)
     if parsed is None:
         return
     query, data = parsed
-    shop = get_shop(context)
+    shop = context.shop
     service_id, on = data.args[0], data.args[1] == "on"
-    if data.args[1] not in ("on", "off") or shop.config.service(service_id) is None:
+    if data.args[1] not in ("on", "off") or shop.catalogue.get(service_id) is None:
         await answer(query, "Unknown service.", alert=True)
         return
     result = await _set_service(shop, query.from_user.id, service_id, None, enabled=on)

@@ -18,13 +18,12 @@ matplotlib.use("Agg")
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from telegram import Update  # noqa: E402
-from telegram.ext import ContextTypes  # noqa: E402
 
 from core.money import format_tfc, minor_to_tfc  # noqa: E402
 from ledger import stats as shop_stats  # noqa: E402
 
 from .admin_common import Usage, admin_command, reply  # noqa: E402
-from .deps import get_shop  # noqa: E402
+from .deps import CustomContext  # noqa: E402
 
 USAGE = "Usage: /stats [days]   (1-365, default 30)"
 DEFAULT_DAYS = 30
@@ -71,13 +70,13 @@ def chart_png(points: list[shop_stats.DayPoint]) -> bytes:
 
 
 @admin_command("stats")
-async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stats_command(update: Update, context: CustomContext) -> None:
     """/stats [days]: the figures as text, then the chart as a photo."""
     args = context.args or []
     if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 365)):
         raise Usage(USAGE)
     days = int(args[0]) if args else DEFAULT_DAYS
-    shop = get_shop(context)
+    shop = context.shop
     until = shop.ledger.now() + 1
     since = shop_stats.day_start(until - 1) - (days - 1) * shop_stats.DAY_S
     figures = await shop.ledger.read(lambda conn: shop_stats.collect(conn, since, until))

@@ -13,9 +13,8 @@ import sqlite3
 from collections.abc import Callable
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
-from core.settings import ServiceConfig
+from core.catalog import Service
 from grid.capacity import service_has_capacity
 from ledger import (
     AccountInDebt,
@@ -39,17 +38,17 @@ from .common import (
     pressed_service,
     show,
 )
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 from .sshkey import key_or_ask
 from .status import send_status_message
 
 
-async def has_capacity(shop: Shop, service: ServiceConfig) -> bool:
+async def has_capacity(shop: Shop, service: Service) -> bool:
     """Whether the grid has room for `service` (always, without a gridproxy)."""
     return await service_has_capacity(service, shop.gridproxy)
 
 
-async def ready_to_sell(query: CallbackQuery, shop: Shop, service: ServiceConfig) -> bool:
+async def ready_to_sell(query: CallbackQuery, shop: Shop, service: Service) -> bool:
     """Whether `service` can be sold to the presser now (on sale, room on the grid, an SSH key
     known); otherwise answer why."""
     if not service.enabled:
@@ -68,7 +67,7 @@ def payment_markup(shop: Shop, order: Order, balance: Balance) -> InlineKeyboard
     )
 
 
-async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def buy(update: Update, context: CustomContext) -> None:
     """Buy on a service card (`v1:buy:<service>`): one order per card message."""
     got = await pressed_service(update, context)
     if got is None:
@@ -93,12 +92,12 @@ async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await show(update, texts.payment_choices(service, order, balance), payment_markup(shop, order, balance))
 
 
-async def ask_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, order: Order) -> None:
+async def ask_confirm(update: Update, context: CustomContext, order: Order) -> None:
     """Pay from balance (`v1:pay:<order>:bal`): show the confirm step."""
     query = update.callback_query
     assert query is not None
-    shop = get_shop(context)
-    service = shop.config.service(order.service_id or "")
+    shop = context.shop
+    service = shop.catalogue.get(order.service_id or "")
     if order.kind != "purchase" or service is None:
         await answer(query, texts.ANSWER_INVALID, alert=True)
         return
@@ -111,7 +110,7 @@ async def ask_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, order:
     await show(update, texts.confirm_purchase(service, order, balance), keyboards.confirm(order))
 
 
-async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def confirm(update: Update, context: CustomContext) -> None:
     """Confirm (`v1:ok:<order>`): hold the price and queue the deployment, once per order."""
     got = await pressed(update, context)
     if got is None:
@@ -128,7 +127,7 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     order = await payable_order(query, shop, order_id)
     if order is None:
         return
-    service = shop.config.service(order.service_id or "")
+    service = shop.catalogue.get(order.service_id or "")
     if order.kind != "purchase" or service is None:
         await answer(query, texts.ANSWER_INVALID, alert=True)
         return
@@ -162,7 +161,7 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_status_message(context.bot, shop, chat_id, bought.deployment_id, service.id)
 
 
-async def topup_difference(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def topup_difference(update: Update, context: CustomContext) -> None:
     """Top up what a purchase order lacks (`v1:topd:<order>`), at least the minimum top-up."""
     got = await pressed_order(update, context)
     if got is None:
@@ -193,7 +192,7 @@ async def offer_shortfall(update: Update, query: CallbackQuery, shop: Shop, pric
     await show(update, texts.topup_choices(topup), payment_markup(shop, topup, balance))
 
 
-async def cancel_order(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel_order(update: Update, context: CustomContext) -> None:
     """Cancel (`v1:cancel:<order>`): an open order becomes cancelled."""
     got = await pressed_order(update, context)
     if got is None:

@@ -5,22 +5,21 @@ service card with specs, price and period, and a Buy button. A VM the grid has n
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from grid.capacity import available_services
 
 from . import keyboards, texts
 from .buy import has_capacity
 from .common import answer, parse, pressed_service, show
-from .deps import get_shop
+from .deps import CustomContext
 
 
-async def services(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def services(update: Update, context: CustomContext) -> None:
     """/services and /buy: the first catalogue page."""
     await _catalog_page(update, context, 0)
 
 
-async def catalog_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def catalog_page(update: Update, context: CustomContext) -> None:
     """The catalogue's page buttons (`v1:cat:<page>`)."""
     parsed = await parse(update)
     if parsed is None:
@@ -30,20 +29,20 @@ async def catalog_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _catalog_page(update, context, data.int_arg(0))
 
 
-async def _catalog_page(update: Update, context: ContextTypes.DEFAULT_TYPE, page: int) -> None:
-    shop = get_shop(context)
-    offered = shop.config.enabled_services
+async def _catalog_page(update: Update, context: CustomContext, page: int) -> None:
+    shop = context.shop
+    offered = shop.catalogue.enabled_services
     if not offered:
         await show(update, texts.CATALOG_EMPTY)
         return
     pages = keyboards.catalog_pages(offered)
     page = min(page, pages - 1)
-    available = await available_services(shop.config, shop.gridproxy)
+    available = await available_services(shop.catalogue, shop.gridproxy)
     unavailable = {s.id for s in offered} - available
     await show(update, texts.catalog(page, pages), keyboards.catalog(offered, page, unavailable))
 
 
-async def service_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def service_card(update: Update, context: CustomContext) -> None:
     """A service button (`v1:svc:<id>`): specs, price, period and Buy."""
     got = await pressed_service(update, context)
     if got is None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus
-from telegram.ext import ContextTypes
 
 from ledger import InvalidRequest, OrderNotFound, users
 from ledger import deployments as jobs
@@ -15,48 +14,46 @@ from ledger import deployments as jobs
 from . import keyboards, texts
 from .buy import has_capacity, payment_markup
 from .common import answer, list_user, parse, service_name, show
-from .deps import get_shop
+from .deps import CustomContext
 from .topup import AWAITING_AMOUNT
 
 HISTORY_PAGE = 10
-_SEEN = "seen_users"
 
 
-async def record_user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def record_user(update: Update, context: CustomContext) -> None:
     """Remember the user behind any update (group -1); writes only when something changed."""
     user = update.effective_user
     if user is None or user.is_bot or update.my_chat_member is not None:
         return
-    seen: dict[int, tuple[str | None, str, str | None]] = context.bot_data.setdefault(_SEEN, {})
+    shop = context.shop
     profile = (user.username, user.first_name, user.language_code)
-    if seen.get(user.id) == profile:
+    if shop.seen_users.get(user.id) == profile:
         return
-    shop = get_shop(context)
     await shop.ledger.write(lambda conn, now: users.upsert(conn, now, user.id, *profile))
-    seen[user.id] = profile
+    shop.seen_users[user.id] = profile
 
 
-async def chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def chat_member(update: Update, context: CustomContext) -> None:
     """The user blocked (kicked) or unblocked the bot in their private chat."""
     change = update.my_chat_member
     if change is None:
         return
     blocked = change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
     user = change.from_user
-    shop = get_shop(context)
+    shop = context.shop
     await shop.ledger.write(lambda conn, now: (
         users.upsert(conn, now, user.id, user.username, user.first_name, user.language_code),
         users.set_blocked(conn, now, user.id, blocked),
     ))
-    context.bot_data.setdefault(_SEEN, {}).pop(user.id, None)
+    shop.seen_users.pop(user.id, None)
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: CustomContext) -> None:
     """/start: welcome, balance and menu; `/start paid_<order>` shows that order."""
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return
-    shop = get_shop(context)
+    shop = context.shop
     if context.args and context.args[0].startswith("paid_"):
         await _show_order(update, context, context.args[0].removeprefix("paid_"))
         return
@@ -64,10 +61,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_text(texts.welcome(user.first_name, balance), reply_markup=keyboards.main_menu())
 
 
-async def _show_order(update: Update, context: ContextTypes.DEFAULT_TYPE, raw_id: str) -> None:
+async def _show_order(update: Update, context: CustomContext, raw_id: str) -> None:
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None
-    shop = get_shop(context)
+    shop = context.shop
     order = None
     if raw_id.isdigit() and 0 < int(raw_id) < 2**63:
         try:
@@ -81,31 +78,31 @@ async def _show_order(update: Update, context: ContextTypes.DEFAULT_TYPE, raw_id
                              reply_markup=keyboards.main_menu())
 
 
-async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def menu_button(update: Update, context: CustomContext) -> None:
     """The « Menu button: the welcome screen again."""
     query = update.callback_query
     assert query is not None
-    shop = get_shop(context)
+    shop = context.shop
     await answer(query)
     balance = await shop.ledger.balance(query.from_user.id)
     await show(update, texts.welcome(query.from_user.first_name, balance), keyboards.main_menu())
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: CustomContext) -> None:
     if update.effective_message is not None:
         await update.effective_message.reply_text(texts.HELP)
 
 
-async def balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def balance(update: Update, context: CustomContext) -> None:
     """/balance and the Balance button: available, held and debt."""
     user = await list_user(update)
     if user is None:
         return
-    current = await get_shop(context).ledger.balance(user.id)
+    current = await context.shop.ledger.balance(user.id)
     await show(update, texts.balance(current), keyboards.back_to_menu())
 
 
-async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def history(update: Update, context: CustomContext) -> None:
     """/history and its Older/Newest buttons: the credit history, a page at a time."""
     user = update.effective_user
     if user is None:
@@ -118,32 +115,32 @@ async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, data = parsed
         before = data.int_arg(0) or None
         await answer(query)
-    entries = await get_shop(context).ledger.history(user.id, limit=HISTORY_PAGE + 1, before_id=before)
+    entries = await context.shop.ledger.history(user.id, limit=HISTORY_PAGE + 1, before_id=before)
     page, more = entries[:HISTORY_PAGE], len(entries) > HISTORY_PAGE
     next_before = page[-1].transfer_id if more and page else None
     await show(update, texts.history(page, before is None), keyboards.history(next_before, before is None))
 
 
-async def orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def orders(update: Update, context: CustomContext) -> None:
     """/orders and the « Orders button: the user's recent orders, a button each."""
     user = await list_user(update)
     if user is None:
         return
-    shop = get_shop(context)
+    shop = context.shop
     recent = await shop.ledger.orders(user.id, limit=10)
     lines = [texts.order_line(o, service_name(shop, o.service_id)) for o in recent]
-    names = {s.id: s.name for s in shop.config.services}
+    names = {s.id: s.name for s in shop.catalogue.services}
     await show(update, texts.orders(lines), keyboards.orders(recent, names))
 
 
-async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def order_button(update: Update, context: CustomContext) -> None:
     """An order's button (`v1:ord:<id>`): its details and state, the payment choices again
     while it is open, and its VM once placed."""
     parsed = await parse(update)
     if parsed is None:
         return
     query, data = parsed
-    shop = get_shop(context)
+    shop = context.shop
     try:
         order = await shop.ledger.get_order(data.int_arg(0))
     except (OrderNotFound, InvalidRequest):  # InvalidRequest: id 0, which no order has
@@ -155,7 +152,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     expired = shop.order_expired(order)
     payable = order.state == "open" and not expired
     if payable and order.kind == "purchase":
-        service = shop.config.service(order.service_id or "")
+        service = shop.catalogue.get(order.service_id or "")
         payable = service is not None and service.enabled and await has_capacity(shop, service)
     dep = await shop.ledger.read(lambda conn: jobs.by_order(conn, order.id))
     dep_id = dep.id if dep is not None else None
@@ -167,7 +164,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                keyboards.order_actions(markup, dep_id))
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel(update: Update, context: CustomContext) -> None:
     """/cancel: forget a half-typed custom top-up."""
     message = update.effective_message
     if message is None:

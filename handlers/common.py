@@ -7,14 +7,13 @@ import logging
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
-from core.settings import ServiceConfig
+from core.catalog import Service
 from ledger import InvalidRequest, Order, OrderNotFound
 
 from . import texts
 from .callbacks import Callback, CallbackError, decode
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +41,17 @@ async def parse(update: Update) -> tuple[CallbackQuery, Callback] | None:
 
 
 async def pressed(
-    update: Update, context: ContextTypes.DEFAULT_TYPE,
+    update: Update, context: CustomContext,
 ) -> tuple[CallbackQuery, Callback, Shop] | None:
     """`parse`, plus the shop: what every button handler starts with."""
     parsed = await parse(update)
     if parsed is None:
         return None
-    return parsed[0], parsed[1], get_shop(context)
+    return parsed[0], parsed[1], context.shop
 
 
 async def pressed_order(
-    update: Update, context: ContextTypes.DEFAULT_TYPE,
+    update: Update, context: CustomContext,
 ) -> tuple[CallbackQuery, Callback, Shop, Order] | None:
     """A button whose first argument is an order id: the order if the presser owns it and it
     is still payable (see `payable_order`); otherwise answer why and None."""
@@ -67,15 +66,15 @@ async def pressed_order(
 
 
 async def pressed_service(
-    update: Update, context: ContextTypes.DEFAULT_TYPE,
-) -> tuple[CallbackQuery, Shop, ServiceConfig] | None:
+    update: Update, context: CustomContext,
+) -> tuple[CallbackQuery, Shop, Service] | None:
     """A button whose first argument is a service id: the service if it is on sale; otherwise
     answer that it is gone and None."""
     got = await pressed(update, context)
     if got is None:
         return None
     query, data, shop = got
-    service = shop.config.service(data.args[0])
+    service = shop.catalogue.get(data.args[0])
     if service is None or not service.enabled:
         await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
         return None
@@ -133,5 +132,5 @@ async def payable_order(query: CallbackQuery, shop: Shop, order_id: int) -> Orde
 def service_name(shop: Shop, service_id: str | None) -> str | None:
     if service_id is None:
         return None
-    service = shop.config.service(service_id)
+    service = shop.catalogue.get(service_id)
     return service.name if service is not None else service_id

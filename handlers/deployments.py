@@ -12,7 +12,6 @@ import re
 import sqlite3
 
 from telegram import CallbackQuery, Update
-from telegram.ext import ContextTypes
 
 from grid.periods import cancel_deployment
 from ledger import AccountInDebt, InsufficientFunds
@@ -23,7 +22,7 @@ from . import keyboards, texts
 from .buy import offer_shortfall
 from .callbacks import INT, Callback, register_action
 from .common import answer, list_user, pressed, show
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 
 __all__ = [
     "ACTIONS", "ask_cancel", "auto_renew", "confirm_cancel", "deployments", "details", "renew",
@@ -46,7 +45,7 @@ for _action, _shapes in (
 
 
 def _names(shop: Shop) -> dict[str, str]:
-    return {s.id: s.name for s in shop.config.services}
+    return {s.id: s.name for s in shop.catalogue.services}
 
 
 def _name(shop: Shop, dep: DeploymentRecord) -> str:
@@ -55,7 +54,7 @@ def _name(shop: Shop, dep: DeploymentRecord) -> str:
 
 def _renew_terms(shop: Shop, dep: DeploymentRecord) -> tuple[int | None, int]:
     """(price of one more period, its days): the catalogue's; no price if it is not sold any more."""
-    service = shop.config.service(dep.service_id)
+    service = shop.catalogue.get(dep.service_id)
     if service is None or not service.enabled:
         return None, dep.period_days or 30
     return service.price_minor, service.period_days
@@ -68,7 +67,7 @@ async def _show_details(update: Update, shop: Shop, dep: DeploymentRecord, prefi
 
 
 async def _pressed_deployment(
-    update: Update, context: ContextTypes.DEFAULT_TYPE,
+    update: Update, context: CustomContext,
 ) -> tuple[CallbackQuery, Callback, Shop, DeploymentRecord] | None:
     """A button whose first argument is a deployment id: the deployment if the presser owns it;
     otherwise answer so and return None."""
@@ -85,19 +84,19 @@ async def _pressed_deployment(
     return query, data, shop, dep
 
 
-async def deployments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def deployments(update: Update, context: CustomContext) -> None:
     """/deployments and the « My VMs button: the user's VMs with state and expiry."""
     user = await list_user(update)
     if user is None:
         return
-    shop = get_shop(context)
+    shop = context.shop
     deps = await shop.ledger.read(
         lambda conn: jobs.list_by_user(conn, user.id, LIST_LIMIT, include_closed=True))
     names = _names(shop)
     await show(update, texts.deployments(deps, names), keyboards.deployments(deps, names))
 
 
-async def details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def details(update: Update, context: CustomContext) -> None:
     """A VM's button (`v1:dep:<id>`): connection details and what can be done with it."""
     got = await _pressed_deployment(update, context)
     if got is None:
@@ -107,7 +106,7 @@ async def details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _show_details(update, shop, dep)
 
 
-async def renew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def renew(update: Update, context: CustomContext) -> None:
     """Renew (`v1:dren:<id>:<expires_at>`): one more period from the balance, once per period."""
     got = await _pressed_deployment(update, context)
     if got is None:
@@ -151,7 +150,7 @@ async def renew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _show_details(update, shop, renewed, texts.renewed(renewed, _name(shop, renewed), price, balance))
 
 
-async def auto_renew(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def auto_renew(update: Update, context: CustomContext) -> None:
     """Auto-renew on/off (`v1:dauto:<id>:<1|0>`)."""
     got = await pressed(update, context)
     if got is None:
@@ -187,7 +186,7 @@ async def _refuse_cancel(update: Update, shop: Shop, dep: DeploymentRecord) -> b
     return True
 
 
-async def ask_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask_cancel(update: Update, context: CustomContext) -> None:
     """Cancel (`v1:dcan:<id>`): ask for a confirmation first."""
     got = await _pressed_deployment(update, context)
     if got is None:
@@ -200,7 +199,7 @@ async def ask_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                keyboards.confirm_cancel_deployment(dep))
 
 
-async def confirm_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def confirm_cancel(update: Update, context: CustomContext) -> None:
     """Cancel confirmed (`v1:dcanok:<id>`): a queued VM is refunded; a running one's contract is
     cancelled on the grid (or by the periods job when the grid fails or no deployer is set)."""
     got = await _pressed_deployment(update, context)
@@ -231,7 +230,7 @@ async def confirm_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
                keyboards.deployment_actions(result, None, 0))
 
 
-async def topup_for_renewal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def topup_for_renewal(update: Update, context: CustomContext) -> None:
     """Top up what a renewal lacks (`v1:dtop:<id>`), at least the minimum top-up."""
     got = await _pressed_deployment(update, context)
     if got is None:

@@ -1,30 +1,42 @@
-"""What every handler needs, in one typed object: the `Shop`, kept in `application.bot_data`.
+"""What every handler needs, in one typed object: the `Shop`, and how a handler reaches it.
 
-Collaborators other issues provide are optional fields: the Stripe issue sets
-`stripe_checkout`, and the "Pay with Stripe" button shows only when that is set AND
-`config.stripe.enabled` is true. The grid issue sets `deployer` (cancelling a running VM's
-contract), `worker` (woken after a purchase) and `gridproxy` (capacity; None = all available).
+`bot.runtime` builds the Shop whole, once (config, secrets, ledger, catalogue and every
+collaborator the process has), and `bot.app.build_application` makes a `ShopApplication` that
+holds it. Handlers are typed `context: CustomContext` and read `context.shop`: PTB's own idiom
+for a typed context (`ContextTypes(context=CustomContext)`, as in its examples/contexttypesbot.py).
+
+Optional collaborators are None when the process has none: without `stripe_checkout` (or with
+`config.stripe.enabled` false) there is no "Pay with Stripe" button; without `stripe_client`
+an admin cannot refund a Stripe payment; without `deployer` a running VM's contract is cancelled
+later by the periods job; without `worker` a new purchase waits for the worker's next poll;
+without `gridproxy` every service counts as having capacity.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
-from telegram.ext import ContextTypes
+import stripe
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
+from core.catalog import Catalogue
 from core.settings import Config, Secrets
 from grid.deployer import Deployer
 from grid.gridproxy import GridProxyClient
 from ledger import Ledger, Order
 
-__all__ = ["SHOP_KEY", "Shop", "StripeCheckout", "Wakeable", "get_shop"]
-
-SHOP_KEY = "shop"
+__all__ = [
+    "CONTEXT_TYPES", "CustomContext", "Profile", "Shop", "ShopApplication", "StripeCheckout", "Wakeable",
+]
 
 # (order, telegram user id) -> the Checkout URL to send the user to.
 StripeCheckout = Callable[[Order, int], Awaitable[str]]
+
+# What we last wrote to the ledger about a user: (username, first name, language code).
+Profile: TypeAlias = tuple[str | None, str, str | None]
 
 
 class Wakeable(Protocol):
@@ -33,19 +45,28 @@ class Wakeable(Protocol):
     def wake(self) -> None: ...
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Shop:
-    """The shop's configuration, secrets, ledger and optional collaborators."""
+    """The shop's configuration, secrets, ledger, catalogue and optional collaborators."""
 
     config: Config
     secrets: Secrets
     ledger: Ledger
+    catalogue: Catalogue
     stripe_checkout: StripeCheckout | None = None
+    stripe_client: stripe.StripeClient | None = None
     deployer: Deployer | None = None
     worker: Wakeable | None = None
     gridproxy: GridProxyClient | None = None
     order_ttl_s: int = 24 * 3600  # an open order older than this cannot be paid any more
-    extra: dict[str, Any] = field(default_factory=dict)
+    # /broadcast queues at most this many messages a second (Telegram allows about 30 overall),
+    # and edits the admin's progress message this often.
+    broadcast_rate: float = 25.0
+    broadcast_progress_s: float = 1.0
+    # Users whose profile is in the ledger as last seen, so record_user writes only on a change.
+    seen_users: dict[int, Profile] = field(default_factory=dict)
+    # One lock per admin request: concurrent taps on its confirm button run one at a time.
+    admin_request_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 
     @property
     def payload_secret(self) -> str:
@@ -72,8 +93,27 @@ class Shop:
         )
 
 
-def get_shop(context: ContextTypes.DEFAULT_TYPE) -> Shop:
-    shop = context.bot_data.get(SHOP_KEY)
-    if not isinstance(shop, Shop):
-        raise RuntimeError("the Shop is not in bot_data; build the app with bot.app.build_application")
-    return shop
+class CustomContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The `context` every shop handler, job and error handler gets: PTB's, plus `shop`."""
+
+    __slots__ = ()
+
+    @property
+    def shop(self) -> Shop:
+        application = self.application
+        if not isinstance(application, ShopApplication):
+            raise RuntimeError("no Shop: build the application with bot.app.build_application")
+        return application.shop
+
+
+CONTEXT_TYPES = ContextTypes(context=CustomContext)
+
+
+class ShopApplication(Application[ExtBot[None], CustomContext, dict[Any, Any], dict[Any, Any],
+                                  dict[Any, Any], JobQueue[CustomContext]]):
+    """PTB's Application holding the Shop; built by `ApplicationBuilder().application_class(
+    ShopApplication, kwargs={"shop": shop})`, so the Shop is there from the start."""
+
+    def __init__(self, *, shop: Shop, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shop = shop

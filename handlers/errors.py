@@ -11,24 +11,23 @@ import logging
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import ContextTypes
 
 from ledger import users
 
-from .deps import get_shop
+from .deps import CustomContext
 
 log = logging.getLogger(__name__)
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: CustomContext) -> None:
     error = context.error
     user = update.effective_user if isinstance(update, Update) else None
     if isinstance(error, Forbidden):
         if user is not None:
             log.info("user %s blocked the bot: %s", user.id, error.message)
-            shop = get_shop(context)
+            shop = context.shop
             await shop.ledger.write(lambda conn, now: users.set_blocked(conn, now, user.id, True))
-            context.bot_data.get("seen_users", {}).pop(user.id, None)
+            shop.seen_users.pop(user.id, None)
         return
     if isinstance(error, BadRequest):  # a bug of ours, not Telegram's weather
         log.error("Telegram refused a request: %s", error.message, exc_info=error)

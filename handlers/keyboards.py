@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from core.settings import ServiceConfig
+from core.catalog import Service
 from ledger import Balance, Order
 from ledger.deployments import DeploymentRecord
 
@@ -32,11 +32,11 @@ def main_menu() -> InlineKeyboardMarkup:
     ])
 
 
-def catalog_pages(services: list[ServiceConfig]) -> int:
+def catalog_pages(services: list[Service]) -> int:
     return max(1, -(-len(services) // CATALOG_PAGE))
 
 
-def catalog(services: list[ServiceConfig], page: int,
+def catalog(services: list[Service], page: int,
             unavailable: frozenset[str] | set[str] = frozenset()) -> InlineKeyboardMarkup:
     """One page of services; those in `unavailable` (no grid capacity) are labelled so."""
     start = page * CATALOG_PAGE
@@ -53,7 +53,7 @@ def catalog(services: list[ServiceConfig], page: int,
     return InlineKeyboardMarkup(rows)
 
 
-def service_card(service: ServiceConfig, available: bool = True) -> InlineKeyboardMarkup:
+def service_card(service: Service, available: bool = True) -> InlineKeyboardMarkup:
     rows = [[_button(texts.btn_buy(service), "buy", service.id)]] if available else []
     rows.append([_button(texts.BTN_BACK_CATALOG, "cat", 0)])
     return InlineKeyboardMarkup(rows)

@@ -13,7 +13,6 @@ from decimal import Decimal
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from core.money import format_stars
 from ledger import LedgerError, OrderNotFound, PaymentNotFound
@@ -35,12 +34,12 @@ from payments.telegram_refunds import record_star_refund
 from . import keyboards, texts
 from .buy import ask_confirm, ready_to_sell
 from .common import PAID_STATES, answer, pressed_order
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 
 log = logging.getLogger(__name__)
 
 
-async def pay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def pay(update: Update, context: CustomContext) -> None:
     """A payment choice (`v1:pay:<order>:<bal|stars|card|stripe>`)."""
     got = await pressed_order(update, context)
     if got is None:
@@ -48,7 +47,7 @@ async def pay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query, data, shop, order = got
     method = data.args[1]
     if order.kind == "purchase":
-        service = shop.config.service(order.service_id or "")
+        service = shop.catalogue.get(order.service_id or "")
         if service is None:
             await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
             return
@@ -105,12 +104,12 @@ def _refusal(order_user: int, payer: int, state: str, expired: bool) -> str | No
     return None
 
 
-async def pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def pre_checkout(update: Update, context: CustomContext) -> None:
     """Check signature, owner, order state, currency and amount; answer with a reason if not."""
     query = update.pre_checkout_query
     if query is None:
         return
-    shop = get_shop(context)
+    shop = context.shop
     try:
         reason = await _check_pre_checkout(shop, query.invoice_payload, query.from_user.id,
                                            query.currency, query.total_amount)
@@ -145,19 +144,19 @@ async def _check_pre_checkout(shop: Shop, payload: str, payer: int, currency: st
     if total != expected:
         return texts.REFUSE_AMOUNT
     if order.kind == "purchase":
-        service = shop.config.service(order.service_id or "")
+        service = shop.catalogue.get(order.service_id or "")
         if service is None or not service.enabled:
             return texts.REFUSE_SERVICE
     return None
 
 
-async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def successful_payment(update: Update, context: CustomContext) -> None:
     """Credit the payment exactly once (by charge id), place a buy-now purchase, send a receipt."""
     message = update.effective_message
     if message is None or message.successful_payment is None or message.from_user is None:
         return
     paid = message.successful_payment
-    shop = get_shop(context)
+    shop = context.shop
     user_id = message.from_user.id
     provider = provider_for_currency(paid.currency)
     charge_id = paid.telegram_payment_charge_id
@@ -191,7 +190,7 @@ def _card_text(total: int, currency: str) -> str:
     return f"{Decimal(total).scaleb(-currency_exponent(currency))} {currency}"
 
 
-async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def refunded_payment(update: Update, context: CustomContext) -> None:
     """Telegram reports a refunded Stars payment: take the credits back (once per charge)."""
     message = update.effective_message
     if message is None or message.refunded_payment is None:
@@ -199,7 +198,7 @@ async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     refund = message.refunded_payment
     if refund.currency != STARS_CURRENCY:
         return
-    shop = get_shop(context)
+    shop = context.shop
     try:
         transfer = await record_star_refund(shop.ledger, refund.telegram_payment_charge_id)
     except PaymentNotFound:
@@ -211,9 +210,9 @@ async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         log.info("could not tell user about refund: %s", exc)
 
 
-async def reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reconcile_job(context: CustomContext) -> None:
     """JobQueue job (at start, then periodically): credit Stars payments the ledger missed."""
-    shop = get_shop(context)
+    shop = context.shop
     try:
         report = await reconcile_star_transactions(
             context.bot, shop.ledger, shop.payload_secret, stars_per_tfc=shop.config.telegram.stars_per_tfc,

@@ -1,6 +1,6 @@
 """Wire every chat handler into an `Application`, in order.
 
-Extensions from other issues (`Extension = (application, shop) -> None`) are installed after the
+More handlers (`Extension = (application, shop) -> None`) are installed after the
 shop's handlers and before the catch-all for unknown buttons and text, so a newly registered
 callback action or command is reached.
 """
@@ -17,7 +17,6 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     PreCheckoutQueryHandler,
     TypeHandler,
@@ -27,17 +26,17 @@ from telegram.ext import (
 from . import admin, buy, catalog, commands, deployments, payments, sshkey, texts, topup
 from .callbacks import pattern
 from .common import answer
-from .deps import SHOP_KEY, Shop
+from .deps import CustomContext, Shop, ShopApplication
 from .errors import on_error
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Extension", "install", "set_commands"]
 
-Extension = Callable[[Application, Shop], None]  # type: ignore[type-arg]
+Extension = Callable[[ShopApplication, Shop], None]
 
 
-async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_button(update: Update, context: CustomContext) -> None:
     """Any button we do not (or no longer) understand: say so, change nothing."""
     if update.callback_query is not None:
         await answer(update.callback_query, texts.ANSWER_INVALID, alert=True)
@@ -56,16 +55,16 @@ async def set_commands(application: Application) -> None:  # type: ignore[type-a
     """setMyCommands: the menu Telegram shows users; admins get theirs in their own chats."""
     bot = application.bot
     await bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
-    shop = application.bot_data.get(SHOP_KEY)
-    for admin_id in shop.config.admin.user_ids if shop is not None else ():
+    admin_ids = application.shop.config.admin.user_ids if isinstance(application, ShopApplication) else ()
+    for admin_id in admin_ids:
         try:
             await bot.set_my_commands(admin_menu(), scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:  # e.g. an admin who never opened the bot's chat yet
             log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
 
 
-def install(application: Application, shop: Shop, extra: Iterable[Extension] = ()) -> None:  # type: ignore[type-arg]
-    application.bot_data[SHOP_KEY] = shop
+def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> None:
+    shop = application.shop
     add = application.add_handler
     private = filters.ChatType.PRIVATE
 
@@ -98,7 +97,7 @@ def install(application: Application, shop: Shop, extra: Iterable[Extension] = (
     ):
         add(CallbackQueryHandler(callback, pattern=pattern(action)))
 
-    admin.install(application, shop)
+    admin.install(application)
     for extension in extra:
         extension(application, shop)
 

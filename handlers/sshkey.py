@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import partial
 
 from telegram import CallbackQuery, Update
-from telegram.ext import ContextTypes
 
 from grid.deployer import check_public_key
 from grid.errors import InvalidSpecError
@@ -14,7 +13,7 @@ from ledger import users
 
 from . import texts
 from .common import answer
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 
 
 async def user_key(shop: Shop, user_id: int) -> str | None:
@@ -31,12 +30,12 @@ async def key_or_ask(query: CallbackQuery, shop: Shop) -> bool:
     return False
 
 
-async def sshkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def sshkey(update: Update, context: CustomContext) -> None:
     """/sshkey shows the key; /sshkey <public key> sets it; /sshkey remove forgets it."""
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return
-    shop = get_shop(context)
+    shop = context.shop
     text = (message.text or "").partition(" ")[2].strip()
     if not text:
         own = await shop.ledger.read(partial(users.ssh_key, user_id=user.id))

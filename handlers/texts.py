@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from core.catalog import Service
 from core.money import format_stars, format_tfc, format_tfc_signed
-from core.settings import ServiceConfig
 from ledger import Balance, HistoryEntry, Order, deploy_messages
 from ledger.deployments import DeploymentRecord
 
@@ -47,7 +47,7 @@ BTN_CONFIRM = "✅ Confirm purchase"
 BTN_CANCEL = "✖ Cancel"
 
 
-def btn_buy(service: ServiceConfig) -> str:
+def btn_buy(service: Service) -> str:
     return f"Buy for {format_tfc(service.price_minor)}"
 
 
@@ -71,7 +71,7 @@ BTN_PAY_STRIPE = "🌐 Pay with Stripe"
 BTN_OPEN_STRIPE = "Open secure checkout"
 
 
-def btn_service(service: ServiceConfig) -> str:
+def btn_service(service: Service) -> str:
     return f"{service.name} · {format_tfc(service.price_minor)}"
 
 
@@ -120,7 +120,7 @@ def catalog(page: int, pages: int) -> str:
     return f"Our VMs{suffix}. Pick one to see the details:"
 
 
-def service_card(service: ServiceConfig) -> str:
+def service_card(service: Service) -> str:
     disk = f", {service.disk_gb} GB disk" if service.disk_gb else ""
     return (
         f"{service.name}\n{service.description}\n\n"
@@ -129,7 +129,7 @@ def service_card(service: ServiceConfig) -> str:
     )
 
 
-def payment_choices(service: ServiceConfig, order: Order, balance: Balance) -> str:
+def payment_choices(service: Service, order: Order, balance: Balance) -> str:
     short = order.amount - balance.available
     lack = (f"\nYour balance ({format_tfc(balance.available)}) is {format_tfc(short)} short."
             if short > 0 else "")
@@ -143,7 +143,7 @@ def topup_choices(order: Order) -> str:
     return f"Top-up #{order.id}: {format_tfc(order.amount)} of credits. How would you like to pay?"
 
 
-def confirm_purchase(service: ServiceConfig, order: Order, balance: Balance) -> str:
+def confirm_purchase(service: Service, order: Order, balance: Balance) -> str:
     return (
         f"Buy {service.name} for {format_tfc(order.amount)} from your balance?\n"
         f"Available now: {format_tfc(balance.available)}"
@@ -185,11 +185,11 @@ def order_cancelled(order: Order) -> str:
     return f"Order #{order.id} is cancelled."
 
 
-def invoice_title(service: ServiceConfig | None, order: Order) -> str:
+def invoice_title(service: Service | None, order: Order) -> str:
     return service.name if service is not None else f"{format_tfc(order.amount)} credits"
 
 
-def invoice_description(service: ServiceConfig | None, order: Order) -> str:
+def invoice_description(service: Service | None, order: Order) -> str:
     if service is not None:
         return (f"Order #{order.id}: {service.name} for {service.period_days} days "
                 f"({format_tfc(order.amount)}).")
@@ -354,7 +354,7 @@ def status_queued(service_id: str) -> str:
 
 # --- capacity ---
 
-def btn_service_unavailable(service: ServiceConfig) -> str:
+def btn_service_unavailable(service: Service) -> str:
     return f"{service.name} · unavailable"
 
 

@@ -7,27 +7,26 @@ number just gets a pointer back to /topup. Everything else lives in the ledger.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from core.money import MoneyError, parse_tfc
 from ledger import LedgerError
 
 from . import keyboards, texts
 from .common import answer, pressed, show
-from .deps import Shop, get_shop
+from .deps import CustomContext, Shop
 
 AWAITING_AMOUNT = "awaiting_topup_amount"
 
 
-async def topup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def topup(update: Update, context: CustomContext) -> None:
     """/topup and the Top up button: preset amounts and "Other amount"."""
     if update.callback_query is not None:
         await answer(update.callback_query)
-    presets = get_shop(context).config.marketplace.topup_presets_minor
+    presets = context.shop.config.marketplace.topup_presets_minor
     await show(update, texts.TOPUP_PROMPT, keyboards.topup_presets(presets))
 
 
-async def preset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def preset(update: Update, context: CustomContext) -> None:
     """A preset amount button (`v1:top:<cents>`): open a top-up order and show payment choices."""
     got = await pressed(update, context)
     if got is None:
@@ -44,18 +43,18 @@ async def preset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _offer(update, context, shop, key, amount)
 
 
-async def ask_custom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask_custom(update: Update, context: CustomContext) -> None:
     """"Other amount…" (`v1:topc`): ask the user to type an amount."""
     query = update.callback_query
     assert query is not None
     await answer(query)
-    market = get_shop(context).config.marketplace
+    market = context.shop.config.marketplace
     if context.user_data is not None:
         context.user_data[AWAITING_AMOUNT] = True
     await show(update, texts.topup_ask_amount(market.min_topup_minor, market.max_topup_minor))
 
 
-async def typed_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def typed_text(update: Update, context: CustomContext) -> None:
     """Plain text: a custom top-up amount if we asked for one, otherwise a pointer to /help."""
     message, user = update.effective_message, update.effective_user
     if message is None or user is None or message.text is None:
@@ -63,7 +62,7 @@ async def typed_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if not (context.user_data or {}).get(AWAITING_AMOUNT):
         await message.reply_text(texts.NOT_UNDERSTOOD, reply_markup=keyboards.main_menu())
         return
-    shop = get_shop(context)
+    shop = context.shop
     market = shop.config.marketplace
     amount = parse_amount(message.text)
     if amount is None or not market.min_topup_minor <= amount <= market.max_topup_minor:
@@ -81,7 +80,7 @@ def parse_amount(text: str) -> int | None:
         return None
 
 
-async def _offer(update: Update, context: ContextTypes.DEFAULT_TYPE, shop: Shop, key: str,
+async def _offer(update: Update, context: CustomContext, shop: Shop, key: str,
                  amount: int) -> None:
     from .buy import payment_markup  # local: buy imports this module
 

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram.ext import Application
 
 from bot.app import build_application, start_polling, stop_polling
 from bot.config import Config, Secrets, load_secrets
+from bot.runtime import load_catalogue, stripe_client_for
+from handlers.deps import Shop, ShopApplication
 from ledger import Ledger
 from sandbox.telegram_api import TelegramEmulator
 from sandbox.telegram_state import ChatMessage
@@ -67,7 +68,7 @@ class Shopfront:
     def __init__(self, emu: TelegramEmulator, db_path: Path, config: Config, secrets: Secrets) -> None:
         self.emu, self.db_path, self.config, self.secrets = emu, db_path, config, secrets
         self.ledger: Ledger | None = None
-        self.app: Application | None = None  # type: ignore[type-arg]
+        self.app: ShopApplication | None = None
         self.options: dict[str, Any] = {}
 
     @property
@@ -75,13 +76,25 @@ class Shopfront:
         assert self.ledger is not None
         return self.ledger
 
-    async def start(self, **options: Any) -> Application:  # type: ignore[type-arg]
+    @property
+    def shop(self) -> Shop:
+        assert self.app is not None
+        return self.app.shop
+
+    async def start(self, **options: Any) -> ShopApplication:
+        """Build the Shop as `gridshop run` does and start polling; `options` are the Shop's
+        collaborators (deployer, worker, gridproxy, stripe_checkout, broadcast_rate...) and
+        `build_application`'s keywords (extra, reconcile_interval_s...)."""
         self.options = options
         if self.ledger is None:
             self.ledger = await Ledger.open(self.db_path)
-        options.setdefault("reconcile_interval_s", None)
-        self.app = build_application(self.config, self.secrets, self.ledger, base_url=self.emu.api_url,
-                                     **options)
+        shop_options = {k: v for k, v in options.items() if k in Shop.__dataclass_fields__}
+        app_options = {k: v for k, v in options.items() if k not in shop_options}
+        app_options.setdefault("reconcile_interval_s", None)
+        shop_options.setdefault("stripe_client", stripe_client_for(self.config, self.secrets))
+        shop = Shop(config=self.config, secrets=self.secrets, ledger=self.ledger,
+                    catalogue=await load_catalogue(self.ledger, self.config), **shop_options)
+        self.app = build_application(shop, base_url=self.emu.api_url, **app_options)
         await start_polling(self.app, poll_timeout=1)
         return self.app
 

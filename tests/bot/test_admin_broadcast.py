@@ -20,7 +20,7 @@ async def _run(front: AdminFront, bot: Bot, *, reachable: int, blocked_at_telegr
                known_blocked: int, rate: float) -> tuple[str, float]:
     """Broadcast to `reachable` users the shop thinks it can reach; returns the final text and
     how long the sending took."""
-    front.app.bot_data["shop"].extra.update({"broadcast_rate": rate, "broadcast_progress_s": 0.2})
+    assert front.shop.broadcast_rate == rate
     await front.send(front.admin, "/start")  # the admin is a user too
     people = [int(front.emu.add_user(f"U{i}")["id"]) for i in range(reachable - unknown + known_blocked)]
     for user_id in people[:blocked_at_telegram]:
@@ -60,7 +60,7 @@ async def _run(front: AdminFront, bot: Bot, *, reachable: int, blocked_at_telegr
 async def test_broadcast_to_500_users_at_a_raised_limit_reports_exact_counts(tmp_path: Path) -> None:
     async with TelegramEmulator(global_rate=120.0, global_burst=120) as emu:
         front = make_front(emu, tmp_path)
-        await front.start()
+        await front.start(broadcast_rate=100.0, broadcast_progress_s=0.2)
         try:
             async with Bot(emu.token, base_url=emu.api_url) as bot:  # no client-side limiter
                 text, took = await _run(front, bot, reachable=500, blocked_at_telegram=20, unknown=5,
@@ -77,7 +77,7 @@ async def test_broadcast_to_500_users_at_a_raised_limit_reports_exact_counts(tmp
 async def test_broadcast_at_telegrams_real_limit_through_the_rate_limited_bot(tmp_path: Path) -> None:
     async with TelegramEmulator() as emu:  # 30 messages/s overall, as Telegram
         front = make_front(emu, tmp_path)
-        await front.start()
+        await front.start(broadcast_rate=25.0, broadcast_progress_s=0.2)
         try:
             assert front.app is not None
             text, took = await _run(front, front.app.bot, reachable=80, blocked_at_telegram=3, unknown=2,

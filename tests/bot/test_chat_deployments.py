@@ -137,9 +137,8 @@ async def test_status_catches_up_when_the_worker_was_faster_than_the_chat(gshop:
     bought = await gshop.db.purchase(order.id, cy)
     await gshop.worker.run_once()
     assert gshop.app is not None
-    from handlers.deps import SHOP_KEY
     from handlers.status import send_status_message
-    await send_status_message(gshop.app.bot, gshop.app.bot_data[SHOP_KEY], cy, bought.deployment_id, "vm-small")
+    await send_status_message(gshop.app.bot, gshop.shop, cy, bought.deployment_id, "vm-small")
     status = await gshop.wait_reply(cy, 0, "queued for deployment")
     await gshop.deliver()
     assert gshop.current(cy, status.message_id).text.startswith("✅ vm-small: ready after")
