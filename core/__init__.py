@@ -1,4 +1,5 @@
-"""The bottom of gridshop: TFC amounts and the validated settings (the catalogue among them).
+"""The bottom of gridshop: TFC amounts, the validated settings (the catalogue among
+them) and the texts of the messages queued for users and admins (`notices`).
 
 Nothing here imports any other gridshop package, so every room may import it.
 """

@@ -15,6 +15,7 @@ import stripe
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
+from core import notices
 from core.money import format_stars, format_tfc
 from ledger import ADJUSTMENTS, LedgerError, Payment, adminlog, ops, outbox, queries, users
 from ledger import admin_state as state
@@ -185,9 +186,8 @@ async def run_adjust(update: Update, context: CustomContext, request: state.Admi
         adminlog.record(conn, now, request.admin_id, action, f"user {user_id}",
                         f"{format_tfc(abs(amount))}: {reason} (transfer {transfer.id})", key=request.key)
         after = ops.account_balance(conn, account)
-        word = "added to" if amount > 0 else "taken from"
-        outbox.enqueue(conn, now, user_id, f"ℹ️ {format_tfc(abs(amount))} was {word} your balance by the shop: "
-                       f"{reason}. Available now: {format_tfc(after.available)}.", key=f"admin:{request.key}")
+        told = notices.credited_by_shop if amount > 0 else notices.debited_by_shop
+        outbox.enqueue(conn, now, user_id, told(abs(amount), reason, after.available), key=f"admin:{request.key}")
         result = (f"✅ {'Credited' if amount > 0 else 'Debited'} {format_tfc(abs(amount))} "
                   f"{'to' if amount > 0 else 'from'} user {user_id} (transfer #{transfer.id}). "
                   f"Available now {format_tfc(after.available)}.")
@@ -332,18 +332,20 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
                 ops.clawback(conn, now, "stars", payment.external_id, refund_key(payment.external_id),
                              payment.amount, REFUND_MEMO)
                 taken = payment.amount
-            where = f"{format_stars(payment.provider_amount)} refunded by Telegram"
+            refunded = format_stars(payment.provider_amount)
+            where = f"{refunded} refunded by Telegram"
         else:
             taken = stripe_refunds.clawback_refunded(conn, now, payment, refund)
-            where = f"{format_tfc(refund.amount)} refunded by Stripe ({refund.refund_id})"
+            refunded = format_tfc(refund.amount)
+            where = f"{refunded} refunded by Stripe ({refund.refund_id})"
         state.finish_request(conn, now, request.id, "done")
         adminlog.record(conn, now, request.admin_id, "refund", f"payment {payment.id}",
                         f"{payment.provider} {payment.external_id}: {where}; credits taken back {format_tfc(taken)}",
                         key=request.key)
         after = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-        text = f"↩️ Your payment was refunded: {where.split(' by ')[0]}; {format_tfc(taken)} taken off your balance."
+        text = notices.refunded_by_shop(refunded, taken)
         if after.posted < 0:
-            text += f" Your balance is now {format_tfc(after.posted)} (debt); new purchases wait until it is repaid."
+            text += " " + notices.now_in_debt(after.posted)
         outbox.enqueue(conn, now, payment.user_id, text, key=f"admin:{request.key}")
         result = (f"✅ Payment #{payment.id}: {where}; {format_tfc(taken)} of credits taken back. User balance "
                   f"{format_tfc(after.posted)}{' (debt)' if after.posted < 0 else ''}.")

@@ -16,6 +16,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from core import notices
 from core.money import format_tfc
 from ledger import LedgerError, adminlog, ops
 from ledger import admin_state as state
@@ -214,8 +215,8 @@ async def run_cancel(update: Update, context: CustomContext, request: state.Admi
         if refund:
             from ledger import outbox
 
-            outbox.enqueue(conn, now, dep.user_id, f"↩️ {format_tfc(refund)} for deployment #{dep.id} was "
-                           "returned to your balance.", key=f"admin:{request.key}")
+            outbox.enqueue(conn, now, dep.user_id, notices.deployment_refunded(refund, dep.id),
+                           key=f"admin:{request.key}")
         adminlog.record(conn, now, request.admin_id, "cancel", f"deployment {deployment_id}",
                         f"was {before.state}; refund {option} {format_tfc(refund)}", key=request.key)
         result = (f"✖ Deployment #{deployment_id} is {dep.state}"

@@ -14,6 +14,7 @@ from decimal import Decimal
 from telegram import Update
 from telegram.error import TelegramError
 
+from core import notices
 from core.money import format_stars
 from ledger import LedgerError, OrderNotFound, PaymentNotFound
 from payments.payload import PayloadError, verify_payload
@@ -205,7 +206,7 @@ async def refunded_payment(update: Update, context: CustomContext) -> None:
         log.warning("refund of unknown Stars payment %s", refund.telegram_payment_charge_id)
         return
     try:
-        await message.reply_text(texts.refunded(transfer.amount, transfer.order_id))
+        await message.reply_text(notices.stars_refunded(transfer.amount, transfer.order_id))
     except TelegramError as exc:
         log.info("could not tell user about refund: %s", exc)
 

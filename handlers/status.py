@@ -10,8 +10,9 @@ import sqlite3
 from telegram import Bot
 from telegram.error import TelegramError
 
-from ledger import deploy_messages, ops, outbox
+from core import notices
 from ledger import deployments as jobs
+from ledger import ops, outbox
 from ledger.deployments import DeploymentRecord
 
 from . import texts
@@ -26,16 +27,16 @@ def _current_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord) -
     """The status text for a job that moved on before its status message was attached."""
     took = now - dep.created_at
     if dep.state == "deploying":
-        return deploy_messages.deploying(dep.service_id, took, 1, 1)
+        return notices.deployment_deploying(dep.service_id, took, 1, 1)
     if dep.state == "ready":
-        return deploy_messages.ready(dep.service_id, (dep.ready_at or now) - dep.created_at)
+        return notices.deployment_ready(dep.service_id, (dep.ready_at or now) - dep.created_at)
     hold = ops.get_hold(conn, dep.hold_id)
     refunded = hold.amount if hold.state in ("voided", "expired") else 0
     if dep.state == "failed":
-        return deploy_messages.failed(dep.service_id, dep.updated_at - dep.created_at,
+        return notices.deployment_failed(dep.service_id, dep.updated_at - dep.created_at,
                                       dep.error or "unknown error", refunded)
     if dep.state == "cancelled" and dep.ready_at is None:
-        return deploy_messages.cancelled_before_deploy(dep.service_id, refunded)
+        return notices.deployment_cancelled_before_deploy(dep.service_id, refunded)
     return None
 
 

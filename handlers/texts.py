@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from core import notices
 from core.catalog import Service
 from core.money import format_stars, format_tfc, format_tfc_signed
-from ledger import Balance, HistoryEntry, Order, deploy_messages
+from ledger import Balance, HistoryEntry, Order
 from ledger.deployments import DeploymentRecord
 
 # --- commands (shown in the Telegram menu by setMyCommands) ---
@@ -219,11 +220,6 @@ PAYMENT_NOT_APPLIED = ("We received your payment but could not match it to an or
                        "It is recorded and an admin will sort it out; no need to pay again.")
 
 
-def refunded(amount: int, order_id: int | None) -> str:
-    suffix = f" for order #{order_id}" if order_id else ""
-    return f"Your Stars payment{suffix} was refunded; {format_tfc(amount)} of credits was taken back."
-
-
 # --- history, orders, deployments ---
 
 def _when(ts: int) -> str:
@@ -288,7 +284,7 @@ def deployment_details(dep: DeploymentRecord, name: str, renew_price: int | None
     lines = [f"VM #{dep.id}: {name}" + (f" ({dep.name})" if dep.name else ""),
              f"State: {DEPLOYMENT_STATES.get(dep.state, dep.state)}"]
     if dep.state in ("ready", "cancelling"):
-        lines.extend(deploy_messages.connection_lines(dep.details))
+        lines.extend(notices.connection_lines(dep.details))
     if dep.state == "ready" and dep.expires_at is not None:
         lines.append(f"Paid until {_when(dep.expires_at)} UTC; auto-renew is {'on' if dep.auto_renew else 'off'}.")
         if renew_price is not None:
@@ -349,7 +345,7 @@ BTN_REFRESH = "⟳ Refresh"
 
 def status_queued(service_id: str) -> str:
     """The first status message after a purchase; the worker edits it as the job moves."""
-    return deploy_messages.queued(service_id, 0)
+    return notices.deployment_queued(service_id, 0)
 
 
 # --- capacity ---

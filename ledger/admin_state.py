@@ -13,6 +13,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from core import notices
+
 from . import deployments as jobs
 from . import ops, outbox
 from .commission import split_commission
@@ -190,8 +192,7 @@ def retry_deployment(
         (hold_id, now, now, deployment_id),
     )
     ops.set_order_state(conn, now, dep.order_id, "placed", ("failed",))
-    outbox.enqueue(conn, now, dep.chat_id,
-                   f"🔁 Your {dep.service_id} deployment #{dep.id} is being retried.",
+    outbox.enqueue(conn, now, dep.chat_id, notices.deployment_retried(dep.service_id, dep.id),
                    key=f"deploy:{dep.id}:retry:{key}")
     return jobs.get(conn, deployment_id)
 

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import deploy_messages as texts
+from core import notices
+
 from . import ops, outbox
 from .commission import split_commission
 from .errors import LedgerError
@@ -181,7 +182,7 @@ def enqueue_queued_status(conn: sqlite3.Connection, now: int, deployment_id: int
     """Queue the first "Queued" status message through the outbox (for flows with no chat at
     hand, such as a buy-now paid by webhook); later statuses edit it once it is sent."""
     dep = get(conn, deployment_id)
-    return outbox.enqueue(conn, now, dep.chat_id, texts.queued(dep.service_id, now - dep.created_at),
+    return outbox.enqueue(conn, now, dep.chat_id, notices.deployment_queued(dep.service_id, now - dep.created_at),
                           key=status_key(deployment_id))
 
 
@@ -233,7 +234,7 @@ def claim_next(
     )
     dep = get(conn, deployment_id)
     attempt = dep.attempts + 1
-    _edit_status(conn, now, dep, texts.deploying(dep.service_id, now - dep.created_at, attempt, max_attempts),
+    _edit_status(conn, now, dep, notices.deployment_deploying(dep.service_id, now - dep.created_at, attempt, max_attempts),
                  f"deploy:{dep.id}:deploying:{attempt}")
     return dep
 
@@ -330,9 +331,9 @@ def complete_success(
     ops.set_order_state(conn, now, dep.order_id, "completed", ("placed",))
     dep = get(conn, deployment_id)
     took = now - dep.created_at
-    _edit_status(conn, now, dep, texts.ready(dep.service_id, took), f"deploy:{dep.id}:ready")
+    _edit_status(conn, now, dep, notices.deployment_ready(dep.service_id, took), f"deploy:{dep.id}:ready")
     outbox.enqueue(conn, now, dep.chat_id,
-                   texts.details(dep.name or "", dep.service_id, dep.details, expires_at, dep.auto_renew),
+                   notices.deployment_details(dep.name or "", dep.service_id, dep.details, expires_at, dep.auto_renew),
                    key=f"deploy:{dep.id}:details")
     return dep
 
@@ -358,7 +359,7 @@ def complete_failure(
     )
     ops.set_order_state(conn, now, dep.order_id, "failed", ("placed",))
     dep = get(conn, deployment_id)
-    text = texts.failed(dep.service_id, now - dep.created_at, reason, refunded)
+    text = notices.deployment_failed(dep.service_id, now - dep.created_at, reason, refunded)
     if not _edit_status(conn, now, dep, text, f"deploy:{dep.id}:failed"):
         outbox.enqueue(conn, now, dep.chat_id, text, key=f"deploy:{dep.id}:failed")
     return dep
@@ -407,7 +408,7 @@ def renew(
         (expires_at, days, now, deployment_id),
     )
     if notify:
-        outbox.enqueue(conn, now, dep.chat_id, texts.renewed(dep.name or "", amount, expires_at),
+        outbox.enqueue(conn, now, dep.chat_id, notices.period_renewed(dep.name or "", amount, expires_at),
                        key=f"deploy:{dep.id}:renewed:{dep.expires_at}")
     return get(conn, deployment_id)
 
@@ -419,7 +420,7 @@ def mark_warned(conn: sqlite3.Connection, now: int, deployment_id: int, price: i
         return False
     conn.execute("UPDATE deployments SET warned_at = ? WHERE id = ?", (now, deployment_id))
     outbox.enqueue(conn, now, dep.chat_id,
-                   texts.expiry_warning(dep.name or "", dep.expires_at, dep.auto_renew, price),
+                   notices.expiry_warning(dep.name or "", dep.expires_at, dep.auto_renew, price),
                    key=f"deploy:{dep.id}:warn:{dep.expires_at}")
     return True
 
@@ -447,7 +448,7 @@ def request_cancel(
             (reason[:500], now, deployment_id),
         )
         ops.set_order_state(conn, now, dep.order_id, "cancelled", ("placed",))
-        text = texts.cancelled_before_deploy(dep.service_id, refunded)
+        text = notices.deployment_cancelled_before_deploy(dep.service_id, refunded)
         if not _edit_status(conn, now, dep, text, f"deploy:{dep.id}:cancelled"):
             outbox.enqueue(conn, now, dep.chat_id, text, key=f"deploy:{dep.id}:cancelled")
         return get(conn, deployment_id)
@@ -470,7 +471,7 @@ def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> De
         raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}, not cancelling")
     conn.execute("UPDATE deployments SET state = 'cancelled', updated_at = ? WHERE id = ?",
                  (now, deployment_id))
-    outbox.enqueue(conn, now, dep.chat_id, texts.removed(dep.name or "", dep.error or "cancelled"),
+    outbox.enqueue(conn, now, dep.chat_id, notices.deployment_removed(dep.name or "", dep.error or "cancelled"),
                    key=f"deploy:{dep.id}:removed")
     return get(conn, deployment_id)
 

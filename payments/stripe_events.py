@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import notices
 from core.money import format_tfc
 from ledger import deployments, errors, inbox, ops, outbox, stripe_state
 from ledger.models import Payment
@@ -187,8 +188,7 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
         _keep(conn, now, event, f"order {order.id}: {reason}; not credited")
         stripe_state.set_order_flag(conn, now, order.id, f"stripe mismatch: {reason}")
         _tell_admins(conn, now, policy, f"stripe:mismatch:{event.object_id}",
-                     f"⚠️ Stripe session {event.object_id} for order {order.id} (user "
-                     f"{order.user_id}) was paid with {reason}. Not credited; please check.")
+                     notices.admin_stripe_mismatch(event.object_id, order.id, order.user_id, reason))
         return Outcome("kept", reason, order.id)
     result = ops.record_payment(
         conn, now, PROVIDER, event.object_id, order.user_id, order.amount, event.amount or 0,
@@ -196,7 +196,7 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
     )
     if not result.new:
         return Outcome("duplicate", "already credited", order.id)
-    text = f"✅ Payment received: {format_tfc(order.amount)} credited. Balance: {format_tfc(result.balance.posted - result.balance.held)}."
+    text = notices.payment_credited(order.amount, result.balance.posted - result.balance.held)
     # A purchase order paid directly is a buy-now, as for Telegram payments: place it with the
     # credit. A second payment for an order already placed stays on the balance.
     if order.kind == "purchase" and order.state not in ops.PLACED_STATES:
@@ -214,10 +214,10 @@ def _buy_now(conn: sqlite3.Connection, now: int, order_id: int, user_id: int, po
     except errors.LedgerError as exc:
         conn.execute("ROLLBACK TO buy_now")
         conn.execute("RELEASE buy_now")
-        return f"{text}\nThe purchase could not be placed: {exc}. The credits stay on your balance."
+        return f"{text}\n{notices.purchase_not_placed(str(exc))}"
     conn.execute("RELEASE buy_now")
     deployments.enqueue_queued_status(conn, now, purchase.deployment_id)
-    return f"{text}\n🚀 Your {purchase.order.service_id} is being deployed (order {order_id})."
+    return f"{text}\n{notices.purchase_placed(purchase.order.service_id, order_id)}"
 
 
 def _failed(conn: sqlite3.Connection, now: int, event: StripeEvent) -> Outcome:
@@ -228,9 +228,7 @@ def _failed(conn: sqlite3.Connection, now: int, event: StripeEvent) -> Outcome:
     if ops.get_payment(conn, PROVIDER, event.object_id) is not None or order.state != "open":
         return Outcome("noop", f"order is {order.state}", order.id)
     ops.set_order_state(conn, now, order.id, "failed", ("open",))
-    outbox.enqueue(conn, now, order.user_id,
-                   f"❌ Your bank payment for order {order.id} ({format_tfc(order.amount)}) failed. "
-                   "Nothing was charged; you can pay again another way.",
+    outbox.enqueue(conn, now, order.user_id, notices.bank_payment_failed(order.id, order.amount),
                    key=f"stripe:failed:{event.object_id}")
     return Outcome("failed", "", order.id)
 
@@ -299,12 +297,11 @@ def _refunded(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: P
         return Outcome("duplicate", f"refunds of {format_tfc(due.total)} already taken back", payment.order_id)
     ops.clawback(conn, now, PROVIDER, payment.external_id, key, amount, due.memo)
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    text = f"↩️ Refund: {format_tfc(amount)} was returned to your card and taken off your balance."
+    text = notices.card_refunded(amount)
     if balance.posted < 0:
-        text += f" Your balance is now {format_tfc(balance.posted)} (debt); new purchases wait until it is repaid."
-        _tell_admins(conn, now, policy, key,
-                     f"User {payment.user_id} is in debt {format_tfc(-balance.posted)} after a Stripe "
-                     f"refund of {format_tfc(amount)} (order {payment.order_id}).")
+        text += " " + notices.now_in_debt(balance.posted)
+        _tell_admins(conn, now, policy, key, notices.admin_debt_after_stripe_refund(
+            payment.user_id, -balance.posted, amount, payment.order_id))
     outbox.enqueue(conn, now, payment.user_id, text, key=key)
     return Outcome("clawed_back", format_tfc(amount), payment.order_id)
 
@@ -323,8 +320,6 @@ def _disputed(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: P
     if payment.order_id is not None:
         stripe_state.set_order_flag(conn, now, payment.order_id, flag)
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    _tell_admins(conn, now, policy, key,
-                 f"⚠️ Stripe dispute {event.object_id}: user {payment.user_id}, order "
-                 f"{payment.order_id}, {format_tfc(event.amount or 0)}. Taken back {format_tfc(amount)}; "
-                 f"balance now {format_tfc(balance.posted)}. The user is flagged.")
+    _tell_admins(conn, now, policy, key, notices.admin_stripe_dispute(
+        event.object_id, payment.user_id, payment.order_id, event.amount or 0, amount, balance.posted))
     return Outcome("clawed_back", format_tfc(amount), payment.order_id)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from telegram import Bot, StarTransaction, TransactionPartnerUser
 
-from core.money import format_stars, format_tfc
+from core import notices
+from core.money import format_stars
 from ledger import Ledger, LedgerError, OrderNotFound, Transfer, ops, outbox
 
 from .payload import PayloadError, verify_payload
@@ -65,17 +66,15 @@ def _clawback_and_tell(conn: sqlite3.Connection, now: int, charge_id: str,
     if payment is None or not missed:
         return transfer
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    order = f" for order #{transfer.order_id}" if transfer.order_id else ""
-    text = f"Your Stars payment{order} was refunded; {format_tfc(transfer.amount)} of credits was taken back."
+    text = notices.stars_refunded(transfer.amount, transfer.order_id)
     if balance.posted < 0:
-        text += f" Your balance is now {format_tfc(balance.posted)} (debt); new purchases wait until it is repaid."
+        text += " " + notices.now_in_debt(balance.posted)
     key = refund_key(charge_id)
     outbox.enqueue(conn, now, payment.user_id, text, key=key)
     for admin_id in admin_ids:
         outbox.enqueue(conn, now, admin_id,
-                       f"Stars payment {charge_id} of user {payment.user_id}{order} was refunded at "
-                       f"Telegram but the ledger had missed it; reconciliation took back "
-                       f"{format_tfc(transfer.amount)}. Balance now {format_tfc(balance.posted)}.",
+                       notices.admin_stars_refund_missed(charge_id, payment.user_id, transfer.order_id,
+                                                         transfer.amount, balance.posted),
                        key=f"{key}:admin:{admin_id}")
     return transfer
 

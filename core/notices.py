@@ -1,0 +1,218 @@
+"""Texts of the messages the shop queues in the notification outbox: a payment credited or
+refunded, a dispute, a deployment's status and details, its period running out, renewed or
+removed, and what admins are told about money that needs a look.
+
+Each message is one function returning plain text (no parse mode, so no value needs escaping)
+from one format string with named placeholders, so a translation catalogue can take the
+strings over as they are. Amounts are integer TFC cents, shown through `core.money`. It imports
+nothing of gridshop's but `core.money`, so the ledger, payments and the chat may all use it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from .money import format_tfc
+
+# --- parts of messages -----------------------------------------------------------------------
+
+
+def elapsed(seconds: int) -> str:
+    """65 -> '1m 05s'; 3725 -> '1h 02m'."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return "{s}s".format(s=seconds)
+    if seconds < 3600:
+        return "{m}m {s:02d}s".format(m=seconds // 60, s=seconds % 60)
+    return "{h}h {m:02d}m".format(h=seconds // 3600, m=seconds % 3600 // 60)
+
+
+def date(ts: int) -> str:
+    """A moment as the messages show it: '2026-01-31 12:00 UTC'."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def on_off(on: bool) -> str:
+    return "on" if on else "off"
+
+
+# --- money: payments, refunds, adjustments ---------------------------------------------------
+
+
+def payment_credited(amount: int, available: int) -> str:
+    """A Stripe payment credited to the user's balance."""
+    return "✅ Payment received: {amount} credited. Balance: {available}.".format(
+        amount=format_tfc(amount), available=format_tfc(available))
+
+
+def purchase_placed(service_id: str, order_id: int) -> str:
+    """A line after `payment_credited`: the order paid directly is bought and deploying."""
+    return "🚀 Your {service} is being deployed (order {order}).".format(service=service_id, order=order_id)
+
+
+def purchase_not_placed(reason: str) -> str:
+    """A line after `payment_credited`: the order could not be bought (say, debt to repay)."""
+    return "The purchase could not be placed: {reason}. The credits stay on your balance.".format(reason=reason)
+
+
+def bank_payment_failed(order_id: int, amount: int) -> str:
+    return ("❌ Your bank payment for order {order} ({amount}) failed. "
+            "Nothing was charged; you can pay again another way.").format(order=order_id, amount=format_tfc(amount))
+
+
+def card_refunded(amount: int) -> str:
+    """A Stripe refund taken off the balance."""
+    return "↩️ Refund: {amount} was returned to your card and taken off your balance.".format(
+        amount=format_tfc(amount))
+
+
+def stars_refunded(amount: int, order_id: int | None) -> str:
+    """A Stars payment refunded at Telegram, its credits taken back."""
+    if order_id:
+        return "Your Stars payment for order #{order} was refunded; {amount} of credits was taken back.".format(
+            order=order_id, amount=format_tfc(amount))
+    return "Your Stars payment was refunded; {amount} of credits was taken back.".format(amount=format_tfc(amount))
+
+
+def refunded_by_shop(refunded: str, taken: int) -> str:
+    """An admin's refund: `refunded` is what went back ('5 Stars', '2.50 TFC')."""
+    return "↩️ Your payment was refunded: {refunded} refunded; {taken} taken off your balance.".format(
+        refunded=refunded, taken=format_tfc(taken))
+
+
+def now_in_debt(balance: int) -> str:
+    """The sentence after a refund that left the balance below zero."""
+    return "Your balance is now {balance} (debt); new purchases wait until it is repaid.".format(
+        balance=format_tfc(balance))
+
+
+def credited_by_shop(amount: int, reason: str, available: int) -> str:
+    return "ℹ️ {amount} was added to your balance by the shop: {reason}. Available now: {available}.".format(
+        amount=format_tfc(amount), reason=reason, available=format_tfc(available))
+
+
+def debited_by_shop(amount: int, reason: str, available: int) -> str:
+    return "ℹ️ {amount} was taken from your balance by the shop: {reason}. Available now: {available}.".format(
+        amount=format_tfc(amount), reason=reason, available=format_tfc(available))
+
+
+def deployment_refunded(amount: int, deployment_id: int) -> str:
+    """An admin cancelled a deployment and gave (part of) its period back."""
+    return "↩️ {amount} for deployment #{deployment} was returned to your balance.".format(
+        amount=format_tfc(amount), deployment=deployment_id)
+
+
+# --- deployments -----------------------------------------------------------------------------
+
+
+def deployment_queued(service_id: str, since_s: int) -> str:
+    return "⏳ {service}: queued for deployment ({elapsed}).".format(service=service_id, elapsed=elapsed(since_s))
+
+
+def deployment_deploying(service_id: str, since_s: int, attempt: int, max_attempts: int) -> str:
+    if attempt > 1:
+        return ("⚙️ {service}: deploying on the ThreeFold grid ({elapsed} so far, attempt {attempt} of "
+                "{max_attempts}).").format(service=service_id, elapsed=elapsed(since_s), attempt=attempt,
+                                           max_attempts=max_attempts)
+    return "⚙️ {service}: deploying on the ThreeFold grid ({elapsed} so far).".format(
+        service=service_id, elapsed=elapsed(since_s))
+
+
+def deployment_ready(service_id: str, took_s: int) -> str:
+    return "✅ {service}: ready after {took}.".format(service=service_id, took=elapsed(took_s))
+
+
+def connection_lines(info: dict[str, Any]) -> list[str]:
+    """A deployment's connection details, one line each, only those it has: Mycelium IP,
+    IPv4, IPv6 and the ssh command. Shared by the ready message and the chat's VM details."""
+    lines = []
+    if info.get("mycelium_ip"):
+        lines.append("Mycelium IP: {ip}".format(ip=info["mycelium_ip"]))
+    if info.get("ipv4"):
+        lines.append("IPv4: {ip}".format(ip=info["ipv4"]))
+    if info.get("ipv6"):
+        lines.append("IPv6: {ip}".format(ip=info["ipv6"]))
+    if info.get("ssh_command"):
+        lines.append("Connect: {command}".format(command=info["ssh_command"]))
+    return lines
+
+
+def deployment_details(name: str, service_id: str, info: dict[str, Any], expires_at: int,
+                       auto_renew: bool) -> str:
+    """The message after 'ready': how to reach the VM and how long it is paid for."""
+    lines = ["Your VM {name} ({service}) is running.".format(name=name, service=service_id)]
+    lines.extend(connection_lines(info))
+    lines.append("Paid until {until}; auto-renew is {auto_renew}.".format(
+        until=date(expires_at), auto_renew=on_off(auto_renew)))
+    return "\n".join(lines)
+
+
+def deployment_failed(service_id: str, took_s: int, reason: str, refunded: int) -> str:
+    if refunded:
+        return "❌ {service}: deployment failed after {took}: {reason}. {refunded} is back in your balance.".format(
+            service=service_id, took=elapsed(took_s), reason=reason, refunded=format_tfc(refunded))
+    return "❌ {service}: deployment failed after {took}: {reason}.".format(
+        service=service_id, took=elapsed(took_s), reason=reason)
+
+
+def deployment_cancelled_before_deploy(service_id: str, refunded: int) -> str:
+    return "🚫 {service}: cancelled before deployment. {refunded} is back in your balance.".format(
+        service=service_id, refunded=format_tfc(refunded))
+
+
+def deployment_retried(service_id: str, deployment_id: int) -> str:
+    """An admin put a failed deployment back in the queue."""
+    return "🔁 Your {service} deployment #{deployment} is being retried.".format(
+        service=service_id, deployment=deployment_id)
+
+
+def expiry_warning(name: str, expires_at: int, auto_renew: bool, price: int) -> str:
+    if auto_renew:
+        return ("⚠️ Your VM {name} expires on {until}; auto-renew is on: {price} will be taken from your "
+                "balance for the next period.").format(name=name, until=date(expires_at), price=format_tfc(price))
+    return ("⚠️ Your VM {name} expires on {until}; auto-renew is off: the VM will be removed unless you "
+            "renew it.").format(name=name, until=date(expires_at))
+
+
+def period_renewed(name: str, price: int, expires_at: int) -> str:
+    return "🔁 {name} renewed: {price} charged, paid until {until}.".format(
+        name=name, price=format_tfc(price), until=date(expires_at))
+
+
+def deployment_removed(name: str, reason: str) -> str:
+    return "🗑 {name} was removed from the grid: {reason}.".format(name=name, reason=reason)
+
+
+# --- to admins -------------------------------------------------------------------------------
+
+
+def admin_stripe_mismatch(session_id: str, order_id: int, user_id: int, problems: str) -> str:
+    return ("⚠️ Stripe session {session} for order {order} (user {user}) was paid with {problems}. "
+            "Not credited; please check.").format(session=session_id, order=order_id, user=user_id,
+                                                  problems=problems)
+
+
+def admin_debt_after_stripe_refund(user_id: int, debt: int, refunded: int, order_id: int | None) -> str:
+    return "User {user} is in debt {debt} after a Stripe refund of {refunded} (order {order}).".format(
+        user=user_id, debt=format_tfc(debt), refunded=format_tfc(refunded), order=order_id)
+
+
+def admin_stripe_dispute(dispute_id: str, user_id: int, order_id: int | None, disputed: int, taken: int,
+                         balance: int) -> str:
+    return ("⚠️ Stripe dispute {dispute}: user {user}, order {order}, {disputed}. Taken back {taken}; "
+            "balance now {balance}. The user is flagged.").format(
+        dispute=dispute_id, user=user_id, order=order_id, disputed=format_tfc(disputed),
+        taken=format_tfc(taken), balance=format_tfc(balance))
+
+
+def admin_stars_refund_missed(charge_id: str, user_id: int, order_id: int | None, taken: int,
+                              balance: int) -> str:
+    """Reconciliation found a Stars refund the ledger had missed and took the credits back."""
+    values = {"charge": charge_id, "user": user_id, "order": order_id, "taken": format_tfc(taken),
+              "balance": format_tfc(balance)}
+    if order_id:
+        return ("Stars payment {charge} of user {user} for order #{order} was refunded at Telegram but the "
+                "ledger had missed it; reconciliation took back {taken}. Balance now {balance}.").format(**values)
+    return ("Stars payment {charge} of user {user} was refunded at Telegram but the ledger had missed it; "
+            "reconciliation took back {taken}. Balance now {balance}.").format(**values)
