@@ -34,7 +34,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.telegram_errors import ApiError
-from sandbox.telegram_methods import Described, call
+from sandbox.telegram_methods import Described, call, image_extension
 from sandbox.telegram_params import read_params
 from sandbox.telegram_ratelimit import FloodControl
 from sandbox.telegram_state import ChatMessage, ControlError, Invoice, PaymentResult, World
@@ -44,6 +44,7 @@ __all__ = ["TelegramEmulator", "ChatMessage", "PaymentResult", "ControlError", "
 T = TypeVar("T")
 DEFAULT_TOKEN = "123456789:AAHsandboxTokenForGridshopTests0123456"
 _PATH = re.compile(r"/bot([^/]*)/([^/]*)")
+_FILE_PATH = re.compile(r"/file/bot([^/]*)/photos/([^/.]+)\.[a-z]+")
 _TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 
 
@@ -176,6 +177,9 @@ class TelegramEmulator:
 
     # -- Bot API over HTTP ---------------------------------------------------------------
     async def _handle_api(self, request: web.Request) -> web.Response:
+        download = _FILE_PATH.fullmatch(request.path)
+        if download is not None and request.method == "GET":
+            return self._download(*download.groups())
         match = _PATH.fullmatch(request.path)
         args: dict[str, str] = {}
         name = ""
@@ -195,6 +199,14 @@ class TelegramEmulator:
         if isinstance(result, Described):
             return web.json_response({"ok": True, "result": result.result, "description": result.description})
         return web.json_response({"ok": True, "result": result})
+
+    def _download(self, token: str, file_id: str) -> web.Response:
+        """``GET /file/bot<token>/<file_path>``: the bytes of a file getFile described."""
+        data = self.file_content(file_id) if token == self.token else None
+        if data is None:
+            return web.json_response(ApiError(404, "Not Found").to_json(), status=404)
+        types = {"png": "image/png", "gif": "image/gif", "jpg": "image/jpeg"}
+        return web.Response(body=data, content_type=types[image_extension(data)])
 
     async def _webhook_loop(self) -> None:
         delay = self.webhook_retry_initial
@@ -329,6 +341,20 @@ class TelegramEmulator:
         scope = scope or {"type": "default"}
         key = scope["type"] + "".join(f":{scope[k]}" for k in ("chat_id", "user_id") if k in scope)
         return copy.deepcopy(self.world.commands.get((key, language_code), []))
+
+    def user(self, user_id: int) -> dict[str, Any]:
+        """The User dict of a user added with ``add_user``; ControlError if unknown."""
+        return copy.deepcopy(self.world.user(user_id))
+
+    def file_content(self, file_id: str) -> bytes | None:
+        """The bytes of an uploaded photo (any of its sizes), or None if unknown."""
+        stored = self.world.files.get(file_id)
+        return stored.get("data") if stored else None
+
+    async def wait_change(self, timeout: float) -> None:
+        """Return at the next change of the world (a message, an edit, an answer) or after
+        ``timeout`` seconds, whichever comes first."""
+        await self.world.wait_change(timeout)
 
     def star_transactions(self) -> list[dict[str, Any]]:
         """All Star transactions, oldest first (payments with source, refunds with receiver)."""

@@ -419,7 +419,10 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _photo_sizes(emu: TelegramEmulator, width: int, height: int, size: int) -> list[dict[str, Any]]:
+def _photo_sizes(emu: TelegramEmulator, width: int, height: int, size: int,
+                 data: bytes | None = None) -> list[dict[str, Any]]:
+    """The PhotoSize list Telegram makes of an image; every size keeps the uploaded bytes (the
+    emulator does not scale), so getFile can serve them."""
     sizes = []
     longest = max(width, height)
     for side in (90, 320, 800, 1280):
@@ -432,7 +435,7 @@ def _photo_sizes(emu: TelegramEmulator, width: int, height: int, size: int) -> l
         if scale == 1.0:
             break
     for entry in sizes:
-        emu.world.files[entry["file_id"]] = {"kind": "photo", "sizes": sizes}
+        emu.world.files[entry["file_id"]] = {"kind": "photo", "sizes": sizes, "data": data}
     return sizes
 
 
@@ -451,7 +454,7 @@ async def send_photo(emu: TelegramEmulator, p: Params) -> Any:
         width, height = dims
         if width + height > 10000 or max(width, height) > 20 * min(width, height):
             raise bad_request("PHOTO_INVALID_DIMENSIONS")
-        photo = _photo_sizes(emu, width, height, len(upload.data))
+        photo = _photo_sizes(emu, width, height, len(upload.data), upload.data)
     else:
         ref = p.str("photo").strip()
         if not ref:
@@ -469,6 +472,32 @@ async def send_photo(emu: TelegramEmulator, p: Params) -> Any:
     if markup:
         content["reply_markup"] = markup
     return _send(emu, chat_id, content, p)
+
+
+@method("getFile")
+async def get_file(emu: TelegramEmulator, p: Params) -> Any:
+    """Bot API getFile: a File whose ``file_path`` downloads at /file/bot<token>/<file_path>
+    (api.json, getFile and File). Only files the emulator holds bytes of have a path."""
+    file_id = p.str("file_id").strip()
+    if not file_id:
+        raise bad_request("file_id is empty")
+    stored = emu.world.files.get(file_id)
+    if stored is None:
+        raise bad_request("wrong file identifier/HTTP URL specified")
+    entry = next(s for s in stored["sizes"] if s["file_id"] == file_id)
+    result = {"file_id": file_id, "file_unique_id": entry["file_unique_id"], "file_size": entry["file_size"]}
+    if stored.get("data") is not None:
+        result["file_path"] = f"photos/{file_id}.{image_extension(stored['data'])}"
+    return result
+
+
+def image_extension(data: bytes) -> str:
+    """The file extension Telegram gives a stored photo of this format."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:3] == b"GIF":
+        return "gif"
+    return "jpg"
 
 
 # -- payments ----------------------------------------------------------------------------

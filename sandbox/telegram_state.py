@@ -197,7 +197,9 @@ class World:
     def add_user(self, first_name: str, *, user_id: int | None = None, username: str | None = None,
                  last_name: str | None = None, language_code: str | None = "en",
                  is_premium: bool = False) -> dict[str, Any]:
-        uid = user_id if user_id is not None else next(self._user_ids)
+        uid = user_id
+        while uid is None or (user_id is None and uid in self.users):
+            uid = next(self._user_ids)  # skipping ids given explicitly before
         user: dict[str, Any] = {"id": uid, "is_bot": False, "first_name": first_name}
         if last_name:
             user["last_name"] = last_name

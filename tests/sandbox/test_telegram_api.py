@@ -280,6 +280,23 @@ async def test_send_photo_upload_and_file_id(emu: TelegramEmulator, bot: Bot, us
         await bot.send_photo(user["id"], message.photo[-1].file_id, caption="x" * 1025)
 
 
+async def test_uploaded_photo_downloads_through_get_file(emu: TelegramEmulator, bot: Bot,
+                                                          user: dict[str, Any]) -> None:
+    data = png(320, 100)
+    message = await bot.send_photo(user["id"], data)
+    file = await bot.get_file(message.photo[0].file_id)
+    assert file.file_path and file.file_path.endswith(".png")
+    path = file.file_path.split(f"/file/bot{emu.token}/")[-1]  # PTB prefixes its base_file_url
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{emu.url}/file/bot{emu.token}/{path}") as resp:
+            assert (resp.status, resp.content_type, await resp.read()) == (200, "image/png", data)
+        async with http.get(f"{emu.url}/file/bot1:wrong/{path}") as resp:
+            assert resp.status == 404
+    assert emu.file_content(message.photo[-1].file_id) == data
+    with pytest.raises(BadRequest, match="Wrong file identifier"):
+        await bot.get_file("nonsense")
+
+
 # -- blocked users and flood control ------------------------------------------------------
 
 async def test_blocked_user(emu: TelegramEmulator, bot: Bot, user: dict[str, Any]) -> None:
