@@ -89,12 +89,14 @@ class StripeEmulator:
         delay_seconds: float = 0.0,
         enabled_events: Sequence[str] = ("*",),
         seed: int | None = None,
+        async_settle_s: float | None = None,
     ) -> None:
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.api_key = api_key
         self.api_version = api_version
         self.enabled_events = tuple(enabled_events)
+        self.async_settle_s = async_settle_s
         self.core = StripeCore(api_version, self._on_event)
         self._deliverer_options = dict(
             retry_schedule=retry_schedule, timeout=webhook_timeout,
@@ -159,14 +161,35 @@ class StripeEmulator:
         return self.core.advance_clock(seconds)
 
     def pay_session(self, session_id: str, outcome: str = "succeeded",
-                    email: str = "customer@example.com") -> dict[str, Any]:
+                    email: str = "customer@example.com",
+                    card: dict[str, Any] | None = None) -> dict[str, Any]:
         """The customer pays on the Checkout page; returns the session.
 
         outcome: "succeeded" (card: completed, paid), "async_pending" (completed, unpaid;
         settle later with `settle_async_payment`), "async_succeeded" / "async_failed"
         (completed unpaid, then settled at once).
         """
-        return copy.deepcopy(self.core.pay_session(session_id, outcome, email))
+        return copy.deepcopy(self.core.pay_session(session_id, outcome, email, card))
+
+    def decline_card(self, session_id: str, code: str, decline_code: str, message: str,
+                     card: dict[str, Any] | None = None,
+                     email: str = "customer@example.com") -> dict[str, Any]:
+        """A card attempt on the Checkout page is declined; the session stays open."""
+        return copy.deepcopy(self.core.decline_card(session_id, code, decline_code, message, card, email))
+
+    def settle_later(self, session_id: str, succeeded: bool) -> None:
+        """Settle a bank debit paid on the Checkout page after `async_settle_s` seconds (the
+        bank's delay), unless something settled it first; without the option it waits for
+        `settle_async_payment`."""
+        if self.async_settle_s is None:
+            return
+
+        def settle() -> None:
+            try:
+                self.core.settle_async_payment(session_id, succeeded)
+            except ControlError:
+                pass  # settled by hand already
+        asyncio.get_running_loop().call_later(self.async_settle_s, settle)
 
     def settle_async_payment(self, session_id: str, succeeded: bool = True) -> dict[str, Any]:
         """A delayed payment settles: async_payment_succeeded or _failed; returns session."""
@@ -231,6 +254,10 @@ class StripeEmulator:
         """Events created so far, oldest first, optionally of one type."""
         return [copy.deepcopy(e) for e in self.core.events.values()
                 if type is None or e["type"] == type]
+
+    def charges(self) -> list[dict[str, Any]]:
+        """Every charge, newest first, as the Dashboard's payments list shows them."""
+        return [copy.deepcopy(c) for c in reversed(self.core.charges.values())]
 
     def get_object(self, ident: str) -> dict[str, Any] | None:
         """Any stored object (cs_, pi_, ch_, re_, dp_, evt_) by id, or None."""

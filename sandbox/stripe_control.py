@@ -10,7 +10,6 @@ refused action is a 400 `{"error": {"type": "control_error", "message": ...}}`.
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .stripe_core import OUTCOMES, ControlError
+from .stripe_checkout_page import add_checkout_page
+from .stripe_core import ControlError
 
 if TYPE_CHECKING:
     from .stripe_api import StripeEmulator
@@ -105,38 +105,13 @@ ROUTES: list[tuple[str, str, Action]] = [
         e.redeliver(p["event"], float(p.get("delay", 0)))),
     ("POST", "/_control/webhooks/options", _options),
     ("POST", "/_control/webhooks/wait", _wait),
+    ("GET", "/_control/charges", lambda e, p: e.charges()),
     ("GET", "/_control/webhooks/attempts", lambda e, p: [
         dataclasses.asdict(a) for a in e.delivery_attempts]),
 ]
-
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Checkout (emulator)</title>
-</head><body style="font-family:sans-serif;max-width:32em;margin:3em auto">
-<h1>Stripe Checkout emulator</h1><p>Session <code>{sid}</code>: {amount} &middot;
-status <b>{status}</b> &middot; payment {payment_status}</p>{forms}</body></html>"""
-
-
-def _checkout_page(emu: StripeEmulator) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def page(request: web.Request) -> web.Response:
-        sid = request.match_info["session"]
-        s = emu.core.sessions.get(sid)
-        if s is None:
-            raise web.HTTPNotFound(text="No such checkout session")
-        forms = "".join(
-            f'<form method="post" action="/_control/checkout/sessions/{html.escape(sid)}/pay">'
-            f'<input type="hidden" name="outcome" value="{o}">'
-            f'<button>Pay: {o}</button></form>' for o in OUTCOMES
-        ) if s["status"] == "open" else ""
-        amount = f"{s['amount_total']} {s['currency']}" if s["amount_total"] is not None \
-            else "setup"
-        return web.Response(content_type="text/html", text=_PAGE.format(
-            sid=html.escape(sid), amount=html.escape(amount), status=s["status"],
-            payment_status=s["payment_status"], forms=forms))
-
-    return page
-
 
 def add_control_routes(app: web.Application, emu: StripeEmulator) -> None:
     """Register `/_control/...` and the hosted Checkout page `/c/pay/{session}`."""
     for method, path, action in ROUTES:
         app.router.add_route(method, path, _route(emu, action))
-    app.router.add_get("/c/pay/{session}", _checkout_page(emu))
+    add_checkout_page(app, emu)

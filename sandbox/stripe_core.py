@@ -62,6 +62,7 @@ class StripeCore:
         self.refunds: dict[str, dict[str, Any]] = {}
         self.disputes: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}  # insertion order = creation order
+        self.declined: dict[str, str] = {}  # open session -> PaymentIntent of a declined card
         self._on_event = on_event
 
     # ------------------------------------------------------------------ clock
@@ -287,11 +288,8 @@ class StripeCore:
 
     # ------------------------------------------------------------------ paying
 
-    def pay_session(self, sid: str, outcome: str = "succeeded",
-                    email: str = "customer@example.com") -> dict[str, Any]:
-        """A customer completes the Checkout page; see `OUTCOMES`."""
-        if outcome not in OUTCOMES:
-            raise ControlError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    def _payable(self, sid: str) -> dict[str, Any]:
+        """The open payment-mode session a customer is paying on the Checkout page."""
         self.sweep()
         s = self.sessions.get(sid)
         if s is None:
@@ -300,7 +298,16 @@ class StripeCore:
             raise ControlError(f"checkout session {sid} is {s['status']}, not open")
         if s["mode"] != "payment":
             raise ControlError("the emulator can only pay sessions in payment mode")
-        method = "card" if outcome == "succeeded" else "us_bank_account"
+        return s
+
+    def _intent(self, sid: str, method: str) -> tuple[dict[str, Any], bool]:
+        """The session's PaymentIntent for this attempt and whether it is new: a card attempt
+        after a declined card confirms the same PaymentIntent again, as Checkout does."""
+        s = self.sessions[sid]
+        earlier = self.payment_intents.get(self.declined.get(sid, ""))
+        if earlier is not None and method == "card":
+            earlier["last_payment_error"] = None
+            return earlier, False
         pid_data = self.session_pi_data.get(sid, {})
         pi = obj.payment_intent(
             pid=obj.new_id("pi_"), amount=s["amount_total"], currency=s["currency"],
@@ -308,10 +315,55 @@ class StripeCore:
             method_type=method, description=pid_data.get("description"),
         )
         self.payment_intents[pi["id"]] = pi
+        return pi, True
+
+    def decline_card(self, sid: str, code: str, decline_code: str, message: str,
+                     card: dict[str, Any] | None = None,
+                     email: str = "customer@example.com") -> dict[str, Any]:
+        """A card payment attempt on the Checkout page is declined: the charge fails
+        (`charge.failed`, `payment_intent.payment_failed`) and the session stays open for
+        another try. Shapes per the Charge `outcome` and PaymentIntent `last_payment_error`
+        of Stripe's OpenAPI spec; codes per docs.stripe.com/testing#declined-payments."""
+        s = self._payable(sid)
+        pi, created = self._intent(sid, "card")
+        ch = obj.charge(cid=obj.new_id("ch_"), pi=pi, created=self.now(), status="failed",
+                        billing_email=email)
+        ch.update(failure_code=code, failure_message=message)
+        ch["outcome"].update(network_status="declined_by_network", reason=decline_code,
+                             type="issuer_declined", seller_message="The bank did not return any further details "
+                             "with this decline.")
+        if card:
+            ch["payment_method_details"]["card"].update(card)
+        self.charges[ch["id"]] = ch
+        pi.update(status="requires_payment_method", latest_charge=ch["id"], last_payment_error={
+            "type": "card_error", "code": code, "decline_code": decline_code,
+            "message": message, "charge": ch["id"],
+            "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
+        })
+        self.declined[sid] = pi["id"]
+        if created:
+            self.emit("payment_intent.created", pi, NO_REQUEST)
+        self.emit("charge.failed", ch, NO_REQUEST)
+        self.emit("payment_intent.payment_failed", pi, NO_REQUEST)
+        return s
+
+    def pay_session(self, sid: str, outcome: str = "succeeded",
+                    email: str = "customer@example.com",
+                    card: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A customer completes the Checkout page; see `OUTCOMES`. `card` (brand, last4,
+        ...) replaces the default Visa 4242 in the charge's card details."""
+        if outcome not in OUTCOMES:
+            raise ControlError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        s = self._payable(sid)
+        method = "card" if outcome == "succeeded" else "us_bank_account"
+        pi, created = self._intent(sid, method)
         ch = obj.charge(cid=obj.new_id("ch_"), pi=pi, created=self.now(),
                         status="succeeded" if outcome == "succeeded" else "pending",
                         billing_email=email)
+        if card and method == "card":
+            ch["payment_method_details"]["card"].update(card)
         self.charges[ch["id"]] = ch
+        self.declined.pop(sid, None)
         pi["latest_charge"] = ch["id"]
         s["status"] = "complete"
         s["url"] = None
@@ -323,7 +375,8 @@ class StripeCore:
         }
         s["payment_method_types"] = [method] if method not in s["payment_method_types"] \
             else s["payment_method_types"]
-        self.emit("payment_intent.created", pi, NO_REQUEST)
+        if created:
+            self.emit("payment_intent.created", pi, NO_REQUEST)
         if outcome == "succeeded":
             pi["status"] = "succeeded"
             pi["amount_received"] = pi["amount"]
