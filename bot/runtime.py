@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -18,6 +19,7 @@ import stripe
 from aiohttp import web
 
 from core.catalog import Catalogue
+from grid.deployer import Deployer
 from grid.factory import make_deployer, make_gridproxy
 from grid.periods import PeriodKeeper
 from grid.worker import DeploymentWorker, WorkerOptions
@@ -68,16 +70,32 @@ async def _every(interval_s: float, stop: asyncio.Event, job: Callable[[], Await
             await asyncio.wait_for(stop.wait(), interval_s)
 
 
-async def serve(config: Config, secrets: Secrets, stop: asyncio.Event) -> None:
-    """Start everything, run until `stop` is set, then shut down in order."""
-    ledger = await Ledger.open(
+async def open_ledger(config: Config, clock: Callable[[], float] = time.time) -> Ledger:
+    """The shop's ledger as `[database]` and `[marketplace]` configure it."""
+    return await Ledger.open(
         config.database.path,
         busy_timeout_ms=config.database.busy_timeout_ms,
         commission_ppm=rate_to_ppm(config.marketplace.commission_rate),
         hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
+        clock=clock,
     )
+
+
+def make_configured_deployer(config: Config) -> Deployer:
+    """The grid backend `[grid]` asks for."""
+    return make_deployer(config.grid.backend, **_grid_options(config))
+
+
+async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
+                clock: Callable[[], float] = time.time, deployer: Deployer | None = None) -> None:
+    """Start everything, run until `stop` is set, then shut down in order.
+
+    `clock` is the shop's clock (unix seconds) and `deployer` a grid backend built by the
+    caller (default: `make_configured_deployer(config)`); `gridshop run` passes neither.
+    """
+    ledger = await open_ledger(config, clock)
     catalogue = await load_catalogue(ledger, config)
-    deployer = make_deployer(config.grid.backend, **_grid_options(config))
+    deployer = deployer if deployer is not None else make_configured_deployer(config)
     gridproxy = make_gridproxy(config.grid.gridproxy_url) if config.grid.gridproxy_url else None
 
     stripe_client = stripe_client_for(config, secrets)
