@@ -6,6 +6,7 @@
     gridshop [--config PATH] ledger audit
     gridshop [--config PATH] ledger export --format csv [--output FILE]
     gridshop [--config PATH] admin log [--limit N]
+    gridshop sandbox [--port 8088] [--data DIR] [--open]
 
 Bad arguments get a usage message and exit status 2; a bad config file gets one line naming the
 key and exits 2; a failed audit exits 1. Never a traceback for something the operator typed.
@@ -59,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = actions.add_parser("export", help="every transfer, as CSV")
     export.add_argument("--format", choices=["csv"], required=True)
     export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    sandbox = commands.add_parser(
+        "sandbox", help="try the whole shop in a browser: emulated Telegram, Stripe and grid, no tokens")
+    sandbox.add_argument("--port", type=int, default=8088, help="port of the web chat (default 8088)")
+    sandbox.add_argument("--data", metavar="DIR",
+                         help="keep the sandbox's state (and its config.toml) here; default: a temporary folder")
+    sandbox.add_argument("--open", action="store_true", help="open the web chat in the default browser")
     admin = commands.add_parser("admin", help="what admins did in the chat")
     admin_actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
     admin_log = admin_actions.add_parser("log", help="the admin log, newest first")
@@ -125,6 +132,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging()
+    if args.command == "sandbox":
+        from .sandbox_cmd import run_sandbox
+
+        try:
+            return run_sandbox(args.data, args.port, args.open)
+        except (ConfigError, ValueError) as exc:
+            print(f"gridshop sandbox: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         config = load_config(resolve_config_path(args.config))
     except ConfigError as exc:
