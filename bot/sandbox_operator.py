@@ -23,6 +23,7 @@ from ledger.deployments import DAY_S
 from sandbox.stripe_api import StripeEmulator
 
 from .config import Config
+from .runtime import load_catalogue
 
 MAX_ADVANCE_S = 400 * DAY_S
 RECENT_TRANSFERS = 8
@@ -48,7 +49,11 @@ class Operator:
         self.grid = grid
         self.clock = clock
         self.stripe = stripe
-        self.periods = PeriodKeeper(ledger, grid, WorkerOptions.from_config(config))
+
+    async def _periods(self) -> PeriodKeeper:
+        """The periods job as the shop runs it: with the catalogue the admins changed."""
+        catalogue = await load_catalogue(self.ledger, self.config)
+        return PeriodKeeper(self.ledger, self.grid, WorkerOptions.from_config(self.config, services=catalogue))
 
     async def set_grid(self, latency_s: float, failure_rate: float) -> None:
         """Change the simulated grid for the next deployments; bad values change nothing."""
@@ -65,7 +70,7 @@ class Operator:
             raise ValueError(f"advance by 1 s to {MAX_ADVANCE_S // DAY_S} days")
         self.clock.offset_s += seconds
         self.stripe.advance_clock(seconds)
-        await self.periods.run_once()
+        await (await self._periods()).run_once()
         await self.ledger.expire_holds()
 
     async def snapshot(self) -> dict[str, Any]:
