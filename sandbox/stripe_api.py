@@ -21,12 +21,15 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
 
 from . import stripe_objects as obj
 from .stripe_core import OUTCOMES, ControlError, RequestInfo, StripeCore
+from .stripe_endpoints import WebhookEndpoints
+from .stripe_faults import ERROR_500, LOST_ANSWER, Faults
 from .stripe_params import (
     Str,
     StripeError,
@@ -39,8 +42,12 @@ from .stripe_schemas import (
     CHECKOUT_SESSION_CREATE,
     CHECKOUT_SESSION_LIST,
     EVENT_LIST,
+    LIST,
     REFUND_CREATE,
+    REFUND_LIST,
     RETRIEVE,
+    WEBHOOK_ENDPOINT_CREATE,
+    WEBHOOK_ENDPOINT_UPDATE,
 )
 from .stripe_webhooks import STRIPE_RETRY_SCHEDULE, DeliveryAttempt, WebhookDeliverer
 
@@ -106,6 +113,8 @@ class StripeEmulator:
         self.deliverer: WebhookDeliverer | None = None
         self._delivered: dict[str, bool | None] = {}
         self._idempotency: dict[str, _IdempotencyRecord] = {}
+        self.faults = Faults()
+        self.webhook_endpoints = WebhookEndpoints(api_version)
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.base_url = ""
@@ -211,10 +220,39 @@ class StripeEmulator:
         return copy.deepcopy(self.core.refund_payment(payment, amount, reason))
 
     def dispute_payment(self, payment: str, reason: str = "fraudulent",
-                        amount: int | None = None) -> dict[str, Any]:
+                        amount: int | None = None, inquiry: bool = False) -> dict[str, Any]:
         """The cardholder disputes a charge (`ch_`, `pi_` or paid `cs_` id); emits
-        charge.dispute.created; returns the dispute."""
-        return copy.deepcopy(self.core.dispute_payment(payment, reason, amount))
+        charge.dispute.created, and for a chargeback (not an `inquiry`)
+        charge.dispute.funds_withdrawn; returns the dispute."""
+        return copy.deepcopy(self.core.dispute_payment(payment, reason, amount, inquiry))
+
+    def close_dispute(self, dispute_id: str, won: bool) -> dict[str, Any]:
+        """The card network decides a dispute: an inquiry closes `warning_closed`; a chargeback
+        `won` (charge.dispute.funds_reinstated first) or `lost`; then charge.dispute.closed."""
+        return copy.deepcopy(self.core.close_dispute(dispute_id, won))
+
+    def fail_refund(self, refund_id: str, status: str = "failed",
+                    failure_reason: str = "expired_or_canceled_card") -> dict[str, Any]:
+        """A refund fails (`failed`) or is `canceled` after it was created: the charge's
+        amount_refunded drops back; refund.updated and charge.refund.updated."""
+        return copy.deepcopy(self.core.fail_refund(refund_id, status, failure_reason))
+
+    def fail_next(self, path: str, method: str = "POST", times: int = 1) -> None:
+        """The next `times` requests to a path starting with `path` answer 500 `api_error`
+        without being applied; the answer is stored under the request's idempotency key
+        and replayed to every retry with that key, as Stripe does."""
+        self.faults.plan(ERROR_500, path, method, times)
+
+    def lose_next_answer(self, path: str, method: str = "POST", times: int = 1) -> None:
+        """The next `times` requests to `path...` are applied (and their answer stored under
+        the idempotency key), then the connection is dropped before the answer is sent."""
+        self.faults.plan(LOST_ANSWER, path, method, times)
+
+    def skew_clock(self, seconds: float) -> int:
+        """Stripe's clock runs `seconds` ahead of ours (the `Date` header and every
+        timestamp follow it); unlike `advance_clock` nothing is expired at once."""
+        self.core.clock_offset += seconds
+        return self.core.now()
 
     def redeliver(self, event_id: str, delay: float = 0.0) -> None:
         """Send an event to the webhook endpoint again (like the Dashboard's "Resend")."""
@@ -298,7 +336,16 @@ class StripeEmulator:
         r.add_get("/v1/events", self._api(self._list_events))
         r.add_get("/v1/events/{id}", self._api(self._get_event))
         r.add_post("/v1/refunds", self._api(self._create_refund, post=True))
+        r.add_get("/v1/refunds", self._api(self._list_refunds))
         r.add_get("/v1/refunds/{refund}", self._api(self._get_refund))
+        r.add_get("/v1/disputes/{dispute}", self._api(self._get_dispute))
+        r.add_post("/v1/webhook_endpoints", self._api(self._create_endpoint, post=True))
+        r.add_get("/v1/webhook_endpoints", self._api(self._list_endpoints))
+        r.add_get("/v1/webhook_endpoints/{endpoint}", self._api(self._get_endpoint))
+        r.add_post("/v1/webhook_endpoints/{endpoint}",
+                   self._api(self._update_endpoint, post=True))
+        r.add_delete("/v1/webhook_endpoints/{endpoint}",
+                     self._api(self._delete_endpoint, post=None))
         r.add_get("/v1/payment_intents/{intent}", self._api(self._get_payment_intent))
         r.add_get("/v1/charges/{charge}", self._api(self._get_charge))
         r.add_route("*", "/v1/{tail:.*}", self._api(self._unrecognized, post=None))
@@ -312,6 +359,8 @@ class StripeEmulator:
         async def handler(request: web.Request) -> web.Response:
             request_id = obj.new_id("req_", 14)
             headers = {
+                # Stripe's own clock, which a shop may read to plan timestamps (expires_at).
+                "Date": formatdate(self.core.now(), usegmt=True),
                 "Request-Id": request_id,
                 "Stripe-Version": request.headers.get("Stripe-Version", self.api_version),
                 "Access-Control-Allow-Origin": "*",
@@ -320,6 +369,7 @@ class StripeEmulator:
             if key is not None:
                 headers["Idempotency-Key"] = key
             record: _IdempotencyRecord | None = None
+            fault: str | None = None
             try:
                 self._authenticate(request)
                 is_post = request.method == "POST" if post is None else post
@@ -333,6 +383,9 @@ class StripeEmulator:
                     record = _IdempotencyRecord(request.method, request.path, raw,
                                                 time.time(), request_id)
                     self._idempotency[key] = record
+                fault = self.faults.take(request.method, request.path)
+                if fault == ERROR_500:
+                    raise StripeError("An unknown error occurred", status=500, type="api_error")
                 status, body = 200, fn(request, raw, RequestInfo(request_id, key))
             except StripeError as exc:
                 status, body = exc.status, exc.body(request_id)
@@ -347,6 +400,8 @@ class StripeEmulator:
             data = json.dumps(body, indent=2).encode()
             if record is not None:
                 record.status, record.body, record.in_flight = status, data, False
+            if fault == LOST_ANSWER and request.transport is not None:
+                request.transport.abort()  # applied and stored; the caller never hears back
             return web.Response(body=data, status=status, headers=headers,
                                 content_type="application/json")
 
@@ -469,6 +524,44 @@ class StripeEmulator:
         p = check_params(raw, RETRIEVE)
         return self._expand(self.core.get_refund(request.match_info["refund"]),
                             p.get("expand", []))
+
+    def _list_refunds(self, request: web.Request, raw: dict[str, Any],
+                      req: RequestInfo) -> dict[str, Any]:
+        p = check_params(raw, REFUND_LIST)
+        return self._page(self.core.list_refunds(p), self.core.refunds, p, "/v1/refunds",
+                          "refund")
+
+    def _get_dispute(self, request: web.Request, raw: dict[str, Any],
+                     req: RequestInfo) -> dict[str, Any]:
+        p = check_params(raw, RETRIEVE)
+        return self._expand(self.core.get_dispute(request.match_info["dispute"]),
+                            p.get("expand", []))
+
+    def _create_endpoint(self, request: web.Request, raw: dict[str, Any],
+                         req: RequestInfo) -> dict[str, Any]:
+        p = check_params(raw, WEBHOOK_ENDPOINT_CREATE)
+        return self.webhook_endpoints.create(p, self.core.now())
+
+    def _list_endpoints(self, request: web.Request, raw: dict[str, Any],
+                        req: RequestInfo) -> dict[str, Any]:
+        p = check_params(raw, LIST)
+        return self._page(self.webhook_endpoints.newest_first(),
+                          self.webhook_endpoints.endpoints, p, "/v1/webhook_endpoints",
+                          "webhook_endpoint")
+
+    def _get_endpoint(self, request: web.Request, raw: dict[str, Any],
+                      req: RequestInfo) -> dict[str, Any]:
+        check_params(raw, RETRIEVE)
+        return self.webhook_endpoints.get(request.match_info["endpoint"])
+
+    def _update_endpoint(self, request: web.Request, raw: dict[str, Any],
+                         req: RequestInfo) -> dict[str, Any]:
+        p = check_params(raw, WEBHOOK_ENDPOINT_UPDATE)
+        return self.webhook_endpoints.update(request.match_info["endpoint"], p)
+
+    def _delete_endpoint(self, request: web.Request, raw: dict[str, Any],
+                         req: RequestInfo) -> dict[str, Any]:
+        return self.webhook_endpoints.delete(request.match_info["endpoint"])
 
     def _get_payment_intent(self, request: web.Request, raw: dict[str, Any],
                             req: RequestInfo) -> dict[str, Any]:

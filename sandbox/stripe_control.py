@@ -97,7 +97,17 @@ ROUTES: list[tuple[str, str, Action]] = [
     ("POST", "/_control/refunds", lambda e, p: e.refund_payment(
         p["payment"], _int(p.get("amount")), p.get("reason"))),
     ("POST", "/_control/disputes", lambda e, p: e.dispute_payment(
-        p["payment"], p.get("reason", "fraudulent"), _int(p.get("amount")))),
+        p["payment"], p.get("reason", "fraudulent"), _int(p.get("amount")),
+        _bool(p.get("inquiry", "false")))),
+    ("POST", "/_control/disputes/{dispute}/close", lambda e, p: e.close_dispute(
+        p["dispute"], _bool(p.get("won", "false")))),
+    ("POST", "/_control/refunds/{refund}/fail", lambda e, p: e.fail_refund(
+        p["refund"], p.get("status", "failed"), p.get("failure_reason", "expired_or_canceled_card"))),
+    ("POST", "/_control/faults/error_500", lambda e, p: e.fail_next(
+        p["path"], p.get("method", "POST"), int(p.get("times", 1)))),
+    ("POST", "/_control/faults/lost_answer", lambda e, p: e.lose_next_answer(
+        p["path"], p.get("method", "POST"), int(p.get("times", 1)))),
+    ("POST", "/_control/clock/skew", lambda e, p: {"now": e.skew_clock(float(p["seconds"]))}),
     ("GET", "/_control/clock", lambda e, p: {"now": e.now()}),
     ("POST", "/_control/clock/advance", lambda e, p: {
         "now": e.advance_clock(float(p["seconds"]))}),

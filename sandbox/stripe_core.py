@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from fnmatch import fnmatchcase
 from typing import Any
 
+from . import stripe_disputes as disputes
 from . import stripe_objects as obj
 from .stripe_params import StripeError, invalid, missing, not_found
 
@@ -85,7 +86,7 @@ class StripeCore:
     # ------------------------------------------------------------------ events
 
     def emit(
-        self, type: str, o: dict[str, Any], req: RequestInfo,
+        self, type: str, o: dict[str, Any], req: RequestInfo = NO_REQUEST,
         previous: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         ev = obj.event(
@@ -500,8 +501,9 @@ class StripeCore:
     # ------------------------------------------------------------------ disputes
 
     def dispute_payment(self, charge_or_pi: str, reason: str = "fraudulent",
-                        amount: int | None = None) -> dict[str, Any]:
-        """The cardholder disputes a charge: `charge.dispute.created`."""
+                        amount: int | None = None, inquiry: bool = False) -> dict[str, Any]:
+        """The cardholder disputes a charge: `charge.dispute.created`, and for a chargeback
+        (not an inquiry) `charge.dispute.funds_withdrawn` (see sandbox/stripe_disputes.py)."""
         if reason not in DISPUTE_REASONS:
             raise ControlError(f"reason must be one of {', '.join(DISPUTE_REASONS)}")
         ch = self._charge_for(charge_or_pi)
@@ -509,12 +511,39 @@ class StripeCore:
             raise ControlError(f"charge {ch['id']} has not succeeded")
         if ch["disputed"]:
             raise ControlError(f"charge {ch['id']} is already disputed")
-        d = obj.dispute(did=obj.new_id("dp_"), ch=ch, amount=amount or ch["amount"],
-                        created=self.now(), reason=reason)
-        self.disputes[d["id"]] = d
-        ch["disputed"] = True
-        self.emit("charge.dispute.created", d, NO_REQUEST)
-        return d
+        return disputes.open_dispute(self, ch, amount or ch["amount"], reason, inquiry)
+
+    def close_dispute(self, dispute_id: str, won: bool) -> dict[str, Any]:
+        try:
+            return disputes.close_dispute(self, dispute_id, won)
+        except disputes.DisputeError as exc:
+            raise ControlError(str(exc)) from None
+
+    def fail_refund(self, refund_id: str, status: str = "failed",
+                    failure_reason: str = "expired_or_canceled_card") -> dict[str, Any]:
+        try:
+            return disputes.fail_refund(self, refund_id, status, failure_reason)
+        except disputes.DisputeError as exc:
+            raise ControlError(str(exc)) from None
+
+    def get_dispute(self, did: str) -> dict[str, Any]:
+        if did not in self.disputes:
+            raise not_found("dispute", did, "dispute")
+        return self.disputes[did]
+
+    def list_refunds(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        """`GET /v1/refunds` (spec: paths./v1/refunds.get: `charge`, `payment_intent`,
+        `created`), newest first."""
+        out = []
+        for r in reversed(self.refunds.values()):
+            if "charge" in p and r["charge"] != p["charge"]:
+                continue
+            if "payment_intent" in p and r["payment_intent"] != p["payment_intent"]:
+                continue
+            if "created" in p and not _in_range(r["created"], p["created"]):
+                continue
+            out.append(r)
+        return out
 
     def _charge_for(self, ident: str) -> dict[str, Any]:
         if ident in self.charges:

@@ -304,9 +304,12 @@ def refund(
         "charge": ch["id"],
         "created": created,
         "currency": ch["currency"],
+        "description": None,
         "destination_details": {"card": {"reference_status": "pending", "reference_type":
                                          "acquirer_reference_number", "type": "refund"},
                                 "type": "card"},
+        "failure_balance_transaction": None,
+        "failure_reason": None,
         "metadata": metadata,
         "payment_intent": ch["payment_intent"],
         "reason": reason,
@@ -317,8 +320,27 @@ def refund(
     }
 
 
+def balance_transaction(
+    *, source: str, amount: int, currency: str, created: int, type: str, description: str,
+    reporting_category: str, fee: int = 0,
+) -> dict[str, Any]:
+    """A `balance_transaction` (spec: components/schemas/balance_transaction), as a dispute
+    embeds them in `balance_transactions` and a failed refund names its
+    `failure_balance_transaction`."""
+    return {
+        "id": new_id("txn_"), "object": "balance_transaction", "amount": amount,
+        "available_on": created + 2 * 86400, "created": created, "currency": currency,
+        "description": description, "exchange_rate": None, "fee": fee,
+        "fee_details": [{"amount": fee, "application": None, "currency": currency,
+                         "description": "Dispute fee", "type": "stripe_fee"}] if fee else [],
+        "net": amount - fee, "reporting_category": reporting_category, "source": source,
+        "status": "pending", "type": type,
+    }
+
+
 def dispute(
     *, did: str, ch: dict[str, Any], amount: int, created: int, reason: str,
+    status: str = "needs_response",
 ) -> dict[str, Any]:
     return {
         "id": did,
@@ -349,7 +371,7 @@ def dispute(
         "payment_method_details": {"card": {"brand": "visa", "case_type": "chargeback",
                                             "network_reason_code": "10.4"}, "type": "card"},
         "reason": reason,
-        "status": "needs_response",
+        "status": status,
     }
 
 

@@ -155,3 +155,36 @@ REFUND_CREATE: dict[str, Field] = {
 }
 
 RETRIEVE: dict[str, Field] = {"expand": EXPAND}
+
+REFUND_LIST: dict[str, Field] = {
+    "charge": Str(),
+    "created": IntOrRange(),
+    "ending_before": Str(),
+    "expand": EXPAND,
+    "limit": Int(),
+    "payment_intent": Str(),
+    "starting_after": Str(),
+}
+
+LIST: dict[str, Field] = {
+    "ending_before": Str(), "expand": EXPAND, "limit": Int(), "starting_after": Str(),
+}
+
+WEBHOOK_ENDPOINT_CREATE: dict[str, Field] = {
+    "api_version": Str(),
+    "connect": Bool(),
+    "description": Str(None),
+    "enabled_events": Arr(Str()),
+    "expand": EXPAND,
+    "metadata": Hash(),
+    "url": Str(),
+}
+
+WEBHOOK_ENDPOINT_UPDATE: dict[str, Field] = {
+    "description": Str(None),
+    "disabled": Bool(),
+    "enabled_events": Arr(Str()),
+    "expand": EXPAND,
+    "metadata": Hash(),
+    "url": Str(),
+}

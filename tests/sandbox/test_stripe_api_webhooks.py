@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import hmac
 import sys
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -19,25 +18,8 @@ import stripe
 
 from sandbox.stripe_api import ControlError, StripeEmulator
 from sandbox.stripe_webhooks import sign_payload
+from tests.sandbox.conftest import FAST
 from tests.sandbox.test_stripe_support import API_KEY, SECRET, Receiver, client, session_params
-
-FAST = (0.02, 0.05, 0.1)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
-async def emu(receiver: Receiver) -> AsyncIterator[StripeEmulator]:
-    e = StripeEmulator(receiver.url, SECRET, API_KEY, retry_schedule=FAST)
-    await e.start()
-    yield e
-    await e.stop()
 
 
 async def new_session(emu: StripeEmulator, **overrides: object) -> str:
@@ -124,8 +106,8 @@ async def test_refund_and_dispute_flows(emu: StripeEmulator, receiver: Receiver)
     assert "refund.created" in receiver.types
     dispute = emu.dispute_payment(sid, reason="product_not_received")
     await emu.wait_for_deliveries()
-    assert receiver.types[-1] == "charge.dispute.created"
-    d = receiver.events[-1].data.object
+    assert receiver.types[-2:] == ["charge.dispute.created", "charge.dispute.funds_withdrawn"]
+    d = receiver.events[-2].data.object
     assert (d.id, d.object, d.charge, d.amount, d.reason, d.status) == (
         dispute["id"], "dispute", charge.id, 1500, "product_not_received", "needs_response")
     with pytest.raises(ControlError):
