@@ -67,6 +67,50 @@ def card_refunded(amount: int) -> str:
         amount=format_tfc(amount))
 
 
+def card_refund_failed(amount: int) -> str:
+    """A Stripe refund that failed or was cancelled at the bank: the credits are back."""
+    return ("↩️ A refund of {amount} to your card could not be completed by your bank, so the credits are "
+            "back on your balance.").format(amount=format_tfc(amount))
+
+
+def dispute_inquiry(order_id: int | None, amount: int) -> str:
+    """The card issuer asked about a payment (an inquiry): nothing is taken back."""
+    return ("ℹ️ Your bank asked us about your card payment of {amount}{order}. Nothing changes on "
+            "your balance while it is looked into.").format(amount=format_tfc(amount), order=_for_order(order_id))
+
+
+def dispute_withdrawn(order_id: int | None, taken: int) -> str:
+    """A chargeback: the bank took the money back, so the credits are taken back too."""
+    return ("⚠️ Your card payment{order} is disputed with your bank, which took the money back: "
+            "{taken} taken off your balance.").format(order=_for_order(order_id), taken=format_tfc(taken))
+
+
+def dispute_reinstated(order_id: int | None, given: int) -> str:
+    """The dispute was decided for the shop: the credits come back."""
+    return ("✅ The dispute of your card payment{order} is closed and the money came back: {given} "
+            "credited again.").format(order=_for_order(order_id), given=format_tfc(given))
+
+
+def dispute_closed(order_id: int | None, status: str) -> str:
+    """A dispute closed without money moving now: lost, or an inquiry closed."""
+    if status == "lost":
+        return ("The dispute of your card payment{order} was decided for the cardholder; the credits "
+                "taken back stay off your balance.").format(order=_for_order(order_id))
+    return ("ℹ️ Your bank's inquiry about your card payment{order} is closed; nothing changed on your "
+            "balance.").format(order=_for_order(order_id))
+
+
+def balance_now(balance: int) -> str:
+    """The sentence after a change of balance: the balance, or the debt sentence."""
+    if balance < 0:
+        return now_in_debt(balance)
+    return "Balance: {balance}.".format(balance=format_tfc(balance))
+
+
+def _for_order(order_id: int | None) -> str:
+    return " for order {order}".format(order=order_id) if order_id is not None else ""
+
+
 def stars_refunded(amount: int, order_id: int | None) -> str:
     """A Stars payment refunded at Telegram, its credits taken back."""
     if order_id:
@@ -198,12 +242,29 @@ def admin_debt_after_stripe_refund(user_id: int, debt: int, refunded: int, order
         user=user_id, debt=format_tfc(debt), refunded=format_tfc(refunded), order=order_id)
 
 
-def admin_stripe_dispute(dispute_id: str, user_id: int, order_id: int | None, disputed: int, taken: int,
-                         balance: int) -> str:
-    return ("⚠️ Stripe dispute {dispute}: user {user}, order {order}, {disputed}. Taken back {taken}; "
-            "balance now {balance}. The user is flagged.").format(
-        dispute=dispute_id, user=user_id, order=order_id, disputed=format_tfc(disputed),
-        taken=format_tfc(taken), balance=format_tfc(balance))
+def admin_stripe_dispute(dispute_id: str, user_id: int, order_id: int | None, status: str,
+                         disputed: int, moved: str, balance: int) -> str:
+    """One step of a Stripe dispute (`moved` from `dispute_moved`); the user is flagged."""
+    return ("⚠️ Stripe dispute {dispute} ({status}): user {user}, order {order}, {disputed}. {moved} "
+            "Balance now {balance}. The user is flagged.").format(
+        dispute=dispute_id, status=status, user=user_id, order=order_id,
+        disputed=format_tfc(disputed), moved=moved, balance=format_tfc(balance))
+
+
+def dispute_moved(step: str, amount: int) -> str:
+    """What a dispute step did, for `admin_stripe_dispute`."""
+    return {
+        "inquiry": "Inquiry: nothing moved.",
+        "withdrawn": "Funds withdrawn: {amount} taken back.",
+        "reinstated": "Funds reinstated: {amount} given back.",
+        "closed": "Closed; nothing more moves.",
+    }[step].format(amount=format_tfc(amount))
+
+
+def admin_stripe_refund_failed(refund_id: str, user_id: int, given: int, reason: str) -> str:
+    """A Stripe refund failed or was cancelled; `reason` is one of Stripe's documented values."""
+    return "Stripe refund {refund} for user {user} failed ({reason}): {given} credited back to the user.".format(
+        refund=refund_id, user=user_id, reason=reason, given=format_tfc(given))
 
 
 def admin_stars_refund_missed(charge_id: str, user_id: int, order_id: int | None, taken: int,

@@ -115,11 +115,13 @@ def run_audit(conn: sqlite3.Connection) -> AuditReport:
     ):
         bad(f"transfer {transfer_id} credits a payment that is not recorded")
 
-    # 7. Nothing taken back beyond what was paid.
+    # 7. Nothing taken back beyond what was paid; what was given back (a dispute won, a refund
+    #    that failed) counts against what was taken.
     for payment_id, amount, refunded, clawed in q(
-        "SELECT p.id, p.amount, p.refunded, coalesce((SELECT sum(amount) FROM transfers t"
-        " WHERE t.payment_id = p.id AND t.kind = 'clawback'), 0) FROM payments p"
+        "SELECT p.id, p.amount, p.refunded, coalesce((SELECT sum(CASE t.kind WHEN 'clawback'"
+        " THEN t.amount ELSE -t.amount END) FROM transfers t WHERE t.payment_id = p.id"
+        " AND t.kind IN ('clawback', 'clawback_reversal')), 0) FROM payments p"
     ):
-        if refunded != clawed or clawed > amount:
+        if refunded != clawed or not 0 <= clawed <= amount:
             bad(f"payment {payment_id} of {amount}: refunded {refunded}, clawbacks {clawed}")
     return report

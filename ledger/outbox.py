@@ -67,6 +67,11 @@ def enqueue(
     return cur.lastrowid  # type: ignore[return-value]
 
 
+def queued(conn: sqlite3.Connection, key: str) -> bool:
+    """Whether a message with this key was ever queued."""
+    return conn.execute("SELECT 1 FROM notifications WHERE key = ?", (key,)).fetchone() is not None
+
+
 def due(conn: sqlite3.Connection, now: int, limit: int, lease_s: int = 60) -> list[Notification]:
     """Claim up to `limit` pending messages whose time has come, oldest first.
 

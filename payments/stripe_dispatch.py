@@ -1,14 +1,14 @@
 """Apply a verified Stripe event to the ledger: the shared path of the webhook and reconciliation.
 
-`handle_event` parses the event, applies it in ONE ledger write, and, when a charge event
-(refund, dispute) names a payment the ledger cannot find by itself, looks the Checkout Session
-up by its PaymentIntent through the API and applies it again with the session. It returns
-only after COMMIT, so a caller may acknowledge the event then.
+`handle_event` reads the event's object back from Stripe (`payments.stripe_confirm`: money
+moves only on what Stripe itself shows), parses it, applies it in ONE ledger write, and, when a
+charge event (refund, dispute) names a payment the ledger cannot find by itself, looks the
+Checkout Session up by its PaymentIntent through the API and applies it again with the session.
+It returns only after COMMIT, so a caller may acknowledge the event then.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from functools import partial
@@ -16,16 +16,17 @@ from typing import Any
 
 import stripe
 
-from ledger import Ledger, LedgerError, StoreError, inbox
+from ledger import Ledger, LedgerError, StoreError
 
+from .stripe_confirm import NotAtStripe, read_back
 from .stripe_events import (
     DEFAULT_POLICY,
     HANDLED_EVENTS,
-    PROVIDER,
     Outcome,
     Policy,
     StripeEvent,
     apply_event,
+    keep,
     parse_event,
     session_event,
 )
@@ -59,10 +60,7 @@ async def _write(ledger: Ledger, event: StripeEvent, policy: Policy,
         # A refusal that a redelivery would meet again (e.g. a payment id reused with other
         # content): keep it for the admins instead of having Stripe retry it for three days.
         log.error("stripe event %s (%s) refused by the ledger: %s", event.id, event.type, exc)
-        payload = json.dumps(event.raw, sort_keys=True, default=str)
-        reason = f"refused by the ledger: {exc}"
-        await ledger.write(lambda conn, now: inbox.keep(
-            conn, now, PROVIDER, event.id, event.type, payload, reason))
+        await _keep(ledger, event, f"refused by the ledger: {exc}")
         return Outcome("kept", str(exc), event.order_id)
 
 
@@ -73,17 +71,22 @@ async def handle_event(
     client: stripe.StripeClient | None = None,
 ) -> Outcome:
     """Apply one verified event exactly once; raises `RetryLater` when it must come again."""
-    event = parse_event(raw)
-    if event.type not in HANDLED_EVENTS:
-        return Outcome("ignored", f"event type {event.type!r} is not handled")
+    if raw.get("type") not in HANDLED_EVENTS:
+        return Outcome("ignored", f"event type {raw.get('type')!r} is not handled")
+    if client is None:
+        raise RetryLater("no Stripe client to confirm the event with")
+    try:
+        confirmed = await read_back(client, raw)
+    except NotAtStripe as exc:
+        return await _keep(ledger, parse_event(raw), f"not confirmed by Stripe: {exc}")
+    except stripe.StripeError as exc:
+        raise RetryLater(f"Stripe read-back failed: {exc}") from exc
+    event = parse_event(confirmed)
     outcome = await _write(ledger, event, policy, None)
     if outcome.status != "need_session":
         return outcome
     if event.payment_intent is None:
-        outcome = await _keep(ledger, event, "charge event without a payment_intent")
-        return outcome
-    if client is None:
-        raise RetryLater("payment not recorded yet and no Stripe client to look it up")
+        return await _keep(ledger, event, "charge event without a payment_intent")
     session = await find_session(client, event.payment_intent)
     if session is None:
         return await _keep(ledger, event, f"no checkout session for {event.payment_intent}")
@@ -92,8 +95,8 @@ async def handle_event(
 
 
 async def _keep(ledger: Ledger, event: StripeEvent, reason: str) -> Outcome:
-    payload = json.dumps(event.raw, sort_keys=True, default=str)
-    await ledger.write(lambda conn, now: inbox.keep(
-        conn, now, PROVIDER, event.id, event.type, payload, reason))
-    log.warning("stripe event %s kept: %s", event.id, reason)
+    try:
+        await ledger.write(lambda conn, now: keep(conn, now, event, reason))
+    except StoreError as exc:
+        raise RetryLater(f"ledger unavailable: {exc}") from exc
     return Outcome("kept", reason, event.order_id)

@@ -1,143 +1,57 @@
 """What a Stripe event does to the ledger, as ONE transaction: `apply_event(conn, now, event)`.
 
-`parse_event` turns a verified event (a plain dict) into a `StripeEvent` outside the write, so
-a malformed event can never raise inside the writer's transaction. `apply_event` then composes
-ledger operations (record the payment once per Checkout Session id, credit, mark the order,
-place a buy-now purchase, claw back refunds and disputes, queue messages in the outbox) and
+The event's object is the one Stripe shows now, read back from the API by the caller
+(`payments.stripe_confirm`), never the signed body as it came. `apply_event` composes ledger
+operations (record the payment once per Checkout Session id, credit, mark the order, place a
+buy-now purchase, follow refunds and disputes both ways, queue messages in the outbox) and
 returns an `Outcome`. Events arrive at least once and in any order; every branch is idempotent.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from core import notices
 from core.money import format_tfc
-from ledger import deployments, errors, inbox, ops, outbox, stripe_state
+from ledger import deployments, errors, ops, outbox, stripe_state
 from ledger.models import Payment
 
+from .stripe_disputes import DISPUTE_KEY as DISPUTE_KEY
+from .stripe_disputes import apply_dispute
+from .stripe_event_model import (
+    CHARGE_EVENTS,
+    CURRENCY,
+    DEFAULT_POLICY,
+    DISPUTE_EVENTS,
+    HANDLED_EVENTS,
+    PROVIDER,
+    REFUND_EVENTS,
+    SESSION_EVENTS,
+    Outcome,
+    Policy,
+    StripeEvent,
+    keep,
+    parse_event,
+    session_event,
+    tell_admins,
+)
 from .stripe_refund_due import (
     REFUND_KEY as REFUND_KEY,  # re-exported: the prefix of refund clawbacks
 )
-from .stripe_refund_due import refund_due
+from .stripe_refund_due import refund_due, take_or_give_back
+
+__all__ = [
+    "CHARGE_EVENTS", "CURRENCY", "DEFAULT_POLICY", "DISPUTE_EVENTS", "DISPUTE_KEY",
+    "HANDLED_EVENTS", "PROVIDER", "REFUND_EVENTS", "REFUND_KEY", "SESSION_EVENTS", "Outcome",
+    "Policy", "StripeEvent", "apply_event", "parse_event", "session_event",
+]
 
 log = logging.getLogger(__name__)
 
-PROVIDER = "stripe"
-CURRENCY = "usd"  # 1 TFC = 1 USD; TFC cents are USD cents
-DISPUTE_KEY = "stripe:dispute:"
-
-SESSION_EVENTS = (
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "checkout.session.expired",
-)
-CHARGE_EVENTS = ("charge.refunded", "charge.dispute.created")
-HANDLED_EVENTS = SESSION_EVENTS + CHARGE_EVENTS
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """What apply_event needs from the configuration."""
-
-    admin_ids: Sequence[int] = ()
-    hold_ttl_s: int = 2 * 3600
-
-
-DEFAULT_POLICY = Policy()
-
-@dataclass(frozen=True, slots=True)
-class StripeEvent:
-    """The fields of a Stripe event gridshop acts on; `raw` is kept for the inbox."""
-
-    id: str
-    type: str
-    object_id: str
-    order_id: int | None
-    user_id: int | None
-    amount: int | None  # session amount_total, charge amount, dispute amount
-    currency: str | None
-    payment_status: str | None  # sessions
-    status: str | None  # session status
-    amount_refunded: int | None  # charges
-    payment_intent: str | None
-    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What an event did. `status` is one of: credited, duplicate, waiting, failed, expired,
-    clawed_back, kept, ignored, need_session, noop."""
-
-    status: str
-    detail: str = ""
-    order_id: int | None = None
-
-
-def _int(value: Any) -> int | None:
-    if type(value) is int:
-        return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def parse_event(raw: Mapping[str, Any]) -> StripeEvent:
-    """Read the fields we use; never raises (a wrong shape gives None fields)."""
-    obj = raw.get("data", {}).get("object", {}) if isinstance(raw.get("data"), dict) else {}
-    if not isinstance(obj, dict):
-        obj = {}
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    order_id = _int(metadata.get("order_id"))
-    if order_id is None and obj.get("object") == "checkout.session":
-        order_id = _int(obj.get("client_reference_id"))
-    amount = obj.get("amount_total") if obj.get("object") == "checkout.session" else obj.get("amount")
-    currency = _str(obj.get("currency"))
-    return StripeEvent(
-        id=_str(raw.get("id")) or "",
-        type=_str(raw.get("type")) or "",
-        object_id=_str(obj.get("id")) or "",
-        order_id=order_id,
-        user_id=_int(metadata.get("telegram_user_id")),
-        amount=_int(amount),
-        currency=currency.lower() if currency else None,
-        payment_status=_str(obj.get("payment_status")),
-        status=_str(obj.get("status")),
-        amount_refunded=_int(obj.get("amount_refunded")),
-        payment_intent=_str(obj.get("payment_intent")),
-        raw=raw,
-    )
-
-
-def session_event(session: Mapping[str, Any], event_type: str, event_id: str) -> StripeEvent:
-    """A synthetic event around a session read from the API (reconciliation, charge lookups)."""
-    return parse_event({"id": event_id, "type": event_type, "data": {"object": dict(session)}})
-
-
-def _keep(conn: sqlite3.Connection, now: int, event: StripeEvent, reason: str) -> None:
-    payload = json.dumps(event.raw, sort_keys=True, default=str)
-    inbox.keep(conn, now, PROVIDER, event.id or f"noid:{event.object_id}", event.type, payload,
-               reason)
-    log.warning("stripe event %s (%s) kept for reconciliation: %s", event.id, event.type, reason)
-
-
-def _tell_admins(conn: sqlite3.Connection, now: int, policy: Policy, key: str, text: str) -> None:
-    for admin_id in policy.admin_ids:
-        outbox.enqueue(conn, now, admin_id, text, key=f"{key}:admin:{admin_id}")
-
 
 def apply_event(
-    conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy = Policy(),
+    conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy = DEFAULT_POLICY,
     session: StripeEvent | None = None,
 ) -> Outcome:
     """Apply one Stripe event in the caller's transaction; idempotent under redelivery.
@@ -158,11 +72,11 @@ def apply_event(
 
 def _order(conn: sqlite3.Connection, now: int, event: StripeEvent) -> stripe_state.OrderRef | Outcome:
     if event.order_id is None:
-        _keep(conn, now, event, "no order id in client_reference_id or metadata")
+        keep(conn, now, event, "no order id in client_reference_id or metadata")
         return Outcome("kept", "no order id")
     ref = stripe_state.order_ref(conn, event.order_id)
     if ref is None:
-        _keep(conn, now, event, f"unknown order {event.order_id}")
+        keep(conn, now, event, f"unknown order {event.order_id}")
         return Outcome("kept", f"unknown order {event.order_id}", event.order_id)
     return ref
 
@@ -172,8 +86,9 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
     if isinstance(ref, Outcome):
         return ref
     order = ref.order
-    if event.payment_status != "paid":
-        return Outcome("waiting", f"payment_status is {event.payment_status}", order.id)
+    if event.mode != "payment" or event.status != "complete" or event.payment_status != "paid":
+        return Outcome("waiting", f"session is {event.mode}/{event.status}/"
+                       f"{event.payment_status}, not a complete paid payment", order.id)
     problems = []
     if event.amount != order.amount:
         problems.append(f"amount {event.amount} instead of {order.amount}")
@@ -185,9 +100,9 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
         if ops.get_payment(conn, PROVIDER, event.object_id) is not None:
             return Outcome("duplicate", "already credited", order.id)
         reason = "; ".join(problems)
-        _keep(conn, now, event, f"order {order.id}: {reason}; not credited")
+        keep(conn, now, event, f"order {order.id}: {reason}; not credited")
         stripe_state.set_order_flag(conn, now, order.id, f"stripe mismatch: {reason}")
-        _tell_admins(conn, now, policy, f"stripe:mismatch:{event.object_id}",
+        tell_admins(conn, now, policy, f"stripe:mismatch:{event.object_id}",
                      notices.admin_stripe_mismatch(event.object_id, order.id, order.user_id, reason))
         return Outcome("kept", reason, order.id)
     result = ops.record_payment(
@@ -253,12 +168,12 @@ def _charge(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Poli
         payment = ops.get_payment(conn, PROVIDER, session.object_id)
         if payment is None:
             if session.payment_status != "paid":
-                _keep(conn, now, event, f"session {session.object_id} is not paid")
+                keep(conn, now, event, f"session {session.object_id} is not paid")
                 return Outcome("kept", "session not paid")
             # The refund or dispute came before the completed event: credit first, then claw back.
             credited = _paid(conn, now, session, policy)
             if credited.status not in ("credited", "duplicate"):
-                _keep(conn, now, event, f"session {session.object_id}: {credited.detail}")
+                keep(conn, now, event, f"session {session.object_id}: {credited.detail}")
                 return Outcome("kept", credited.detail, credited.order_id)
             payment = ops.get_payment(conn, PROVIDER, session.object_id)
     elif event.order_id is not None and _payments_of_order(conn, event.order_id) == 1:
@@ -268,11 +183,11 @@ def _charge(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Poli
     if payment is None:
         return Outcome("need_session", "payment not found locally", event.order_id)
     if event.currency != CURRENCY:
-        _keep(conn, now, event, f"currency {event.currency} on payment {payment.external_id}")
+        keep(conn, now, event, f"currency {event.currency} on payment {payment.external_id}")
         return Outcome("kept", "currency mismatch", payment.order_id)
-    if event.type == "charge.refunded":
+    if event.type in REFUND_EVENTS:
         return _refunded(conn, now, event, payment, policy)
-    return _disputed(conn, now, event, payment, policy)
+    return apply_dispute(conn, now, event, payment, policy)
 
 
 def _payments_of_order(conn: sqlite3.Connection, order_id: int) -> int:
@@ -281,45 +196,38 @@ def _payments_of_order(conn: sqlite3.Connection, order_id: int) -> int:
     return int(row[0])
 
 
-def _remaining(conn: sqlite3.Connection, payment: Payment) -> int:
-    fresh = ops.get_payment(conn, PROVIDER, payment.external_id)
-    assert fresh is not None
-    return fresh.amount - fresh.refunded
-
-
 def _refunded(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: Payment,
               policy: Policy) -> Outcome:
-    # amount_refunded is cumulative per charge, so the delta against what refunds already took
-    # back is right whatever order refund events come in and however often.
-    due = refund_due(conn, payment, event.object_id, event.amount_refunded or 0)
-    amount, key = due.amount, due.key
-    if amount <= 0:
-        return Outcome("duplicate", f"refunds of {format_tfc(due.total)} already taken back", payment.order_id)
-    ops.clawback(conn, now, PROVIDER, payment.external_id, key, amount, due.memo)
-    balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    text = notices.card_refunded(amount)
-    if balance.posted < 0:
-        text += " " + notices.now_in_debt(balance.posted)
-        _tell_admins(conn, now, policy, key, notices.admin_debt_after_stripe_refund(
-            payment.user_id, -balance.posted, amount, payment.order_id))
-    outbox.enqueue(conn, now, payment.user_id, text, key=key)
-    return Outcome("clawed_back", format_tfc(amount), payment.order_id)
+    # The charge's refunded total as Stripe shows it now: more than the ledger took back is
+    # taken back; less (a refund failed or was cancelled) is given back.
+    if event.amount_refunded is None or event.charge_id is None:
+        keep(conn, now, event, f"no refunded total for payment {payment.external_id}")
+        return Outcome("kept", "no refunded total", payment.order_id)
+    refund_id = event.object_id if event.object_id.startswith("re_") else None
+    due = refund_due(conn, payment, event.charge_id, event.amount_refunded, refund_id)
+    if due.amount == 0:
+        return Outcome("duplicate", f"refunds of {format_tfc(due.total)} already applied", payment.order_id)
+    take_or_give_back(conn, now, payment, due)
+    balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id)).posted
+    if due.amount < 0:
+        given = -due.amount
+        reason = event.failure_reason if event.failure_reason in _FAILURE_REASONS else "unknown"
+        tell_admins(conn, now, policy, due.key, notices.admin_stripe_refund_failed(
+            event.object_id, payment.user_id, given, reason))
+        outbox.enqueue(conn, now, payment.user_id, " ".join((
+            notices.card_refund_failed(given), notices.balance_now(balance))), key=due.key)
+        return Outcome("given_back", format_tfc(given), payment.order_id)
+    text = notices.card_refunded(due.amount)
+    if balance < 0:
+        text += " " + notices.now_in_debt(balance)
+        tell_admins(conn, now, policy, due.key, notices.admin_debt_after_stripe_refund(
+            payment.user_id, -balance, due.amount, payment.order_id))
+    outbox.enqueue(conn, now, payment.user_id, text, key=due.key)
+    return Outcome("clawed_back", format_tfc(due.amount), payment.order_id)
 
 
-def _disputed(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: Payment,
-              policy: Policy) -> Outcome:
-    key = f"{DISPUTE_KEY}{event.object_id}"
-    if ops._transfer_by_key(conn, key) is not None:
-        return Outcome("duplicate", "dispute already taken back", payment.order_id)
-    amount = min(event.amount or 0, _remaining(conn, payment))
-    flag = f"stripe dispute {event.object_id}"
-    if amount > 0:
-        ops.clawback(conn, now, PROVIDER, payment.external_id, key, amount,
-                     f"stripe dispute of {payment.external_id}", flag=flag)
-    stripe_state.set_account_flag(conn, payment.user_id, flag)
-    if payment.order_id is not None:
-        stripe_state.set_order_flag(conn, now, payment.order_id, flag)
-    balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    _tell_admins(conn, now, policy, key, notices.admin_stripe_dispute(
-        event.object_id, payment.user_id, payment.order_id, event.amount or 0, amount, balance.posted))
-    return Outcome("clawed_back", format_tfc(amount), payment.order_id)
+# Stripe's documented values (components/schemas/refund.failure_reason); anything else is
+# shown as "unknown", so no text from outside reaches a chat raw.
+_FAILURE_REASONS = ("lost_or_stolen_card", "expired_or_canceled_card",
+                    "charge_for_pending_refund_disputed", "insufficient_funds", "declined",
+                    "merchant_request", "unknown")

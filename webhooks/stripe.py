@@ -1,10 +1,16 @@
 """`POST /webhooks/stripe`: verify the signature on the raw body, apply the event in ONE ledger
 transaction, and answer 2xx only after COMMIT.
 
-Missing, forged or stale signatures (tolerance 300 s) and malformed bodies get 400 and change
-nothing; a body over the server's limit gets 413 (aiohttp's `client_max_size`). A duplicate is
+Missing, forged or stale signatures (tolerance 300 s) and malformed bodies (not JSON, not an
+object, nested too deep) get 400 and change nothing; a body over the server's limit gets 413 (aiohttp's `client_max_size`). A duplicate is
 answered 200 and changes nothing. When the event cannot be applied now (database or Stripe API
-down) the answer is 503, and Stripe delivers it again.
+down) the answer is 503, and Stripe delivers it again. An event rendered in another API
+version than the one the SDK pins (`stripe.api_version`) is logged as a warning: its fields may
+not be where this code reads them (`gridshop stripe setup` pins the endpoint's version).
+
+The body is verified with `stripe.WebhookSignature.verify_header` and parsed once with
+`json.loads`: that is what `stripe.Webhook.construct_event` does, without the second parse
+into a `StripeObject` the handler would not use.
 """
 
 from __future__ import annotations
@@ -41,16 +47,25 @@ class StripeWebhook:
             log.warning("stripe webhook without Stripe-Signature from %s", request.remote)
             return _error(400, "missing Stripe-Signature header")
         try:
-            stripe.Webhook.construct_event(body, signature, self.secret, tolerance=TOLERANCE_S)
-            raw = json.loads(body)
+            stripe.WebhookSignature.verify_header(body, signature, self.secret, TOLERANCE_S)
         except stripe.SignatureVerificationError as exc:
             log.warning("stripe webhook with a bad signature from %s: %s", request.remote, exc)
             return _error(400, "invalid signature")
-        except ValueError as exc:
+        except ValueError as exc:  # not UTF-8
             log.warning("stripe webhook with a malformed body: %s", exc)
             return _error(400, "malformed body")
-        if not isinstance(raw, dict):
+        try:
+            raw = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            log.warning("stripe webhook with a malformed body: %s", type(exc).__name__)
             return _error(400, "malformed body")
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            log.warning("stripe webhook body is not an event object")
+            return _error(400, "malformed body")
+        if raw.get("api_version") != stripe.api_version:
+            log.warning("stripe event %s is rendered in API version %r, not the SDK's %r: set "
+                        "the endpoint's version with `gridshop stripe setup`", raw.get("id"),
+                        raw.get("api_version"), stripe.api_version)
         try:
             outcome = await handle_event(self.ledger, raw, self.policy, self.client)
         except RetryLater as exc:

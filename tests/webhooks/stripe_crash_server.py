@@ -1,8 +1,10 @@
 """The real webhook server in its own process, for the crash tests of test_stripe_crash.py.
 
-    python -m tests.webhooks.stripe_crash_server DB PORT SECRET [--kill-after-commit]
+    STRIPE_SECRET_KEY=... python -m tests.webhooks.stripe_crash_server DB PORT SECRET STRIPE_API \
+        [--kill-after-commit]
 
-Opens the Ledger on DB and serves `make_app(ledger, stripe_secret=SECRET)` on 127.0.0.1:PORT.
+Opens the Ledger on DB and serves `make_app(ledger, stripe_secret=SECRET, stripe_client=...)`
+on 127.0.0.1:PORT, reading events back from the Stripe API at STRIPE_API.
 With --kill-after-commit, the first `POST /webhooks/stripe` runs the real handler (whose ledger
 write has committed when it returns) and then the process SIGKILLs itself before the response
 is sent: the crash between COMMIT and the 2xx.
@@ -18,6 +20,7 @@ import signal
 from aiohttp import web
 
 from ledger import Ledger
+from payments.stripe_checkout import make_client
 from webhooks.app import STRIPE_PATH, make_app
 
 
@@ -29,9 +32,10 @@ async def kill_after_commit(request: web.Request, handler: web.Handler) -> web.S
     return response
 
 
-async def serve(db: str, port: int, secret: str, kill: bool) -> None:
+async def serve(db: str, port: int, secret: str, api: str, kill: bool) -> None:
     ledger = await Ledger.open(db)
-    app = make_app(ledger, stripe_secret=secret)
+    client = make_client(os.environ["STRIPE_SECRET_KEY"], api, max_network_retries=0)
+    app = make_app(ledger, stripe_secret=secret, stripe_client=client)
     if kill:
         app.middlewares.append(kill_after_commit)
     runner = web.AppRunner(app, access_log=None)
@@ -50,10 +54,11 @@ def main() -> None:
     parser.add_argument("db")
     parser.add_argument("port", type=int)
     parser.add_argument("secret")
+    parser.add_argument("stripe_api")
     parser.add_argument("--kill-after-commit", action="store_true")
     args = parser.parse_args()
     try:
-        asyncio.run(serve(args.db, args.port, args.secret, args.kill_after_commit))
+        asyncio.run(serve(args.db, args.port, args.secret, args.stripe_api, args.kill_after_commit))
     except KeyboardInterrupt:  # the test stops it with SIGINT once done
         pass
 

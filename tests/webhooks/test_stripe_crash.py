@@ -36,19 +36,19 @@ COMPLETED = "checkout.session.completed"
 class Server:
     """`tests/webhooks/stripe_crash_server.py` in a subprocess."""
 
-    def __init__(self, db: Path, port: int, log: Path) -> None:
-        self.db, self.port, self.log = db, port, log
+    def __init__(self, db: Path, port: int, log: Path, stripe_api: str) -> None:
+        self.db, self.port, self.log, self.stripe_api = db, port, log, stripe_api
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, *, kill_after_commit: bool = False) -> None:
         args = [sys.executable, "-m", "tests.webhooks.stripe_crash_server",
-                str(self.db), str(self.port), SECRET]
+                str(self.db), str(self.port), SECRET, self.stripe_api]
         if kill_after_commit:
             args.append("--kill-after-commit")
         with open(self.log, "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 *args, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
+                env={**os.environ, "PYTHONPATH": str(REPO), "STRIPE_SECRET_KEY": API_KEY},
             )
         assert self.proc.stdout is not None
         try:
@@ -117,7 +117,7 @@ async def test_sigkill_between_commit_and_2xx_then_retry_changes_nothing(
     assert ref is not None and ref.provider_ref and url.endswith(ref.provider_ref)
     sid = ref.provider_ref
 
-    server = Server(db_path, port, tmp_path / "server.log")
+    server = Server(db_path, port, tmp_path / "server.log", emu.base_url)
     try:
         await server.start(kill_after_commit=True)
         emu.pay_session(sid)
