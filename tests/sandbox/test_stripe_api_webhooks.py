@@ -117,11 +117,12 @@ async def test_refund_and_dispute_flows(emu: StripeEmulator, receiver: Receiver)
 
 
 async def test_expire_and_clock(emu: StripeEmulator, receiver: Receiver) -> None:
-    short = await new_session(emu, expires_at=emu.now() + 1800)
+    # 30 s over Stripe's 30-minute minimum, so a create that lands late under load still passes.
+    short = await new_session(emu, expires_at=emu.now() + 1830)
     longer = await new_session(emu)
     manual = await new_session(emu)
     emu.expire_session(manual)
-    emu.advance_clock(1801)
+    emu.advance_clock(1831)
     assert emu.get_object(short)["status"] == "expired"  # type: ignore[index]
     assert emu.get_object(longer)["status"] == "open"  # type: ignore[index]
     with pytest.raises(ControlError):
