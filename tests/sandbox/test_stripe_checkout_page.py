@@ -120,5 +120,6 @@ async def test_dispute_test_card_succeeds_then_is_disputed(emu: StripeEmulator, 
     status, _ = await submit(emu, sid, number="4000000000000259", **CARD)
     assert status == 200
     await emu.wait_for_deliveries()
-    assert receiver.types[-2:] == ["checkout.session.completed", "charge.dispute.created"]
+    assert receiver.types[-3:] == ["checkout.session.completed", "charge.dispute.created",
+                                   "charge.dispute.funds_withdrawn"]
     assert emu.charges()[0]["disputed"] is True
