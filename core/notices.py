@@ -277,3 +277,22 @@ def admin_stars_refund_missed(charge_id: str, user_id: int, order_id: int | None
                 "ledger had missed it; reconciliation took back {taken}. Balance now {balance}.").format(**values)
     return ("Stars payment {charge} of user {user} was refunded at Telegram but the ledger had missed it; "
             "reconciliation took back {taken}. Balance now {balance}.").format(**values)
+
+
+# --- payments for orders that can no longer be placed ----------------------------------------
+
+# Why an order could no longer be placed when its payment came (its state then).
+UNPLACEABLE = {
+    "failed": "its deployment failed and was refunded",
+    "cancelled": "it was cancelled",
+    "expired": "it expired",
+    "placed": "it was already placed, paid another way",
+    "completed": "it was already placed, paid another way",
+}
+
+
+def unplaceable(order_id: int, state: str) -> str:
+    """A line after a payment's receipt: its order can no longer be placed, so it is balance."""
+    why = UNPLACEABLE.get(state) or "it is {state}".format(state=state)
+    return ("Order #{order} can no longer be placed ({why}), so this payment stays on your balance "
+            "as credits: use them with /buy, nothing is lost.").format(order=order_id, why=why)

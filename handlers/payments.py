@@ -184,7 +184,7 @@ async def successful_payment(update: Update, context: CustomContext) -> None:
     shown = format_stars(paid.total_amount) if paid.currency == STARS_CURRENCY else _card_text(paid.total_amount, paid.currency)
     await message.reply_text(texts.receipt(result.payment.payment.amount, shown, result.order,
                                            result.payment.balance, result.purchase is not None,
-                                           result.purchase_error))
+                                           result.purchase_error, result.unplaceable))
 
 
 def _card_text(total: int, currency: str) -> str:
@@ -224,7 +224,8 @@ async def reconcile_job(context: CustomContext) -> None:
     for result in report.credited:
         order, payment = result.order, result.payment
         text = texts.receipt(payment.payment.amount, format_stars(payment.payment.provider_amount), order,
-                             payment.balance, result.purchase is not None, result.purchase_error)
+                             payment.balance, result.purchase is not None, result.purchase_error,
+                             result.unplaceable)
         try:
             await context.bot.send_message(order.user_id, text)
         except TelegramError as exc:

@@ -205,10 +205,12 @@ STRIPE_UNAVAILABLE = "Stripe checkout is not available right now. Please try ano
 
 
 def receipt(amount: int, paid: str, order: Order, balance: Balance, placed: bool,
-            purchase_error: str | None) -> str:
+            purchase_error: str | None, unplaceable_state: str | None = None) -> str:
     lines = [f"✅ Payment received: {paid}.", f"Credited {format_tfc(amount)} for order #{order.id}."]
     if placed:
         lines.append("Your purchase is placed; your VM is queued for deployment (/deployments).")
+    elif unplaceable_state is not None:
+        lines.append(notices.unplaceable(order.id, unplaceable_state))
     elif purchase_error is not None:
         lines.append("We could not place the purchase yet; the credits stay on your balance.")
     lines.append(f"Balance: {format_tfc(balance.available)} available"

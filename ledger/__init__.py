@@ -8,6 +8,7 @@ from .audit import AuditReport
 from .commission import rate_to_ppm, split_commission
 from .errors import (
     AccountInDebt,
+    DatabaseRefused,
     HoldAlreadyResolved,
     HoldExpired,
     HoldNotFound,
@@ -45,7 +46,7 @@ from .schema import (
 from .store import Store
 
 __all__ = [
-    "ADJUSTMENTS", "AccountInDebt", "AuditReport", "Balance", "HistoryEntry", "Hold",
+    "ADJUSTMENTS", "AccountInDebt", "AuditReport", "DatabaseRefused", "Balance", "HistoryEntry", "Hold",
     "HoldAlreadyResolved", "HoldExpired", "HoldNotFound", "IdempotencyConflict",
     "InsufficientFunds", "InvalidRequest", "Ledger", "LedgerError", "MAX_AMOUNT", "Order",
     "OrderNotFound", "OrderStateError", "PAYABLE_GRID", "Payment", "PaymentConflict",

@@ -235,7 +235,7 @@ def claim_next(
     dep = get(conn, deployment_id)
     attempt = dep.attempts + 1
     _edit_status(conn, now, dep, notices.deployment_deploying(dep.service_id, now - dep.created_at, attempt, max_attempts),
-                 f"deploy:{dep.id}:deploying:{attempt}")
+                 f"deploy:{dep.id}:deploying:{dep.hold_id}:{attempt}")
     return dep
 
 
@@ -279,6 +279,13 @@ def record_attempt_failure(
          deployment_id),
     )
     return get(conn, deployment_id)
+
+
+def attempt_key(dep: DeploymentRecord, what: str) -> str:
+    """A key for resolving the deployment's current hold, or telling the user about it: one per
+    hold, since an admin retry places a fresh hold that a second failure must void and report
+    too (`holds.resolve_key` and outbox keys are UNIQUE)."""
+    return f"{what}:{dep.id}:hold:{dep.hold_id}"
 
 
 def _splits(amount: int, commission_ppm: int) -> list[tuple[int, int]]:
@@ -350,7 +357,7 @@ def complete_failure(
     hold = ops.get_hold(conn, dep.hold_id)
     refunded = 0
     if hold.state == "pending":
-        ops.void_hold(conn, now, hold.id, f"deploy-failed:{deployment_id}")
+        ops.void_hold(conn, now, hold.id, attempt_key(dep, "deploy-failed"))
         refunded = hold.amount
     conn.execute(
         "UPDATE deployments SET state = 'failed', error = ?, lease_until = NULL, updated_at = ? "
@@ -360,8 +367,9 @@ def complete_failure(
     ops.set_order_state(conn, now, dep.order_id, "failed", ("placed",))
     dep = get(conn, deployment_id)
     text = notices.deployment_failed(dep.service_id, now - dep.created_at, reason, refunded)
-    if not _edit_status(conn, now, dep, text, f"deploy:{dep.id}:failed"):
-        outbox.enqueue(conn, now, dep.chat_id, text, key=f"deploy:{dep.id}:failed")
+    key = f"deploy:{dep.id}:failed:{dep.hold_id}"
+    if not _edit_status(conn, now, dep, text, key):
+        outbox.enqueue(conn, now, dep.chat_id, text, key=key)
     return dep
 
 
@@ -441,7 +449,7 @@ def request_cancel(
         hold = ops.get_hold(conn, dep.hold_id)
         refunded = 0
         if hold.state == "pending":
-            ops.void_hold(conn, now, hold.id, f"deploy-cancelled:{deployment_id}")
+            ops.void_hold(conn, now, hold.id, attempt_key(dep, "deploy-cancelled"))
             refunded = hold.amount
         conn.execute(
             "UPDATE deployments SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?",

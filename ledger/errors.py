@@ -61,4 +61,12 @@ class PaymentNotFound(LedgerError, LookupError):
 
 
 class StoreError(LedgerError):
-    """The database failed (locked beyond the busy timeout, disk full, closed store)."""
+    """The database failed for now (locked beyond the busy timeout, disk full, I/O error, closed
+    store): nothing was written, and the same request may succeed later. Callers must not
+    acknowledge a payment they could not record because of it."""
+
+
+class DatabaseRefused(LedgerError):
+    """The database refused the write as it was asked (a UNIQUE or CHECK constraint, a value it
+    cannot store). This is a bug in the operation, not a passing failure: retrying meets it
+    again, so callers park the request for an admin instead of asking for a retry."""

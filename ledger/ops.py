@@ -423,10 +423,12 @@ def record_payment(
     )
     conn.execute("UPDATE payments SET transfer_id = ? WHERE id = ?", (credit.id, payment_id))
     if order_id is not None:
-        # A real payment always counts, even for an order that expired meanwhile.
+        # A real payment always counts: a top-up is paid even if it expired meanwhile. A
+        # purchase order is paid only while open; one that can no longer be placed (failed,
+        # cancelled, expired, already placed) keeps its state and the payment is balance.
         conn.execute(
-            "UPDATE orders SET state = 'paid', updated_at = ? WHERE id = ? "
-            "AND state IN ('open', 'expired', 'failed', 'cancelled')",
+            "UPDATE orders SET state = 'paid', updated_at = ? WHERE id = ? AND "
+            "(state = 'open' OR (kind = 'topup' AND state IN ('expired', 'failed', 'cancelled')))",
             (now, order_id),
         )
     payment = Payment(payment_id, provider, external_id, user_id, order_id, amount,
@@ -486,14 +488,18 @@ def purchase(
         raise errors.OrderStateError(f"order {order_id} is a {order.kind}, not a purchase")
     account_id = ensure_user(conn, now, user_id)
     key = f"purchase:{order_id}"
-    if order.state not in ("open", "paid"):
-        row = conn.execute(
-            "SELECT d.id, h.id FROM deployments d JOIN holds h ON h.id = d.hold_id "
-            "WHERE d.order_id = ?", (order_id,),
-        ).fetchone()
-        if row is None:
-            raise errors.OrderStateError(f"order {order_id} is {order.state}")
+    row = conn.execute(
+        "SELECT d.id, d.hold_id, d.state FROM deployments d WHERE d.order_id = ?", (order_id,),
+    ).fetchone()
+    if order.state in PLACED_STATES and row is not None:
         return Purchase(order, get_hold(conn, row[1]), row[0], account_balance(conn, account_id))
+    if order.state not in ("open", "paid"):
+        raise errors.OrderStateError(f"order {order_id} is {order.state}; it can no longer be placed")
+    if row is not None:
+        # Placed once already (its deployment failed or was cancelled): one deployment per order.
+        raise errors.OrderStateError(
+            f"order {order_id} was placed before (deployment {row[0]} is {row[2]}); "
+            "it can no longer be placed")
     hold = place_hold(conn, now, key, account_id, order.amount, expires_at, order_id,
                       f"purchase {order.service_id}")
     cur = conn.execute(

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import StoreError
+from .errors import DatabaseRefused, StoreError
 from .schema import migrate
 
 log = logging.getLogger(__name__)
@@ -218,11 +218,22 @@ class Store:
                 future.set_exception(_as_ledger_error(value))
 
 
+# Refusals that a retry of the same request meets again: the operation is wrong, not the disk.
+_REFUSALS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+             sqlite3.DataError, OverflowError)
+
+
 def _as_ledger_error(exc: BaseException) -> BaseException:
     """What the caller of a refused request sees: our own errors and the caller's own bugs as
-    they are, database refusals (constraints, overflow) as a StoreError."""
-    if isinstance(exc, (sqlite3.Error, OverflowError)):
-        return StoreError(f"rejected by the database: {exc}")
+    they are; a constraint or a value SQLite cannot store as DatabaseRefused (a bug, logged
+    loudly, never "retry later"); any other database failure (locked, I/O, full) as a
+    StoreError, which may pass."""
+    if isinstance(exc, _REFUSALS):
+        log.error("ledger write refused by the database (a bug in the operation): %r", exc,
+                  exc_info=exc)
+        return DatabaseRefused(f"rejected by the database: {exc}")
+    if isinstance(exc, sqlite3.Error):
+        return StoreError(f"database write failed: {exc}")
     return exc
 
 

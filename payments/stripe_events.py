@@ -14,8 +14,9 @@ import sqlite3
 
 from core import notices
 from core.money import format_tfc
-from ledger import deployments, errors, ops, outbox, stripe_state
+from ledger import ops, outbox, stripe_state
 from ledger.models import Payment
+from ledger.payment_credit import buy_now
 
 from .stripe_disputes import DISPUTE_KEY as DISPUTE_KEY
 from .stripe_disputes import apply_dispute
@@ -112,27 +113,17 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
     if not result.new:
         return Outcome("duplicate", "already credited", order.id)
     text = notices.payment_credited(order.amount, result.balance.posted - result.balance.held)
-    # A purchase order paid directly is a buy-now, as for Telegram payments: place it with the
-    # credit. A second payment for an order already placed stays on the balance.
-    if order.kind == "purchase" and order.state not in ops.PLACED_STATES:
-        text = _buy_now(conn, now, order.id, order.user_id, policy, text)
+    # A purchase order paid directly is a buy-now, as for Telegram payments: placed with the
+    # credit. A payment for an order that can no longer be placed stays on the balance.
+    bought = buy_now(conn, now, order, result.new, policy.hold_ttl_s)
+    if bought.purchase is not None:
+        text += "\n" + notices.purchase_placed(bought.purchase.order.service_id or "", order.id)
+    elif bought.unplaceable is not None:
+        text += "\n" + notices.unplaceable(order.id, bought.unplaceable)
+    elif bought.error is not None:
+        text += "\n" + notices.purchase_not_placed(bought.error)
     outbox.enqueue(conn, now, order.user_id, text, key=f"stripe:paid:{event.object_id}")
     return Outcome("credited", format_tfc(order.amount), order.id)
-
-
-def _buy_now(conn: sqlite3.Connection, now: int, order_id: int, user_id: int, policy: Policy,
-             text: str) -> str:
-    # A refused purchase (debt to repay first) must not undo the credit: its own savepoint.
-    conn.execute("SAVEPOINT buy_now")
-    try:
-        purchase = ops.purchase(conn, now, order_id, user_id, now + policy.hold_ttl_s)
-    except errors.LedgerError as exc:
-        conn.execute("ROLLBACK TO buy_now")
-        conn.execute("RELEASE buy_now")
-        return f"{text}\n{notices.purchase_not_placed(str(exc))}"
-    conn.execute("RELEASE buy_now")
-    deployments.enqueue_queued_status(conn, now, purchase.deployment_id)
-    return f"{text}\n{notices.purchase_placed(purchase.order.service_id, order_id)}"
 
 
 def _failed(conn: sqlite3.Connection, now: int, event: StripeEvent) -> Outcome:

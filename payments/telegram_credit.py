@@ -5,35 +5,23 @@ credited the same way whichever path sees it first. The dedupe key is the
 `telegram_payment_charge_id` (`UNIQUE(provider, external_id)` in the ledger), never the payload:
 an old invoice can be paid again and each charge is real money.
 
-For a purchase order paid directly (buy-now), the purchase (hold + queued deployment) is placed
-in the same transaction as the credit, together with its "Queued" status message (outbox), which
-the deployment worker then edits. If the purchase cannot be placed (say the user is in debt), the
-credit still stands: the purchase runs in its own SAVEPOINT and is rolled back alone.
+The credit and its buy-now purchase are `ledger.payment_credit.credit_order_payment`: a purchase
+order paid directly is placed with the credit; a payment for an order that can no longer be
+placed stays on the balance (`CreditResult.unplaceable` says why, for the receipt).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from dataclasses import dataclass
+from functools import partial
 
-from ledger import Ledger, LedgerError, Order, PaymentResult, Purchase, deployments, inbox, ops
+from ledger import Ledger, inbox
+from ledger.payment_credit import PaymentCredit
+from ledger.payment_credit import credit_order_payment as credit_op
 
 __all__ = ["CreditResult", "credit_order_payment", "keep_unapplied", "provider_for_currency"]
 
-
-@dataclass(frozen=True, slots=True)
-class CreditResult:
-    """What crediting did: the payment (with `new`), and the buy-now purchase if one was placed."""
-
-    payment: PaymentResult
-    order: Order
-    purchase: Purchase | None
-    purchase_error: str | None
-
-    @property
-    def new(self) -> bool:
-        return self.payment.new
+CreditResult = PaymentCredit
 
 
 def provider_for_currency(currency: str) -> str:
@@ -46,34 +34,10 @@ async def credit_order_payment(
     provider_amount: int, provider_currency: str,
 ) -> CreditResult:
     """Record the payment for `order_id` once and, for a purchase order, place the purchase."""
-    hold_ttl = ledger.hold_ttl_s
-
-    def op(conn: sqlite3.Connection, now: int) -> CreditResult:
-        order = ops.get_order(conn, order_id)
-        result = ops.record_payment(
-            conn, now, provider, charge_id, user_id, order.amount, provider_amount,
-            provider_currency, order.id,
-        )
-        purchase: Purchase | None = None
-        error: str | None = None
-        # Only with the first credit: the purchase was tried in that same transaction, so a
-        # redelivered charge must not place a refused buy-now later, unasked (as Stripe's path).
-        # A second real payment for an order already placed is credit on the balance, not a buy.
-        if order.kind == "purchase" and result.new and order.state not in ops.PLACED_STATES:
-            conn.execute("SAVEPOINT buy_now")
-            try:
-                purchase = ops.purchase(conn, now, order.id, user_id, now + hold_ttl)
-                deployments.enqueue_queued_status(conn, now, purchase.deployment_id)
-            except LedgerError as exc:
-                conn.execute("ROLLBACK TO buy_now")
-                error = str(exc)
-            conn.execute("RELEASE buy_now")
-        final = ops.get_order(conn, order.id)
-        if purchase is not None:
-            result = PaymentResult(result.payment, result.new, purchase.balance)
-        return CreditResult(result, final, purchase, error)
-
-    return await ledger.write(op)
+    return await ledger.write(partial(
+        credit_op, provider=provider, external_id=charge_id, user_id=user_id, order_id=order_id,
+        provider_amount=provider_amount, provider_currency=provider_currency,
+        hold_ttl_s=ledger.hold_ttl_s))
 
 
 async def keep_unapplied(ledger: Ledger, *, provider: str, charge_id: str, kind: str,

@@ -14,6 +14,7 @@ from ledger import (
     MAX_AMOUNT,
     PAYABLE_GRID,
     REVENUE_COMMISSION,
+    DatabaseRefused,
     HoldAlreadyResolved,
     HoldNotFound,
     IdempotencyConflict,
@@ -25,7 +26,6 @@ from ledger import (
     OrderStateError,
     PaymentConflict,
     PaymentNotFound,
-    StoreError,
     UnknownAccount,
 )
 
@@ -226,7 +226,7 @@ case("adjustment without a reason", lambda w: w.ledger.adjust("k", 1, 5, admin_i
      InvalidRequest, "reason")
 case("history limit 0", lambda w: w.ledger.history(1, limit=0), InvalidRequest, "limit")
 case("memo the database cannot store",
-     lambda w: w.ledger.transfer("k", w.alice, w.bob, 1, memo=object()), StoreError, "memo|parameter")
+     lambda w: w.ledger.transfer("k", w.alice, w.bob, 1, memo=object()), DatabaseRefused, "memo|parameter")
 
 
 @pytest.mark.parametrize(("call", "error", "match"), [c[1:] for c in CASES],

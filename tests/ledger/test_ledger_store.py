@@ -13,6 +13,7 @@ import pytest
 import ledger.store as store_module
 from ledger import (
     PAYABLE_GRID,
+    DatabaseRefused,
     InsufficientFunds,
     Ledger,
     LedgerError,
@@ -58,7 +59,7 @@ async def test_a_failing_request_does_not_sink_its_batch(
     assert all(isinstance(r, Transfer) for r in results[0::4]), kinds
     assert all(isinstance(r, InsufficientFunds) for r in results[1::4]), kinds
     assert all(isinstance(r, UnknownAccount) for r in results[2::4]), kinds
-    assert all(isinstance(r, StoreError) for r in results[3::4]), kinds
+    assert all(isinstance(r, DatabaseRefused) for r in results[3::4]), kinds
     assert rows(db_path, "SELECT key FROM transfers WHERE kind = 'transfer' ORDER BY id") == [
         (f"good-{i}",) for i in range(10)]
     assert (await ledger.balance(1)).posted == 50

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger import Ledger
+import pytest
+
+from ledger import Ledger, OrderStateError, deployments
 from payments.telegram_credit import credit_order_payment
 
 
@@ -48,4 +50,26 @@ async def test_a_second_payment_for_a_placed_order_is_credit_not_a_second_buy(tm
         assert second.new and second.purchase is None and second.purchase_error is None
         balance = await ledger.balance(user)
         assert (balance.posted, balance.held, balance.available) == (800, 400, 400)
+        assert (await ledger.audit()).ok
+
+
+async def test_a_payment_for_an_order_whose_deployment_failed_is_balance(tmp_path: Path) -> None:
+    user = 7003
+    async with await Ledger.open(tmp_path / "credit.db") as ledger:
+        order = await ledger.create_order("buy", user, "purchase", 400, "vm-small")
+        first = await credit_order_payment(ledger, provider="stars", charge_id="c1", user_id=user,
+                                           order_id=order.id, provider_amount=308, provider_currency="XTR")
+        assert first.purchase is not None
+        await ledger.write(lambda conn, now: deployments.complete_failure(
+            conn, now, first.purchase.deployment_id, "no capacity"))
+        # A card invoice for the same order, opened before, is paid now: never a second deployment.
+        late = await credit_order_payment(ledger, provider="telegram_card", charge_id="card1",
+                                          user_id=user, order_id=order.id, provider_amount=400,
+                                          provider_currency="USD")
+        assert late.new and late.purchase is None and late.unplaceable == "failed"
+        assert late.order.state == "failed"
+        balance = await ledger.balance(user)
+        assert (balance.posted, balance.held, balance.available) == (800, 0, 800)
+        with pytest.raises(OrderStateError, match="can no longer be placed"):
+            await ledger.purchase(order.id, user)
         assert (await ledger.audit()).ok
