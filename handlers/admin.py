@@ -3,7 +3,8 @@
 Installed by `handlers.registry.install` through `install(application)`. The commands
 themselves live in admin_money.py (/user, /credit, /debit, /refund), admin_ops.py
 (/deployments, /retry, /cancel, /services, /service), admin_broadcast.py (/broadcast) and
-admin_stats.py (/stats); admin_common.py has the guard and the confirm-button machinery.
+admin_stats.py (/stats); admin_common.py has the guard and the confirm-button machinery, and
+admin_texts.py every text they show.
 Only the Telegram user ids in `[admin] user_ids` may use them; see admin_common for how
 everyone else gets the answer an unknown command gets.
 """
@@ -11,7 +12,6 @@ everyone else gets the answer an unknown command gets.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -23,7 +23,7 @@ from telegram.ext import (
 
 from ledger import adminlog
 
-from . import admin_broadcast, admin_money, admin_ops, admin_stats
+from . import admin_broadcast, admin_money, admin_ops, admin_stats, admin_texts
 from .admin_common import (
     ADMIN_GROUP,
     Usage,
@@ -33,6 +33,7 @@ from .admin_common import (
     confirm,
     reply,
 )
+from .admin_texts import ADMIN_COMMANDS
 from .callbacks import encode, pattern
 from .common import answer, parse
 from .deps import CustomContext, ShopApplication
@@ -41,44 +42,16 @@ __all__ = ["ADMIN_COMMANDS", "install"]
 
 log = logging.getLogger("gridshop.admin")
 
-USAGE_ADMINLOG = "Usage: /adminlog [count]   (1-50, default 20)"
-
-# For the README and /admin: the exact syntax of every admin command.
-ADMIN_COMMANDS: list[tuple[str, str]] = [
-    ("/admin", "this menu"),
-    ("/stats [days]", "users, revenue, commission, credits, debt, deployments; chart"),
-    ("/user <id|@username>", "a user's balance, payments, orders, deployments"),
-    ("/credit <user> <amount> <reason>", "give credits (after a confirm)"),
-    ("/debit <user> <amount> <reason>", "take credits (after a confirm)"),
-    ("/refund <payment> [amount]", "refund Stars (in full) or Stripe (in full or part)"),
-    ("/deployments [state]", "deployments by state"),
-    ("/retry <deployment>", "requeue a failed deployment"),
-    ("/cancel <deployment>", "cancel a deployment, with a refund choice"),
-    ("/services", "the catalogue, with enable/disable buttons"),
-    ("/service enable|disable <id>", "put a service on sale or hide it"),
-    ("/service price <id> <amount>", "change a price (new orders only)"),
-    ("/broadcast <text>", "message every user who has not blocked the bot"),
-    ("/audit", "run the ledger audit"),
-    ("/adminlog [count]", "the latest admin actions"),
-]
-
-MENU = [("📊 Stats", "stats"), ("🖥 Deployments", "deps"), ("🛒 Services", "svcs"),
-        ("🧮 Audit", "audit"), ("📜 Admin log", "log"), ("❓ Commands", "help")]
-
 
 def menu_markup() -> InlineKeyboardMarkup:
-    buttons = [InlineKeyboardButton(label, callback_data=encode("admenu", item)) for label, item in MENU]
+    buttons = [InlineKeyboardButton(label, callback_data=encode("admenu", item)) for label, item in admin_texts.MENU]
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
-
-
-def commands_text() -> str:
-    return "🛠 Admin commands:\n" + "\n".join(f"{syntax} — {what}" for syntax, what in ADMIN_COMMANDS)
 
 
 @admin_command("admin")
 async def admin_menu(update: Update, context: CustomContext) -> None:
     """/admin: the menu."""
-    await reply(update, "🛠 Admin menu. Amounts are in TFC; users by id or @username.", menu_markup())
+    await reply(update, admin_texts.MENU_TEXT, menu_markup())
 
 
 @admin_command("audit")
@@ -90,20 +63,7 @@ async def audit_command(update: Update, context: CustomContext) -> None:
     report = await shop.ledger.audit()
     await shop.ledger.write(lambda conn, now: adminlog.record(
         conn, now, user.id, "audit", "ledger", report.summary()))
-    lines = [("✅ " if report.ok else "❌ ") + report.summary()]
-    lines += [f"• {v}" for v in report.violations[:30]]
-    if len(report.violations) > 30:
-        lines.append(f"… and {len(report.violations) - 30} more (gridshop ledger audit lists them all)")
-    await reply(update, "\n".join(lines))
-
-
-def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def log_lines(entries: list[adminlog.AdminAction]) -> list[str]:
-    return [f"{_when(e.created_at)} #{e.id} admin {e.admin_id} {e.action} {e.target}: {e.detail}"
-            for e in entries]
+    await reply(update, admin_texts.audit(report.ok, report.summary(), report.violations))
 
 
 @admin_command("adminlog")
@@ -111,11 +71,10 @@ async def adminlog_command(update: Update, context: CustomContext) -> None:
     """/adminlog [count]: the latest admin actions, newest first."""
     args = context.args or []
     if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 50)):
-        raise Usage(USAGE_ADMINLOG)
+        raise Usage(admin_texts.USAGE_ADMINLOG)
     limit = int(args[0]) if args else 20
     entries = await context.shop.ledger.read(lambda conn: adminlog.recent(conn, limit))
-    await reply(update, "📜 Admin log (newest first):\n" + "\n".join(log_lines(entries))
-                if entries else "📜 The admin log is empty.")
+    await reply(update, admin_texts.admin_log(entries))
 
 
 @admin_button
@@ -130,7 +89,7 @@ async def menu_button(update: Update, context: CustomContext) -> None:
              "svcs": admin_ops.services_command, "audit": audit_command, "log": adminlog_command}
     view = views.get(data.args[0])
     if view is None:
-        await reply(update, commands_text())
+        await reply(update, admin_texts.commands())
         return
     context.args = []
     try:

@@ -24,12 +24,12 @@ from telegram.ext import Application
 from ledger import admin_state as state
 from ledger import adminlog, outbox, users
 
+from . import admin_texts
 from .admin_common import RunResult, Usage, admin_command, ask, command_key, runner
 from .deps import CustomContext, Shop
 
 log = logging.getLogger("gridshop.admin")
 
-USAGE = "Usage: /broadcast <text>   (sent to every user who has not blocked the bot, after a confirm)"
 MAX_LENGTH = 4000
 
 
@@ -71,10 +71,9 @@ def queue(conn: sqlite3.Connection, now: int, request_id: int, text: str, rate: 
 
 def progress_text(request_id: int, p: Progress, done: bool) -> str:
     if done:
-        return (f"📣 Broadcast #{request_id} finished: sent {p.sent}, blocked {p.blocked}, "
-                f"failed {p.failed} (of {p.total}).")
-    return (f"📣 Broadcast #{request_id}: {p.sent + p.blocked + p.failed} of {p.total} done "
-            f"(sent {p.sent}, blocked {p.blocked}, failed {p.failed})…")
+        return admin_texts.broadcast_finished(request_id, p.total, p.sent, p.blocked, p.failed)
+    return admin_texts.broadcast_progress(request_id, p.sent + p.blocked + p.failed, p.total, p.sent, p.blocked,
+                                          p.failed)
 
 
 @admin_command("broadcast")
@@ -84,15 +83,15 @@ async def broadcast_command(update: Update, context: CustomContext) -> None:
 
     text = command_text(update)
     if not text:
-        raise Usage(USAGE)
+        raise Usage(admin_texts.USAGE_BROADCAST)
     if len(text) > MAX_LENGTH:
-        raise Usage(f"The text is {len(text)} characters; {MAX_LENGTH} at most.")
+        raise Usage(admin_texts.broadcast_too_long(len(text), MAX_LENGTH))
     shop = context.shop
     count = len(await shop.ledger.read(users.reachable_ids))
     rate = shop.broadcast_rate
-    prompt = (f"Broadcast to {count} users (about {int(count / rate) + 1} s at {rate:g}/s)?\n\n{text}")
+    prompt = admin_texts.ask_broadcast(count, int(count / rate) + 1, rate, text)
     await ask(update, shop, command_key(update), "broadcast", {"text": text}, prompt,
-              [(f"📣 Send to {count} users", "go")])
+              [(admin_texts.btn_broadcast(count), "go")])
 
 
 @runner("broadcast")
@@ -112,7 +111,7 @@ async def run_broadcast(update: Update, context: CustomContext, request: state.A
 
     count = await shop.ledger.write(write)
     if count is None:
-        return "Already done."
+        return admin_texts.ALREADY_DONE
     start_progress(context.application, shop, request.id, request.chat_id, request.prompt_message_id)
     return progress_text(request.id, Progress(count, 0, 0, 0), count == 0)
 
@@ -157,5 +156,5 @@ async def follow(bot: Bot, shop: Shop, request_id: int, chat_id: int, message_id
 async def resume(application: Application, shop: Shop) -> None:  # type: ignore[type-arg]
     """After a restart: follow again every broadcast whose progress had not finished."""
     for request in await shop.ledger.read(lambda conn: state.requests_by_action(conn, "broadcast", "done")):
-        if not request.result.startswith("📣"):
+        if not request.result.startswith(admin_texts.BROADCAST_MARK):
             start_progress(application, shop, request.id, request.chat_id, request.prompt_message_id)

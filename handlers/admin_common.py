@@ -23,7 +23,7 @@ from ledger import MAX_AMOUNT, users
 from ledger import admin_state as state
 from ledger.queries import account_of_user
 
-from . import texts
+from . import admin_texts, texts
 from .callbacks import INT, SLUG, encode, register_action
 from .common import answer, pressed
 from .deps import CustomContext, Shop
@@ -136,15 +136,15 @@ def parse_amount(text: str, usage: str) -> int:
     try:
         cents = parse_tfc(text)
     except MoneyError:
-        raise Usage(f"{text!r} is not an amount in TFC (e.g. 5 or 2.50).\n{usage}") from None
+        raise Usage(admin_texts.not_an_amount(text, usage)) from None
     if not 0 < cents <= MAX_AMOUNT:
-        raise Usage(f"The amount must be more than 0.\n{usage}")
+        raise Usage(admin_texts.amount_not_positive(usage))
     return cents
 
 
 def parse_id(text: str, what: str, usage: str) -> int:
     if not INT.fullmatch(text) or not 0 < int(text) < 2**63:
-        raise Usage(f"{text!r} is not a {what} id.\n{usage}")
+        raise Usage(admin_texts.not_an_id(text, what, usage))
     return int(text)
 
 
@@ -153,7 +153,7 @@ async def resolve_user(shop: Shop, ref: str, usage: str) -> int:
     if ref.startswith("@"):
         found = await shop.ledger.read(lambda conn: users.by_username(conn, ref))
         if found is None:
-            raise Usage(f"No user {ref} is known to the shop.")
+            raise Usage(admin_texts.unknown_user(ref))
         return found.user_id
     user_id = parse_id(ref, "user", usage)
 
@@ -161,7 +161,7 @@ async def resolve_user(shop: Shop, ref: str, usage: str) -> int:
         return users.get(conn, user_id) is not None or account_of_user(conn, user_id) is not None
 
     if not await shop.ledger.read(known):
-        raise Usage(f"No user {user_id} is known to the shop.")
+        raise Usage(admin_texts.unknown_user(user_id))
     return user_id
 
 
@@ -169,8 +169,7 @@ async def user_label(shop: Shop, user_id: int) -> str:
     found = await shop.ledger.read(lambda conn: users.get(conn, user_id))
     if found is None:
         return str(user_id)
-    name = f"@{found.username}" if found.username else found.first_name or ""
-    return f"{user_id} ({name})" if name else str(user_id)
+    return admin_texts.user_label(user_id, f"@{found.username}" if found.username else found.first_name or "")
 
 
 # --- requests awaiting confirmation -----------------------------------------------------------
@@ -180,7 +179,7 @@ def confirm_markup(request_id: int, options: list[tuple[str, str]]) -> InlineKey
     """One button per `(label, option)` and a Cancel button."""
     rows = [[InlineKeyboardButton(label, callback_data=encode("adok", request_id, option))]
             for label, option in options]
-    rows.append([InlineKeyboardButton("✖ Cancel", callback_data=encode("adno", request_id))])
+    rows.append([InlineKeyboardButton(admin_texts.BTN_CANCEL, callback_data=encode("adno", request_id))])
     return InlineKeyboardMarkup(rows)
 
 
@@ -245,13 +244,13 @@ async def confirm(update: Update, context: CustomContext) -> None:
             await answer(query, texts.ANSWER_INVALID, alert=True)
             return
         if request.state != "pending":
-            await answer(query, f"Already {request.state}.")
+            await answer(query, admin_texts.answer_already(request.state))
             return
         run = RUNNERS.get(request.action)
         if run is None:
             await answer(query, texts.ANSWER_INVALID, alert=True)
             return
-        await answer(query, "Working…")
+        await answer(query, admin_texts.ANSWER_WORKING)
         try:
             result = await run(update, context, request, option)
         except Usage as exc:
@@ -273,9 +272,9 @@ async def cancel_request(update: Update, context: CustomContext) -> None:
     async with _lock(shop, request_id):
         closed = await shop.ledger.write(
             lambda conn, now: state.finish_request(conn, now, request_id, "cancelled", "cancelled"))
-    await answer(query, "Cancelled." if closed else "Nothing to cancel.")
+    await answer(query, admin_texts.ANSWER_CANCELLED if closed else admin_texts.ANSWER_NOTHING_TO_CANCEL)
     if closed:
-        await edit_prompt(update, "✖ Cancelled; nothing was changed.")
+        await edit_prompt(update, admin_texts.PROMPT_CANCELLED)
 
 
 async def edit_prompt(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

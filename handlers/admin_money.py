@@ -8,7 +8,6 @@ keyed by the command message, so a re-delivered update or a second tap changes n
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -24,6 +23,7 @@ from ledger.ops import _PAYMENT_COLUMNS
 from payments import stripe_refunds
 from payments.telegram_refunds import REFUND_MEMO, refund_key
 
+from . import admin_texts
 from .admin_common import (
     RunResult,
     Usage,
@@ -43,16 +43,7 @@ from .callbacks import encode
 from .common import answer, parse
 from .deps import CustomContext, Shop
 
-USAGE_USER = "Usage: /user <id|@username>"
-USAGE_CREDIT = "Usage: /credit <user> <amount> <reason>   e.g. /credit @alice 5 goodwill for the outage"
-USAGE_DEBIT = "Usage: /debit <user> <amount> <reason>   e.g. /debit 12345 2.50 duplicate top-up"
-USAGE_REFUND = ("Usage: /refund <payment> [amount]   (payment: the id shown by /user, or the provider's "
-                "charge or session id; amount in TFC, default: all not yet refunded)")
 REFUNDABLE = ("stars", "stripe")
-
-
-def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 # --- /user ------------------------------------------------------------------------------------
@@ -67,42 +58,18 @@ async def user_card(shop: Shop, user_id: int) -> tuple[str, InlineKeyboardMarkup
                 jobs.list_by_user(conn, user_id, 8, include_closed=True), flag[0] if flag else None)
 
     profile, balance, payments, orders, deps, flag = await shop.ledger.read(read)
-    name = ""
-    if profile is not None:
-        name = " ".join(x for x in (profile.first_name, f"@{profile.username}" if profile.username else "") if x)
-    lines = [f"👤 User {user_id} {name}".rstrip()]
-    if profile is not None and profile.blocked_at:
-        lines.append(f"⛔ blocked the bot on {_when(profile.blocked_at)}")
-    if flag:
-        lines.append(f"⚠️ flagged: {flag}")
-    lines.append(f"Available {format_tfc(balance.available)} · held {format_tfc(balance.held)} · debt {format_tfc(balance.debt)}")
-    lines.append("")
-    lines.append("Payments:" if payments else "Payments: none")
-    for p in payments:
-        refunded = f", refunded {format_tfc(p.refunded)}" if p.refunded else ""
-        lines.append(f"  #{p.id} {p.provider} {format_tfc(p.amount)}{refunded} · {_when(p.created_at)} · {p.external_id}")
-    lines.append("Orders:" if orders else "Orders: none")
-    for o in orders:
-        what = o.service_id or "top-up"
-        lines.append(f"  #{o.id} {what} {format_tfc(o.amount)} {o.state} · {_when(o.created_at)}")
-    lines.append("Deployments:" if deps else "Deployments: none")
-    for d in deps:
-        error = f" ({d.error})" if d.error and d.state in ("failed", "cancelling", "cancelled") else ""
-        lines.append(f"  #{d.id} {d.service_id} {d.state}{error}")
-    lines.append("")
-    lines.append(f"/credit {user_id} <amount> <reason> · /debit {user_id} <amount> <reason>")
     buttons: list[InlineKeyboardButton] = []
     for p in payments:
         if p.provider in REFUNDABLE and p.refunded < p.amount:
-            buttons.append(InlineKeyboardButton(f"↩ Refund #{p.id}", callback_data=encode("adref", p.id)))
+            buttons.append(InlineKeyboardButton(admin_texts.btn_refund_payment(p.id), callback_data=encode("adref", p.id)))
     for d in deps:
         if d.state == "failed":
-            buttons.append(InlineKeyboardButton(f"🔁 Retry #{d.id}", callback_data=encode("adret", d.id)))
+            buttons.append(InlineKeyboardButton(admin_texts.btn_retry_deployment(d.id), callback_data=encode("adret", d.id)))
         elif d.state in ("queued", "ready"):
-            buttons.append(InlineKeyboardButton(f"✖ Cancel #{d.id}", callback_data=encode("adcan", d.id)))
-    buttons.append(InlineKeyboardButton("🔄 Refresh", callback_data=encode("aduser", user_id)))
+            buttons.append(InlineKeyboardButton(admin_texts.btn_cancel_deployment(d.id), callback_data=encode("adcan", d.id)))
+    buttons.append(InlineKeyboardButton(admin_texts.BTN_REFRESH, callback_data=encode("aduser", user_id)))
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    return admin_texts.user_card(user_id, profile, flag, balance, payments, orders, deps), InlineKeyboardMarkup(rows)
 
 
 @admin_command("user")
@@ -110,9 +77,9 @@ async def user_command(update: Update, context: CustomContext) -> None:
     """/user <id|@username>: balance, held, debt, payments, orders, deployments and actions."""
     args = context.args or []
     if len(args) != 1:
-        raise Usage(USAGE_USER)
+        raise Usage(admin_texts.USAGE_USER)
     shop = context.shop
-    user_id = await resolve_user(shop, args[0], USAGE_USER)
+    user_id = await resolve_user(shop, args[0], admin_texts.USAGE_USER)
     text, markup = await user_card(shop, user_id)
     await reply(update, text, markup)
 
@@ -136,24 +103,22 @@ async def user_button(update: Update, context: CustomContext) -> None:
 
 
 async def _adjust_command(update: Update, context: CustomContext, sign: int) -> None:
-    usage = USAGE_CREDIT if sign > 0 else USAGE_DEBIT
+    usage = admin_texts.USAGE_CREDIT if sign > 0 else admin_texts.USAGE_DEBIT
     args = context.args or []
     if len(args) < 3:
-        raise Usage(f"{'A reason is required. ' if len(args) == 2 else ''}{usage}")
+        raise Usage(admin_texts.reason_missing(usage) if len(args) == 2 else usage)
     shop = context.shop
     user_id = await resolve_user(shop, args[0], usage)
     amount = parse_amount(args[1], usage)
     reason = " ".join(args[2:]).strip()
     if len(reason) > 200:
-        raise Usage(f"The reason is too long (200 characters at most).\n{usage}")
+        raise Usage(admin_texts.reason_too_long(usage))
     label = await user_label(shop, user_id)
     balance = await shop.ledger.balance(user_id)
-    verb = "Credit" if sign > 0 else "Debit"
-    text = (f"{verb} {format_tfc(amount)} {'to' if sign > 0 else 'from'} user {label}?\nReason: {reason}\n"
-            f"Now: available {format_tfc(balance.available)}, debt {format_tfc(balance.debt)}.")
+    text = admin_texts.ask_adjust(sign > 0, amount, label, reason, balance)
     await ask(update, shop, command_key(update), "adjust",
               {"user_id": user_id, "amount": sign * amount, "reason": reason}, text,
-              [(f"✅ {verb} {format_tfc(amount)}", "go")])
+              [(admin_texts.btn_adjust(sign > 0, amount), "go")])
 
 
 @admin_command("credit")
@@ -177,7 +142,7 @@ async def run_adjust(update: Update, context: CustomContext, request: state.Admi
 
     def write(conn: sqlite3.Connection, now: int) -> str:
         if not state.finish_request(conn, now, request.id, "done"):
-            return "Already done."
+            return admin_texts.ALREADY_DONE
         account = ops.ensure_user(conn, now, user_id)
         debit, credit = (ADJUSTMENTS, account) if amount > 0 else (account, ADJUSTMENTS)
         transfer = ops.transfer(conn, now, f"admin:{request.key}", debit, credit, abs(amount), "adjustment",
@@ -188,9 +153,7 @@ async def run_adjust(update: Update, context: CustomContext, request: state.Admi
         after = ops.account_balance(conn, account)
         told = notices.credited_by_shop if amount > 0 else notices.debited_by_shop
         outbox.enqueue(conn, now, user_id, told(abs(amount), reason, after.available), key=f"admin:{request.key}")
-        result = (f"✅ {'Credited' if amount > 0 else 'Debited'} {format_tfc(abs(amount))} "
-                  f"{'to' if amount > 0 else 'from'} user {user_id} (transfer #{transfer.id}). "
-                  f"Available now {format_tfc(after.available)}.")
+        result = admin_texts.adjusted(amount > 0, abs(amount), user_id, transfer.id, after.available)
         state.set_result(conn, now, request.id, result)
         return result
 
@@ -198,7 +161,7 @@ async def run_adjust(update: Update, context: CustomContext, request: state.Admi
         return await shop.ledger.write(write)
     except LedgerError as exc:
         reason = str(exc)
-        text = f"❌ Refused: {reason}"
+        text = admin_texts.refused(reason)
         await shop.ledger.write(lambda conn, now: (
             state.finish_request(conn, now, request.id, "failed", text),
             adminlog.record(conn, now, request.admin_id, "adjust.refused", f"user {user_id}", reason,
@@ -222,29 +185,20 @@ def find_payment(conn: sqlite3.Connection, ref: str) -> Payment | None:
 async def _ask_refund(update: Update, shop: Shop, key: str, payment: Payment, amount: int | None) -> None:
     remaining = payment.amount - payment.refunded
     if payment.provider not in REFUNDABLE:
-        raise Usage(f"Payment #{payment.id} is a {payment.provider} payment: refund it at the payment "
-                    "provider; only Stars and Stripe payments are refunded from here.")
+        raise Usage(admin_texts.not_refundable_here(payment.id, payment.provider))
     if remaining <= 0:
-        raise Usage(f"Payment #{payment.id} is already refunded in full.")
+        raise Usage(admin_texts.refunded_in_full(payment.id))
     if amount is None:
         amount = remaining
     if amount > remaining:
-        raise Usage(f"Payment #{payment.id} has only {format_tfc(remaining)} left to refund.")
+        raise Usage(admin_texts.refund_over_remaining(payment.id, remaining))
     if payment.provider == "stars" and amount != payment.amount:
-        raise Usage(f"Telegram refunds a Stars payment only in full ({format_stars(payment.provider_amount)} = "
-                    f"{format_tfc(payment.amount)}); give no amount to refund it all.")
+        raise Usage(admin_texts.stars_refund_in_full(payment.provider_amount, payment.amount))
     balance = await shop.ledger.balance(payment.user_id)
     debt = max(0, amount - balance.available)
-    what = (format_stars(payment.provider_amount) if payment.provider == "stars"
-            else f"{format_tfc(amount)} of {format_tfc(payment.amount)} by Stripe")
-    text = (f"Refund payment #{payment.id} ({payment.provider} {payment.external_id}) to user "
-            f"{await user_label(shop, payment.user_id)}: {what}, and take {format_tfc(amount)} of credits back?\n"
-            f"The user has {format_tfc(balance.available)} available.")
-    options = [(f"↩ Refund {format_tfc(amount)}", "go")]
-    if debt:
-        text += (f"\n⚠️ The credits were already spent: this leaves the user a debt of {format_tfc(debt)}, "
-                 "which blocks their purchases until repaid.")
-        options = [(f"↩ Refund and create a debt of {format_tfc(debt)}", "debt")]
+    text = admin_texts.ask_refund(payment, await user_label(shop, payment.user_id), amount, balance.available, debt)
+    options = ([(admin_texts.btn_refund_with_debt(debt), "debt")] if debt
+               else [(admin_texts.btn_refund(amount), "go")])
     await ask(update, shop, key, "refund", {"payment_id": payment.id, "amount": amount}, text, options)
 
 
@@ -253,13 +207,13 @@ async def refund_command(update: Update, context: CustomContext) -> None:
     """/refund <payment> [amount]: refund Stars (in full) or Stripe (in full or in part)."""
     args = context.args or []
     if not 1 <= len(args) <= 2:
-        raise Usage(USAGE_REFUND)
+        raise Usage(admin_texts.USAGE_REFUND)
     shop = context.shop
-    amount = parse_amount(args[1], USAGE_REFUND) if len(args) == 2 else None
+    amount = parse_amount(args[1], admin_texts.USAGE_REFUND) if len(args) == 2 else None
     ref = args[0].lstrip("#")
     payment = await shop.ledger.read(lambda conn: find_payment(conn, ref))
     if payment is None:
-        raise Usage(f"No payment {args[0]} is recorded.\n{USAGE_REFUND}")
+        raise Usage(admin_texts.no_payment(args[0], admin_texts.USAGE_REFUND))
     await _ask_refund(update, shop, command_key(update), payment, amount)
 
 
@@ -274,7 +228,7 @@ async def refund_button(update: Update, context: CustomContext) -> None:
     payment_id = data.int_arg(0)
     payment = await shop.ledger.read(lambda conn: find_payment(conn, str(payment_id)))
     if payment is None:
-        await answer(query, "No such payment.", alert=True)
+        await answer(query, admin_texts.ANSWER_NO_PAYMENT, alert=True)
         return
     await answer(query)
     try:
@@ -285,7 +239,7 @@ async def refund_button(update: Update, context: CustomContext) -> None:
 
 def _stripe_client(shop: Shop) -> stripe.StripeClient:
     if shop.stripe_client is None:
-        raise Usage("Stripe is not configured (STRIPE_SECRET_KEY is not set).")
+        raise Usage(admin_texts.STRIPE_NOT_CONFIGURED)
     return shop.stripe_client
 
 
@@ -300,9 +254,8 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
     debt = max(0, amount - balance.available)
     if debt and option != "debt":
         # The balance changed since the prompt: ask again, this time naming the debt.
-        return (f"⚠️ The user's credits were spent meanwhile: refunding {format_tfc(amount)} now leaves a "
-                f"debt of {format_tfc(debt)}. Refund anyway?",
-                confirm_markup(request.id, [(f"↩ Refund and create a debt of {format_tfc(debt)}", "debt")]))
+        return (admin_texts.ask_refund_again(amount, debt),
+                confirm_markup(request.id, [(admin_texts.btn_refund_with_debt(debt), "debt")]))
     # The provider first: a refused refund must not debit the user. Both provider calls are
     # idempotent (Telegram answers CHARGE_ALREADY_REFUNDED, Stripe replays the key), so a retry
     # after a crash between the call and the write converges.
@@ -312,9 +265,9 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
                                                   telegram_payment_charge_id=payment.external_id)
         except BadRequest as exc:
             if "charge_already_refunded" not in exc.message.lower():
-                return await _refund_failed(shop, request, f"Telegram refused: {exc.message}")
+                return await _refund_failed(shop, request, admin_texts.telegram_refused(exc.message))
         except TelegramError as exc:
-            return f"❌ Telegram could not be reached ({exc}); nothing changed. Try again."
+            return admin_texts.telegram_unreachable(str(exc))
         refund: stripe_refunds.StripeRefund | None = None
     else:
         try:
@@ -333,11 +286,11 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
                              payment.amount, REFUND_MEMO)
                 taken = payment.amount
             refunded = format_stars(payment.provider_amount)
-            where = f"{refunded} refunded by Telegram"
+            where = admin_texts.refunded_by_telegram(payment.provider_amount)
         else:
             taken = stripe_refunds.clawback_refunded(conn, now, payment, refund)
             refunded = format_tfc(refund.amount)
-            where = f"{refunded} refunded by Stripe ({refund.refund_id})"
+            where = admin_texts.refunded_by_stripe(refund.amount, refund.refund_id)
         state.finish_request(conn, now, request.id, "done")
         adminlog.record(conn, now, request.admin_id, "refund", f"payment {payment.id}",
                         f"{payment.provider} {payment.external_id}: {where}; credits taken back {format_tfc(taken)}",
@@ -347,8 +300,7 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
         if after.posted < 0:
             text += " " + notices.now_in_debt(after.posted)
         outbox.enqueue(conn, now, payment.user_id, text, key=f"admin:{request.key}")
-        result = (f"✅ Payment #{payment.id}: {where}; {format_tfc(taken)} of credits taken back. User balance "
-                  f"{format_tfc(after.posted)}{' (debt)' if after.posted < 0 else ''}.")
+        result = admin_texts.refund_done(payment.id, where, taken, after.posted)
         state.set_result(conn, now, request.id, result)
         return result
 
@@ -356,7 +308,7 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
 
 
 async def _refund_failed(shop: Shop, request: state.AdminRequest, why: str) -> str:
-    text = f"❌ Refund refused; nothing was taken back. {why}"
+    text = admin_texts.refund_failed(why)
     await shop.ledger.write(lambda conn, now: (
         state.finish_request(conn, now, request.id, "failed", text),
         adminlog.record(conn, now, request.admin_id, "refund.failed",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -23,6 +22,7 @@ from ledger import admin_state as state
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentRecord
 
+from . import admin_texts
 from .admin_common import (
     RunResult,
     Usage,
@@ -43,23 +43,6 @@ from .deps import CustomContext, Shop
 
 log = logging.getLogger("gridshop.admin")
 
-STATES = ("queued", "deploying", "ready", "failed", "cancelling", "cancelled")
-USAGE_DEPLOYMENTS = f"Usage: /deployments [state]   (state: {', '.join(STATES)})"
-USAGE_RETRY = "Usage: /retry <deployment id>"
-USAGE_CANCEL = "Usage: /cancel <deployment id>"
-USAGE_SERVICE = ("Usage: /service enable <id> · /service disable <id> · /service price <id> <amount>\n"
-                 "(a price change applies to new orders only)")
-
-
-def _when(ts: int | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
-
-
-def _line(d: DeploymentRecord) -> str:
-    error = f" — {d.error[:80]}" if d.error else ""
-    return f"#{d.id} {d.service_id} user {d.user_id} {d.state} · {_when(d.updated_at)}{error}"
-
-
 # --- /deployments -----------------------------------------------------------------------------
 
 
@@ -67,8 +50,8 @@ def _line(d: DeploymentRecord) -> str:
 async def deployments_command(update: Update, context: CustomContext) -> None:
     """/deployments [state]: counts by state, and the deployments in one state (default: open ones)."""
     args = context.args or []
-    if len(args) > 1 or (args and args[0] not in STATES):
-        raise Usage(USAGE_DEPLOYMENTS)
+    if len(args) > 1 or (args and args[0] not in admin_texts.DEPLOYMENT_STATES):
+        raise Usage(admin_texts.USAGE_DEPLOYMENTS)
     shop = context.shop
     wanted = [args[0]] if args else ["queued", "deploying", "failed", "cancelling"]
 
@@ -77,13 +60,7 @@ async def deployments_command(update: Update, context: CustomContext) -> None:
         return jobs.counts(conn), rows
 
     counts, rows = await shop.ledger.read(read)
-    summary = " · ".join(f"{s} {counts.get(s, 0)}" for s in STATES)
-    title = f"Deployments {args[0]}" if args else "Open deployments (queued, deploying, failed, cancelling)"
-    lines = [f"🖥 {summary}", "", f"{title}:" if rows else f"{title}: none"]
-    lines += [_line(d) for d in rows[:40]]
-    if rows:
-        lines += ["", "/retry <id> requeues a failed one · /cancel <id> cancels one"]
-    await reply(update, "\n".join(lines))
+    await reply(update, admin_texts.deployments(counts, args[0] if args else None, rows))
 
 
 # --- /retry -----------------------------------------------------------------------------------
@@ -97,20 +74,18 @@ async def _ask_retry(update: Update, shop: Shop, key: str, deployment_id: int) -
     try:
         dep, hold, order = await shop.ledger.read(read)
     except jobs.DeploymentNotFound:
-        raise Usage(f"No deployment {deployment_id}.") from None
+        raise Usage(admin_texts.no_deployment(deployment_id)) from None
     if dep.state not in ("failed", "queued"):
-        raise Usage(f"Deployment #{dep.id} is {dep.state}; only a failed (or queued) one can be retried.")
+        raise Usage(admin_texts.not_retryable(dep.id, dep.state))
     balance = await shop.ledger.balance(dep.user_id)
     if dep.state == "queued":
-        text = f"Deployment #{dep.id} is queued (attempt {dep.attempts + 1}). Try it now instead of waiting?"
+        text = admin_texts.ask_retry_queued(dep.id, dep.attempts + 1, dep.error)
     elif hold.state == "pending" and hold.expires_at > shop.ledger.now():
-        text = f"Retry deployment #{dep.id} ({dep.service_id}) on its existing hold of {format_tfc(hold.amount)}?"
+        text = admin_texts.ask_retry_on_hold(dep.id, dep.service_id, hold.amount, dep.error)
     else:
-        text = (f"Retry deployment #{dep.id} ({dep.service_id}) for user {await user_label(shop, dep.user_id)}?\n"
-                f"Its hold was released when it failed, so {format_tfc(order.amount)} is held again from the "
-                f"user's balance (available {format_tfc(balance.available)}).")
-    text += f"\nLast error: {dep.error or '-'}"
-    await ask(update, shop, key, "retry", {"deployment_id": dep.id}, text, [("🔁 Retry", "go")])
+        text = admin_texts.ask_retry_new_hold(dep.id, dep.service_id, await user_label(shop, dep.user_id),
+                                              order.amount, balance.available, dep.error)
+    await ask(update, shop, key, "retry", {"deployment_id": dep.id}, text, [(admin_texts.BTN_RETRY, "go")])
 
 
 @admin_command("retry")
@@ -118,8 +93,8 @@ async def retry_command(update: Update, context: CustomContext) -> None:
     """/retry <deployment>: requeue a failed deployment (a fresh hold when the old was voided)."""
     args = context.args or []
     if len(args) != 1:
-        raise Usage(USAGE_RETRY)
-    await _ask_retry(update, context.shop, command_key(update), parse_id(args[0], "deployment", USAGE_RETRY))
+        raise Usage(admin_texts.USAGE_RETRY)
+    await _ask_retry(update, context.shop, command_key(update), parse_id(args[0], "deployment", admin_texts.USAGE_RETRY))
 
 
 @runner("retry")
@@ -130,12 +105,12 @@ async def run_retry(update: Update, context: CustomContext, request: state.Admin
 
     def write(conn: sqlite3.Connection, now: int) -> str:
         if not state.finish_request(conn, now, request.id, "done"):
-            return "Already done."
+            return admin_texts.ALREADY_DONE
         dep = state.retry_deployment(conn, now, deployment_id, hold_ttl_s=shop.ledger.hold_ttl_s,
                                      key=f"admin-retry:{request.key}")
         adminlog.record(conn, now, request.admin_id, "retry", f"deployment {deployment_id}",
                         f"hold {dep.hold_id}", key=request.key)
-        result = f"🔁 Deployment #{deployment_id} is queued again (hold #{dep.hold_id})."
+        result = admin_texts.retried(deployment_id, dep.hold_id)
         state.set_result(conn, now, request.id, result)
         return result
 
@@ -143,7 +118,7 @@ async def run_retry(update: Update, context: CustomContext, request: state.Admin
         result = await shop.ledger.write(write)
     except LedgerError as exc:
         reason = str(exc)
-        text = f"❌ Not retried: {reason}"
+        text = admin_texts.not_retried(reason)
         await shop.ledger.write(lambda conn, now: (
             state.finish_request(conn, now, request.id, "failed", text),
             adminlog.record(conn, now, request.admin_id, "retry.refused", f"deployment {deployment_id}",
@@ -162,23 +137,20 @@ async def _ask_cancel(update: Update, shop: Shop, key: str, deployment_id: int) 
         dep, order = await shop.ledger.read(
             lambda conn: (lambda d: (d, ops.get_order(conn, d.order_id)))(jobs.get(conn, deployment_id)))
     except jobs.DeploymentNotFound:
-        raise Usage(f"No deployment {deployment_id}.") from None
+        raise Usage(admin_texts.no_deployment(deployment_id)) from None
     who = await user_label(shop, dep.user_id)
     if dep.state == "queued":
-        text = f"Cancel queued deployment #{dep.id} ({dep.service_id}) of user {who}? Its hold is released."
-        options = [("✖ Cancel it (credits released)", "none")]
+        text = admin_texts.ask_cancel_queued(dep.id, dep.service_id, who)
+        options = [(admin_texts.BTN_CANCEL_RELEASE, "none")]
     elif dep.state == "ready":
         unused = state.unused_share(dep, shop.ledger.now(), order.amount)
-        text = (f"Cancel running deployment #{dep.id} ({dep.service_id}, {dep.name}) of user {who}? "
-                f"The VM is removed from the grid. Paid {format_tfc(order.amount)} for {dep.period_days} days, "
-                f"until {_when(dep.expires_at)}.\nRefund to the user's credits:")
-        options = [("No refund", "none")]
+        text = admin_texts.ask_cancel_running(dep, who, order.amount)
+        options = [(admin_texts.BTN_NO_REFUND, "none")]
         if unused:
-            options.append((f"Refund the unused part: {format_tfc(unused)}", "unused"))
-        options.append((f"Refund the whole period: {format_tfc(order.amount)}", "full"))
+            options.append((admin_texts.btn_refund_unused(unused), "unused"))
+        options.append((admin_texts.btn_refund_period(order.amount), "full"))
     else:
-        raise Usage(f"Deployment #{dep.id} is {dep.state}; only a queued or running one can be cancelled"
-                    + (" (wait for the deploy to finish)." if dep.state == "deploying" else "."))
+        raise Usage(admin_texts.not_cancellable(dep.id, dep.state))
     await ask(update, shop, key, "cancel", {"deployment_id": dep.id}, text, options)
 
 
@@ -188,9 +160,9 @@ async def cancel_command(update: Update, context: CustomContext) -> None:
     A bare /cancel is the user's command (cancel what you were doing)."""
     args = context.args or []
     if len(args) != 1:
-        raise Usage(USAGE_CANCEL)
+        raise Usage(admin_texts.USAGE_CANCEL)
     await _ask_cancel(update, context.shop, command_key(update),
-                      parse_id(args[0], "deployment", USAGE_CANCEL))
+                      parse_id(args[0], "deployment", admin_texts.USAGE_CANCEL))
 
 
 @runner("cancel")
@@ -199,11 +171,11 @@ async def run_cancel(update: Update, context: CustomContext, request: state.Admi
     shop = context.shop
     deployment_id = int(request.params["deployment_id"])
     if option not in ("none", "unused", "full"):
-        return "Unknown choice; nothing changed."
+        return admin_texts.UNKNOWN_CHOICE
 
     def write(conn: sqlite3.Connection, now: int) -> tuple[str, DeploymentRecord | None]:
         if not state.finish_request(conn, now, request.id, "done"):
-            return "Already done.", None
+            return admin_texts.ALREADY_DONE, None
         before = jobs.get(conn, deployment_id)
         price = ops.get_order(conn, before.order_id).amount
         refund = 0
@@ -219,15 +191,14 @@ async def run_cancel(update: Update, context: CustomContext, request: state.Admi
                            key=f"admin:{request.key}")
         adminlog.record(conn, now, request.admin_id, "cancel", f"deployment {deployment_id}",
                         f"was {before.state}; refund {option} {format_tfc(refund)}", key=request.key)
-        result = (f"✖ Deployment #{deployment_id} is {dep.state}"
-                  + (f"; {format_tfc(refund)} returned to the user's credits." if refund else "."))
+        result = admin_texts.cancelled(deployment_id, dep.state, refund)
         state.set_result(conn, now, request.id, result)
         return result, dep
 
     try:
         result, dep = await shop.ledger.write(write)
     except LedgerError as exc:
-        return f"❌ Not cancelled: {exc}"
+        return admin_texts.not_cancelled(str(exc))
     deployer = shop.deployer
     if dep is not None and dep.state == "cancelling" and deployer is not None:
         from grid.periods import finish_cancel
@@ -235,12 +206,12 @@ async def run_cancel(update: Update, context: CustomContext, request: state.Admi
 
         try:
             dep = await finish_cancel(LedgerWriter(shop.ledger), deployer, dep)
-            result += f" The grid contract is cancelled ({dep.state})."
+            result += admin_texts.grid_contract_cancelled(dep.state)
         except Exception as exc:  # the periods job retries every 'cancelling' deployment
             log.warning("deployment %s: grid cancel failed: %s", deployment_id, exc)
-            result += " The grid cancel will be retried by the periods job."
+            result += admin_texts.GRID_CANCEL_RETRIED
     elif dep is not None and dep.state == "cancelling":
-        result += " The periods job removes it from the grid."
+        result += admin_texts.GRID_CANCEL_BY_PERIODS
     return result
 
 
@@ -273,22 +244,10 @@ async def cancel_button(update: Update, context: CustomContext) -> None:
 
 
 def services_text(shop: Shop, overrides: dict[str, state.ServiceOverride]) -> tuple[str, InlineKeyboardMarkup]:
-    lines = ["🛒 Services (✅ on sale, ⛔ hidden):"]
-    rows = []
-    for s in shop.catalogue.services:
-        o = overrides.get(s.id)
-        marks = []
-        if o is not None and o.enabled is not None:
-            marks.append(f"{'enabled' if o.enabled else 'disabled'} by admin {o.admin_id}")
-        if o is not None and o.price is not None:
-            marks.append("price set by admin")
-        note = f"  ({'; '.join(marks)})" if marks else ""
-        lines.append(f"{'✅' if s.enabled else '⛔'} {s.id}: {s.name}, {format_tfc(s.price_minor)} / {s.period_days} d{note}")
-        label = f"⛔ Disable {s.id}" if s.enabled else f"✅ Enable {s.id}"
-        rows.append([InlineKeyboardButton(label, callback_data=encode("adsvc", s.id, "off" if s.enabled else "on"))])
-    lines.append("")
-    lines.append(USAGE_SERVICE)
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    rows = [[InlineKeyboardButton(admin_texts.btn_service(s.id, s.enabled),
+                                  callback_data=encode("adsvc", s.id, "off" if s.enabled else "on"))]
+            for s in shop.catalogue.services]
+    return admin_texts.services(shop.catalogue.services, overrides), InlineKeyboardMarkup(rows)
 
 
 @admin_command("services")
@@ -304,7 +263,7 @@ async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | No
                        enabled: bool | None = None, price: int | None = None) -> str:
     service = shop.catalogue.get(service_id)
     if service is None:
-        raise Usage(f"No service {service_id!r} in the catalogue.\n{USAGE_SERVICE}")
+        raise Usage(admin_texts.no_service(service_id, admin_texts.USAGE_SERVICE))
 
     def write(conn: sqlite3.Connection, now: int) -> dict[str, state.ServiceOverride]:
         before = state.service_overrides(conn).get(service_id)
@@ -319,8 +278,7 @@ async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | No
     shop.catalogue.apply(await shop.ledger.write(write))
     service = shop.catalogue.get(service_id)
     assert service is not None
-    return (f"Service {service_id} is now {'on sale' if service.enabled else 'hidden'} at "
-            f"{format_tfc(service.price_minor)} (new orders only).")
+    return admin_texts.service_set(service_id, service.enabled, service.price_minor)
 
 
 @admin_command("service")
@@ -334,9 +292,9 @@ async def service_command(update: Update, context: CustomContext) -> None:
         text = await _set_service(shop, user.id, args[1], command_key(update), enabled=args[0] == "enable")
     elif len(args) == 3 and args[0] == "price":
         text = await _set_service(shop, user.id, args[1], command_key(update),
-                                  price=parse_amount(args[2], USAGE_SERVICE))
+                                  price=parse_amount(args[2], admin_texts.USAGE_SERVICE))
     else:
-        raise Usage(USAGE_SERVICE)
+        raise Usage(admin_texts.USAGE_SERVICE)
     await reply(update, text)
 
 
@@ -350,7 +308,7 @@ async def service_button(update: Update, context: CustomContext) -> None:
     shop = context.shop
     service_id, on = data.args[0], data.args[1] == "on"
     if data.args[1] not in ("on", "off") or shop.catalogue.get(service_id) is None:
-        await answer(query, "Unknown service.", alert=True)
+        await answer(query, admin_texts.ANSWER_UNKNOWN_SERVICE, alert=True)
         return
     result = await _set_service(shop, query.from_user.id, service_id, None, enabled=on)
     await answer(query, result[:190])

@@ -1,0 +1,544 @@
+"""Every text of the admin chat, in one place: the menu, usage lines, prompts and their buttons,
+results, the /user card, /stats, /deployments and /services.
+
+Plain text (no parse mode). Each message is one constant or function built from format strings
+with named placeholders, so a translation catalogue can take them over; amounts go through
+`core.money`. What the admin commands tell *users* (through the outbox) is in `core.notices`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from core.catalog import Service
+from core.money import format_stars, format_tfc
+from ledger import Balance, Order, Payment, adminlog
+from ledger import admin_state as state
+from ledger import stats as shop_stats
+from ledger.deployments import DeploymentRecord
+from ledger.users import User
+
+# --- the menu and the commands ---------------------------------------------------------------
+
+# For the README, the admins' command menu and /admin: the exact syntax of every admin command.
+ADMIN_COMMANDS: list[tuple[str, str]] = [
+    ("/admin", "this menu"),
+    ("/stats [days]", "users, revenue, commission, credits, debt, deployments; chart"),
+    ("/user <id|@username>", "a user's balance, payments, orders, deployments"),
+    ("/credit <user> <amount> <reason>", "give credits (after a confirm)"),
+    ("/debit <user> <amount> <reason>", "take credits (after a confirm)"),
+    ("/refund <payment> [amount]", "refund Stars (in full) or Stripe (in full or part)"),
+    ("/deployments [state]", "deployments by state"),
+    ("/retry <deployment>", "requeue a failed deployment"),
+    ("/cancel <deployment>", "cancel a deployment, with a refund choice"),
+    ("/services", "the catalogue, with enable/disable buttons"),
+    ("/service enable|disable <id>", "put a service on sale or hide it"),
+    ("/service price <id> <amount>", "change a price (new orders only)"),
+    ("/broadcast <text>", "message every user who has not blocked the bot"),
+    ("/audit", "run the ledger audit"),
+    ("/adminlog [count]", "the latest admin actions"),
+]
+
+# (label, menu item) of the /admin buttons.
+MENU = [("📊 Stats", "stats"), ("🖥 Deployments", "deps"), ("🛒 Services", "svcs"),
+        ("🧮 Audit", "audit"), ("📜 Admin log", "log"), ("❓ Commands", "help")]
+MENU_TEXT = "🛠 Admin menu. Amounts are in TFC; users by id or @username."
+
+
+def commands() -> str:
+    return "🛠 Admin commands:\n" + "\n".join(
+        "{syntax} — {what}".format(syntax=syntax, what=what) for syntax, what in ADMIN_COMMANDS)
+
+
+# --- usage lines -----------------------------------------------------------------------------
+
+DEPLOYMENT_STATES = ("queued", "deploying", "ready", "failed", "cancelling", "cancelled")
+
+USAGE_ADMINLOG = "Usage: /adminlog [count]   (1-50, default 20)"
+USAGE_STATS = "Usage: /stats [days]   (1-365, default 30)"
+USAGE_USER = "Usage: /user <id|@username>"
+USAGE_CREDIT = "Usage: /credit <user> <amount> <reason>   e.g. /credit @alice 5 goodwill for the outage"
+USAGE_DEBIT = "Usage: /debit <user> <amount> <reason>   e.g. /debit 12345 2.50 duplicate top-up"
+USAGE_REFUND = ("Usage: /refund <payment> [amount]   (payment: the id shown by /user, or the provider's "
+                "charge or session id; amount in TFC, default: all not yet refunded)")
+USAGE_DEPLOYMENTS = "Usage: /deployments [state]   (state: {states})".format(states=", ".join(DEPLOYMENT_STATES))
+USAGE_RETRY = "Usage: /retry <deployment id>"
+USAGE_CANCEL = "Usage: /cancel <deployment id>"
+USAGE_SERVICE = ("Usage: /service enable <id> · /service disable <id> · /service price <id> <amount>\n"
+                 "(a price change applies to new orders only)")
+USAGE_BROADCAST = "Usage: /broadcast <text>   (sent to every user who has not blocked the bot, after a confirm)"
+
+
+# --- arguments -------------------------------------------------------------------------------
+
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def not_an_amount(text: str, usage: str) -> str:
+    return "{text} is not an amount in TFC (e.g. 5 or 2.50).\n{usage}".format(text=repr(text), usage=usage)
+
+
+def amount_not_positive(usage: str) -> str:
+    return "The amount must be more than 0.\n{usage}".format(usage=usage)
+
+
+_NOT_AN_ID = {"user": "{text} is not a user id.\n{usage}",
+              "deployment": "{text} is not a deployment id.\n{usage}"}
+
+
+def not_an_id(text: str, kind: str, usage: str) -> str:
+    """`kind` is 'user' or 'deployment'."""
+    return _NOT_AN_ID[kind].format(text=repr(text), usage=usage)
+
+
+def unknown_user(ref: str | int) -> str:
+    return "No user {user} is known to the shop.".format(user=ref)
+
+
+def user_label(user_id: int, name: str) -> str:
+    """A user as prompts name them: '12345 (@alice)', or just the id when no name is known."""
+    return "{user} ({name})".format(user=user_id, name=name) if name else str(user_id)
+
+
+# --- confirm buttons -------------------------------------------------------------------------
+
+BTN_CANCEL = "✖ Cancel"
+ANSWER_WORKING = "Working…"
+ANSWER_CANCELLED = "Cancelled."
+ANSWER_NOTHING_TO_CANCEL = "Nothing to cancel."
+PROMPT_CANCELLED = "✖ Cancelled; nothing was changed."
+ALREADY_DONE = "Already done."
+
+
+def answer_already(request_state: str) -> str:
+    """A confirm button of a request that is no longer pending (done, failed, cancelled)."""
+    return "Already {state}.".format(state=request_state)
+
+
+# --- /audit and /adminlog --------------------------------------------------------------------
+
+
+def audit(ok: bool, summary: str, violations: Sequence[str], shown: int = 30) -> str:
+    lines = [("✅ {summary}" if ok else "❌ {summary}").format(summary=summary)]
+    lines += ["• {violation}".format(violation=v) for v in violations[:shown]]
+    if len(violations) > shown:
+        lines.append("… and {count} more (gridshop ledger audit lists them all)".format(
+            count=len(violations) - shown))
+    return "\n".join(lines)
+
+
+def admin_log(entries: Sequence[adminlog.AdminAction]) -> str:
+    if not entries:
+        return "📜 The admin log is empty."
+    lines = ["{when} #{id} admin {admin} {action} {target}: {detail}".format(
+        when=datetime.fromtimestamp(e.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S"), id=e.id,
+        admin=e.admin_id, action=e.action, target=e.target, detail=e.detail) for e in entries]
+    return "📜 Admin log (newest first):\n" + "\n".join(lines)
+
+
+# --- /stats ----------------------------------------------------------------------------------
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def stats(s: shop_stats.Stats, days: int) -> str:
+    lines = ["📊 Last {days} days ({since} – {until} UTC)".format(days=days, since=_day(s.since), until=_day(s.until)),
+             "Users: {users} ({new} new) · paying: {paying} ({paying_period} in the period)".format(
+                 users=s.users, new=s.new_users, paying=s.paying_users, paying_period=s.paying_users_period),
+             "Revenue: {amount}".format(amount=format_tfc(s.revenue))]
+    for provider, amount in sorted(s.revenue_by_provider.items()):
+        lines.append("  {provider}: {amount}".format(provider=provider, amount=format_tfc(amount)))
+    if s.refunded_by_provider:
+        lines.append("Refunded / disputed: {by_provider}".format(by_provider=", ".join(
+            "{provider} {amount}".format(provider=p, amount=format_tfc(a))
+            for p, a in sorted(s.refunded_by_provider.items()))))
+    by_state = " · ".join("{state} {count}".format(state=k, count=v) for k, v in s.deployments_by_state.items())
+    lines += ["Commission earned: {amount}".format(amount=format_tfc(s.commission)),
+              "Credits outstanding: {amount} (held {held})".format(amount=format_tfc(s.outstanding),
+                                                                   held=format_tfc(s.held)),
+              "Debt: {amount} ({debtors} users)".format(amount=format_tfc(s.debt), debtors=s.debtors),
+              "Deployments: {by_state}".format(by_state=by_state) if by_state else "Deployments: none"]
+    return "\n".join(lines)
+
+
+CHART_TITLE = "Daily revenue and deployments"
+CHART_REVENUE = "revenue (TFC)"
+CHART_DEPLOYMENTS = "deployments"
+
+
+def chart_caption(days: int) -> str:
+    return "Revenue and deployments per day, last {days} days (UTC)".format(days=days)
+
+
+# --- /user -----------------------------------------------------------------------------------
+
+
+def user_card(user_id: int, profile: User | None, flag: str | None, balance: Balance,
+              payments: Sequence[Payment], orders: Sequence[Order], deps: Sequence[DeploymentRecord]) -> str:
+    name = ""
+    if profile is not None:
+        name = " ".join(x for x in (profile.first_name, f"@{profile.username}" if profile.username else "") if x)
+    lines = ["👤 User {user} {name}".format(user=user_id, name=name).rstrip()]
+    if profile is not None and profile.blocked_at:
+        lines.append("⛔ blocked the bot on {when}".format(when=_when(profile.blocked_at)))
+    if flag:
+        lines.append("⚠️ flagged: {flag}".format(flag=flag))
+    lines.append("Available {available} · held {held} · debt {debt}".format(
+        available=format_tfc(balance.available), held=format_tfc(balance.held), debt=format_tfc(balance.debt)))
+    lines.append("")
+    lines.append("Payments:" if payments else "Payments: none")
+    for p in payments:
+        values = {"id": p.id, "provider": p.provider, "amount": format_tfc(p.amount),
+                  "refunded": format_tfc(p.refunded), "when": _when(p.created_at), "ref": p.external_id}
+        line = ("  #{id} {provider} {amount}, refunded {refunded} · {when} · {ref}" if p.refunded
+                else "  #{id} {provider} {amount} · {when} · {ref}")
+        lines.append(line.format(**values))
+    lines.append("Orders:" if orders else "Orders: none")
+    for o in orders:
+        lines.append("  #{id} {what} {amount} {state} · {when}".format(
+            id=o.id, what=o.service_id or "top-up", amount=format_tfc(o.amount), state=o.state,
+            when=_when(o.created_at)))
+    lines.append("Deployments:" if deps else "Deployments: none")
+    for d in deps:
+        if d.error and d.state in ("failed", "cancelling", "cancelled"):
+            lines.append("  #{id} {service} {state} ({error})".format(
+                id=d.id, service=d.service_id, state=d.state, error=d.error))
+        else:
+            lines.append("  #{id} {service} {state}".format(id=d.id, service=d.service_id, state=d.state))
+    lines.append("")
+    lines.append("/credit {user} <amount> <reason> · /debit {user} <amount> <reason>".format(user=user_id))
+    return "\n".join(lines)
+
+
+def btn_refund_payment(payment_id: int) -> str:
+    return "↩ Refund #{id}".format(id=payment_id)
+
+
+def btn_retry_deployment(deployment_id: int) -> str:
+    return "🔁 Retry #{id}".format(id=deployment_id)
+
+
+def btn_cancel_deployment(deployment_id: int) -> str:
+    return "✖ Cancel #{id}".format(id=deployment_id)
+
+
+BTN_REFRESH = "🔄 Refresh"
+
+
+# --- /credit and /debit ----------------------------------------------------------------------
+
+
+def reason_missing(usage: str) -> str:
+    return "A reason is required. {usage}".format(usage=usage)
+
+
+def reason_too_long(usage: str) -> str:
+    return "The reason is too long (200 characters at most).\n{usage}".format(usage=usage)
+
+
+def ask_adjust(credit: bool, amount: int, user: str, reason: str, balance: Balance) -> str:
+    template = ("Credit {amount} to user {user}?\nReason: {reason}\nNow: available {available}, debt {debt}."
+                if credit else
+                "Debit {amount} from user {user}?\nReason: {reason}\nNow: available {available}, debt {debt}.")
+    return template.format(amount=format_tfc(amount), user=user, reason=reason,
+                           available=format_tfc(balance.available), debt=format_tfc(balance.debt))
+
+
+def btn_adjust(credit: bool, amount: int) -> str:
+    return ("✅ Credit {amount}" if credit else "✅ Debit {amount}").format(amount=format_tfc(amount))
+
+
+def adjusted(credit: bool, amount: int, user_id: int, transfer_id: int, available: int) -> str:
+    template = ("✅ Credited {amount} to user {user} (transfer #{transfer}). Available now {available}."
+                if credit else
+                "✅ Debited {amount} from user {user} (transfer #{transfer}). Available now {available}.")
+    return template.format(amount=format_tfc(amount), user=user_id, transfer=transfer_id,
+                           available=format_tfc(available))
+
+
+def refused(reason: str) -> str:
+    return "❌ Refused: {reason}".format(reason=reason)
+
+
+# --- /refund ---------------------------------------------------------------------------------
+
+
+def no_payment(ref: str, usage: str) -> str:
+    return "No payment {ref} is recorded.\n{usage}".format(ref=ref, usage=usage)
+
+
+ANSWER_NO_PAYMENT = "No such payment."
+STRIPE_NOT_CONFIGURED = "Stripe is not configured (STRIPE_SECRET_KEY is not set)."
+
+
+def not_refundable_here(payment_id: int, provider: str) -> str:
+    return ("Payment #{id} is a {provider} payment: refund it at the payment provider; only Stars and "
+            "Stripe payments are refunded from here.").format(id=payment_id, provider=provider)
+
+
+def refunded_in_full(payment_id: int) -> str:
+    return "Payment #{id} is already refunded in full.".format(id=payment_id)
+
+
+def refund_over_remaining(payment_id: int, remaining: int) -> str:
+    return "Payment #{id} has only {remaining} left to refund.".format(id=payment_id, remaining=format_tfc(remaining))
+
+
+def stars_refund_in_full(stars: int, amount: int) -> str:
+    return ("Telegram refunds a Stars payment only in full ({stars} = {amount}); give no amount to refund it "
+            "all.").format(stars=format_stars(stars), amount=format_tfc(amount))
+
+
+def ask_refund(payment: Payment, user: str, amount: int, available: int, debt: int) -> str:
+    values = {"id": payment.id, "provider": payment.provider, "ref": payment.external_id, "user": user,
+              "stars": format_stars(payment.provider_amount), "amount": format_tfc(amount),
+              "paid": format_tfc(payment.amount), "available": format_tfc(available), "debt": format_tfc(debt)}
+    if payment.provider == "stars":
+        text = ("Refund payment #{id} ({provider} {ref}) to user {user}: {stars}, and take {amount} of credits "
+                "back?\nThe user has {available} available.")
+    else:
+        text = ("Refund payment #{id} ({provider} {ref}) to user {user}: {amount} of {paid} by Stripe, and take "
+                "{amount} of credits back?\nThe user has {available} available.")
+    if debt:
+        text += ("\n⚠️ The credits were already spent: this leaves the user a debt of {debt}, which blocks their "
+                 "purchases until repaid.")
+    return text.format(**values)
+
+
+def btn_refund(amount: int) -> str:
+    return "↩ Refund {amount}".format(amount=format_tfc(amount))
+
+
+def btn_refund_with_debt(debt: int) -> str:
+    return "↩ Refund and create a debt of {debt}".format(debt=format_tfc(debt))
+
+
+def ask_refund_again(amount: int, debt: int) -> str:
+    """The balance changed since the prompt: the refund now leaves a debt."""
+    return ("⚠️ The user's credits were spent meanwhile: refunding {amount} now leaves a debt of {debt}. "
+            "Refund anyway?").format(amount=format_tfc(amount), debt=format_tfc(debt))
+
+
+def telegram_refused(message: str) -> str:
+    return "Telegram refused: {message}".format(message=message)
+
+
+def telegram_unreachable(error: str) -> str:
+    return "❌ Telegram could not be reached ({error}); nothing changed. Try again.".format(error=error)
+
+
+def refund_failed(why: str) -> str:
+    return "❌ Refund refused; nothing was taken back. {why}".format(why=why)
+
+
+def refunded_by_telegram(stars: int) -> str:
+    return "{stars} refunded by Telegram".format(stars=format_stars(stars))
+
+
+def refunded_by_stripe(amount: int, refund_id: str) -> str:
+    return "{amount} refunded by Stripe ({refund})".format(amount=format_tfc(amount), refund=refund_id)
+
+
+def refund_done(payment_id: int, where: str, taken: int, balance: int) -> str:
+    """`where` is `refunded_by_telegram` or `refunded_by_stripe`."""
+    template = ("✅ Payment #{id}: {where}; {taken} of credits taken back. User balance {balance} (debt)."
+                if balance < 0 else
+                "✅ Payment #{id}: {where}; {taken} of credits taken back. User balance {balance}.")
+    return template.format(id=payment_id, where=where, taken=format_tfc(taken), balance=format_tfc(balance))
+
+
+# --- /deployments, /retry, /cancel -----------------------------------------------------------
+
+
+def _maybe_when(ts: int | None) -> str:
+    return _when(ts) if ts else "-"
+
+
+def deployments(counts: Mapping[str, int], state_shown: str | None, rows: Sequence[DeploymentRecord],
+                shown: int = 40) -> str:
+    summary = " · ".join("{state} {count}".format(state=s, count=counts.get(s, 0)) for s in DEPLOYMENT_STATES)
+    if state_shown:
+        title = ("Deployments {state}:" if rows else "Deployments {state}: none").format(state=state_shown)
+    else:
+        title = ("Open deployments (queued, deploying, failed, cancelling):" if rows
+                 else "Open deployments (queued, deploying, failed, cancelling): none")
+    lines = ["🖥 {summary}".format(summary=summary), "", title]
+    for d in rows[:shown]:
+        values = {"id": d.id, "service": d.service_id, "user": d.user_id, "state": d.state,
+                  "when": _maybe_when(d.updated_at), "error": (d.error or "")[:80]}
+        line = ("#{id} {service} user {user} {state} · {when} — {error}" if d.error
+                else "#{id} {service} user {user} {state} · {when}")
+        lines.append(line.format(**values))
+    if rows:
+        lines += ["", "/retry <id> requeues a failed one · /cancel <id> cancels one"]
+    return "\n".join(lines)
+
+
+def no_deployment(deployment_id: int) -> str:
+    return "No deployment {id}.".format(id=deployment_id)
+
+
+def not_retryable(deployment_id: int, dep_state: str) -> str:
+    return "Deployment #{id} is {state}; only a failed (or queued) one can be retried.".format(
+        id=deployment_id, state=dep_state)
+
+
+def ask_retry_queued(deployment_id: int, attempt: int, last_error: str | None) -> str:
+    return "Deployment #{id} is queued (attempt {attempt}). Try it now instead of waiting?\nLast error: {error}".format(
+        id=deployment_id, attempt=attempt, error=last_error or "-")
+
+
+def ask_retry_on_hold(deployment_id: int, service_id: str, held: int, last_error: str | None) -> str:
+    return "Retry deployment #{id} ({service}) on its existing hold of {held}?\nLast error: {error}".format(
+        id=deployment_id, service=service_id, held=format_tfc(held), error=last_error or "-")
+
+
+def ask_retry_new_hold(deployment_id: int, service_id: str, user: str, price: int, available: int,
+                       last_error: str | None) -> str:
+    return ("Retry deployment #{id} ({service}) for user {user}?\nIts hold was released when it failed, so "
+            "{price} is held again from the user's balance (available {available}).\nLast error: {error}").format(
+        id=deployment_id, service=service_id, user=user, price=format_tfc(price),
+        available=format_tfc(available), error=last_error or "-")
+
+
+BTN_RETRY = "🔁 Retry"
+
+
+def retried(deployment_id: int, hold_id: int) -> str:
+    return "🔁 Deployment #{id} is queued again (hold #{hold}).".format(id=deployment_id, hold=hold_id)
+
+
+def not_retried(reason: str) -> str:
+    return "❌ Not retried: {reason}".format(reason=reason)
+
+
+def ask_cancel_queued(deployment_id: int, service_id: str, user: str) -> str:
+    return "Cancel queued deployment #{id} ({service}) of user {user}? Its hold is released.".format(
+        id=deployment_id, service=service_id, user=user)
+
+
+BTN_CANCEL_RELEASE = "✖ Cancel it (credits released)"
+
+
+def ask_cancel_running(dep: DeploymentRecord, user: str, price: int) -> str:
+    return ("Cancel running deployment #{id} ({service}, {name}) of user {user}? The VM is removed from the "
+            "grid. Paid {price} for {days} days, until {until}.\nRefund to the user's credits:").format(
+        id=dep.id, service=dep.service_id, name=dep.name, user=user, price=format_tfc(price),
+        days=dep.period_days, until=_maybe_when(dep.expires_at))
+
+
+BTN_NO_REFUND = "No refund"
+
+
+def btn_refund_unused(amount: int) -> str:
+    return "Refund the unused part: {amount}".format(amount=format_tfc(amount))
+
+
+def btn_refund_period(amount: int) -> str:
+    return "Refund the whole period: {amount}".format(amount=format_tfc(amount))
+
+
+def not_cancellable(deployment_id: int, dep_state: str) -> str:
+    if dep_state == "deploying":
+        return ("Deployment #{id} is deploying; only a queued or running one can be cancelled (wait for the "
+                "deploy to finish).").format(id=deployment_id)
+    return "Deployment #{id} is {state}; only a queued or running one can be cancelled.".format(
+        id=deployment_id, state=dep_state)
+
+
+UNKNOWN_CHOICE = "Unknown choice; nothing changed."
+
+
+def cancelled(deployment_id: int, dep_state: str, refunded: int) -> str:
+    if refunded:
+        return "✖ Deployment #{id} is {state}; {refunded} returned to the user's credits.".format(
+            id=deployment_id, state=dep_state, refunded=format_tfc(refunded))
+    return "✖ Deployment #{id} is {state}.".format(id=deployment_id, state=dep_state)
+
+
+def grid_contract_cancelled(dep_state: str) -> str:
+    """A sentence after `cancelled` (with its leading space)."""
+    return " The grid contract is cancelled ({state}).".format(state=dep_state)
+
+
+GRID_CANCEL_RETRIED = " The grid cancel will be retried by the periods job."
+GRID_CANCEL_BY_PERIODS = " The periods job removes it from the grid."
+
+
+def not_cancelled(reason: str) -> str:
+    return "❌ Not cancelled: {reason}".format(reason=reason)
+
+
+# --- /services and /service ------------------------------------------------------------------
+
+
+def services(catalogue: Sequence[Service], overrides: Mapping[str, state.ServiceOverride]) -> str:
+    lines = ["🛒 Services (✅ on sale, ⛔ hidden):"]
+    for s in catalogue:
+        o = overrides.get(s.id)
+        marks = []
+        if o is not None and o.enabled is not None:
+            marks.append(("enabled by admin {admin}" if o.enabled else "disabled by admin {admin}").format(
+                admin=o.admin_id))
+        if o is not None and o.price is not None:
+            marks.append("price set by admin")
+        values = {"id": s.id, "name": s.name, "price": format_tfc(s.price_minor), "days": s.period_days,
+                  "marks": "; ".join(marks)}
+        line = "✅ {id}: {name}, {price} / {days} d" if s.enabled else "⛔ {id}: {name}, {price} / {days} d"
+        lines.append((line + "  ({marks})" if marks else line).format(**values))
+    lines.append("")
+    lines.append(USAGE_SERVICE)
+    return "\n".join(lines)
+
+
+def btn_service(service_id: str, enabled: bool) -> str:
+    return ("⛔ Disable {id}" if enabled else "✅ Enable {id}").format(id=service_id)
+
+
+def no_service(service_id: str, usage: str) -> str:
+    return "No service {id} in the catalogue.\n{usage}".format(id=repr(service_id), usage=usage)
+
+
+ANSWER_UNKNOWN_SERVICE = "Unknown service."
+
+
+def service_set(service_id: str, enabled: bool, price: int) -> str:
+    template = ("Service {id} is now on sale at {price} (new orders only)." if enabled
+                else "Service {id} is now hidden at {price} (new orders only).")
+    return template.format(id=service_id, price=format_tfc(price))
+
+
+# --- /broadcast ------------------------------------------------------------------------------
+
+
+def broadcast_too_long(length: int, maximum: int) -> str:
+    return "The text is {length} characters; {maximum} at most.".format(length=length, maximum=maximum)
+
+
+def ask_broadcast(count: int, seconds: int, rate: float, text: str) -> str:
+    return "Broadcast to {count} users (about {seconds} s at {rate:g}/s)?\n\n{text}".format(
+        count=count, seconds=seconds, rate=rate, text=text)
+
+
+def btn_broadcast(count: int) -> str:
+    return "📣 Send to {count} users".format(count=count)
+
+
+# The finished text starts with BROADCAST_MARK: a restart follows again each broadcast whose
+# recorded result does not.
+BROADCAST_MARK = "📣"
+
+
+def broadcast_progress(request_id: int, done: int, total: int, sent: int, blocked: int, failed: int) -> str:
+    return "📣 Broadcast #{id}: {done} of {total} done (sent {sent}, blocked {blocked}, failed {failed})…".format(
+        id=request_id, done=done, total=total, sent=sent, blocked=blocked, failed=failed)
+
+
+def broadcast_finished(request_id: int, total: int, sent: int, blocked: int, failed: int) -> str:
+    return "📣 Broadcast #{id} finished: sent {sent}, blocked {blocked}, failed {failed} (of {total}).".format(
+        id=request_id, total=total, sent=sent, blocked=blocked, failed=failed)
