@@ -258,7 +258,36 @@ CREATE INDEX admin_requests_by_action ON admin_requests (action, state, id);
 # v4: the buyer's SSH public key, put on the VMs they buy.
 _V4 = "ALTER TABLE users ADD COLUMN ssh_key TEXT"
 
-MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4)]
+# v5: every Checkout Session made for an order (an order may have had several links), so the
+# ones still open when the order stops being open are expired at Stripe; reconciliation cursors
+# (where the last pass of a provider's event list got to) and the provider events applied.
+_V5 = """
+CREATE TABLE stripe_sessions (
+    session_id  TEXT PRIMARY KEY,
+    order_id    INTEGER NOT NULL REFERENCES orders(id),
+    expires_at  INTEGER NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'complete', 'expired')),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX stripe_sessions_open ON stripe_sessions (state, order_id);
+INSERT INTO stripe_sessions (session_id, order_id, expires_at, state, created_at, updated_at)
+    SELECT provider_ref, id, provider_ref_expires_at, 'open', updated_at, updated_at FROM orders
+    WHERE provider_ref IS NOT NULL AND provider_ref_expires_at IS NOT NULL AND state = 'open';
+CREATE TABLE provider_cursors (
+    name        TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE applied_events (
+    provider    TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    applied_at  INTEGER NOT NULL,
+    PRIMARY KEY (provider, event_id)
+);
+"""
+
+MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -5,18 +5,25 @@ session's expiry is planned and stored on the order BEFORE Stripe is called, and
 idempotency key is derived from the order id and that plan, so a retry after a crash gets the
 same session back instead of creating a second one. Stripe down or refusing raises
 `CheckoutUnavailable` (with a message for the user); nothing is charged and the order stays open.
+
+Two answers change the plan (and so the key): a 5xx, which Stripe stores under the key and
+replays to every retry, after a look through the recent sessions for one this plan made
+anyway; and `expires_at` refused, when Stripe's clock is ahead of ours: plans follow Stripe's
+clock as its answers' Date header shows it. Every session made is recorded for the order
+(`ledger.stripe_sessions`), so the ones left open when the order stops being open are expired.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import stripe
 
 from core.money import format_tfc
-from ledger import Ledger, stripe_state
+from ledger import Ledger, stripe_sessions, stripe_state
 from ledger.models import Order
 
 log = logging.getLogger(__name__)
@@ -75,12 +82,36 @@ class StripeCheckout:
         self.bot_username = bot_username
         self.expiry_s = min(max(expiry_minutes * 60, MIN_LIFETIME_S + CLOCK_SLACK_S), MAX_LIFETIME_S)
         self._locks: dict[int, asyncio.Lock] = {}
+        self.clock_offset = 0  # Stripe's clock minus ours, from its Date header
 
     def return_url(self, order_id: int) -> str:
+        """Where Checkout's cancel button leads: back to the bot, on the order."""
         return f"https://t.me/{self.bot_username}?start=paid_{order_id}"
+
+    def success_url(self, order_id: int) -> str:
+        """Where a paid Checkout leads: the order in the bot, with the session id Stripe fills
+        in for `{CHECKOUT_SESSION_ID}`. Telegram passes only `start` (64 characters, too short
+        for a session id) to the bot, so `/start paid_<order>` reads the order's sessions."""
+        return f"{self.return_url(order_id)}&session_id={{CHECKOUT_SESSION_ID}}"
 
     def idempotency_key(self, order_id: int, expires_at: int) -> str:
         return f"gridshop-checkout-order-{order_id}-{expires_at}"
+
+    def stripe_now(self) -> int:
+        """Stripe's clock as last seen in its answers' Date header (ours when never seen)."""
+        return self.ledger.now() + self.clock_offset
+
+    def _learn_clock(self, headers: Any) -> None:
+        try:
+            date = headers.get("Date") or headers.get("date") if headers else None
+            stripe_now = parsedate_to_datetime(date).timestamp() if date else None
+        except (TypeError, ValueError, AttributeError):
+            stripe_now = None
+        if stripe_now is not None:
+            offset = int(stripe_now - self.ledger.now())
+            if offset != self.clock_offset:
+                log.info("Stripe's clock is %+d s from ours", offset)
+            self.clock_offset = offset
 
     async def checkout_url(self, order: Order) -> str:
         """The URL of the order's Checkout Session: the still-valid one, or a new one."""
@@ -97,7 +128,7 @@ class StripeCheckout:
         if ref is None:
             raise OrderNotPayable(f"order {order_id} does not exist", "This order does not exist.")
         self._check_open(ref.order)
-        now = self.ledger.now()
+        now = self.stripe_now()
         if ref.provider_ref and (ref.provider_ref_expires_at or 0) > now + REUSE_MARGIN_S:
             url = await self._reusable(ref.order, ref.provider_ref)
             if url is not None:
@@ -107,26 +138,63 @@ class StripeCheckout:
         if ref.provider_ref is None and planned is not None and planned > now + REUSE_MARGIN_S:
             # A create that may have reached Stripe before a crash: the same plan and key get
             # the same session back. If it never reached Stripe, the plan may now be too short.
-            try:
-                session = await self._create(ref.order, planned)
-            except stripe.InvalidRequestError as exc:
-                if exc.param != "expires_at":
-                    raise self._unavailable(ref.order, exc) from exc
-            except stripe.StripeError as exc:
-                raise self._unavailable(ref.order, exc) from exc
+            session = await self._try_create(ref.order, planned)
+        for _ in range(2):
+            if session is not None:
+                break
+            # A new plan never repeats the previous one's expiry, hence never its key: a 500
+            # Stripe stored under the old key cannot block the order.
+            planned = max(self.stripe_now() + self.expiry_s, (planned or 0) + 1)
+            await self.ledger.write(lambda conn, t, p=planned: stripe_state.set_provider_ref(
+                conn, t, order_id, None, p))
+            session = await self._try_create(ref.order, planned)
         if session is None:
-            # A new plan never repeats the previous session's expiry, hence never its key.
-            planned = max(now + self.expiry_s, (ref.provider_ref_expires_at or 0) + 1)
-            await self.ledger.write(
-                lambda conn, t: stripe_state.set_provider_ref(conn, t, order_id, None, planned))
-            try:
-                session = await self._create(ref.order, planned)
-            except stripe.StripeError as exc:
-                raise self._unavailable(ref.order, exc) from exc
-        await self.ledger.write(lambda conn, t: stripe_state.set_provider_ref(
-            conn, t, order_id, session.id, session.expires_at))
+            raise CheckoutUnavailable(f"Stripe checkout failed twice for order {order_id}")
+
+        def record(conn: Any, t: int) -> None:
+            stripe_state.set_provider_ref(conn, t, order_id, session.id, session.expires_at)
+            stripe_sessions.record(conn, t, order_id, session.id, session.expires_at)
+
+        await self.ledger.write(record)
         log.info("order %s: checkout session %s until %s", order_id, session.id, session.expires_at)
         return session.url
+
+    async def _try_create(self, order: Order, expires_at: int) -> Any | None:
+        """The session for this plan, or None when the plan must change: Stripe refused its
+        `expires_at` (our clock is off: Stripe's is learnt from the answer), or answered 5xx
+        and no session was made under it (Stripe replays a stored 500 for the key)."""
+        try:
+            session = await self._create(order, expires_at)
+        except stripe.InvalidRequestError as exc:
+            if exc.param != "expires_at":
+                raise self._unavailable(order, exc) from exc
+            self._learn_clock(exc.headers)
+            return None
+        except stripe.APIError as exc:
+            if (exc.http_status or 0) < 500:
+                raise self._unavailable(order, exc) from exc
+            self._learn_clock(exc.headers)
+            log.warning("order %s: Stripe answered %s to the checkout create; looking it up",
+                        order.id, exc.http_status)
+            return await self._made_anyway(order, expires_at)
+        except stripe.StripeError as exc:
+            # A timeout or a dropped answer: the same key next time gets what Stripe did.
+            raise self._unavailable(order, exc) from exc
+        self._learn_clock(getattr(session.last_response, "headers", None))
+        return session
+
+    async def _made_anyway(self, order: Order, expires_at: int) -> Any | None:
+        """A session Stripe made for this order and plan although its answer was a 5xx."""
+        try:
+            page = await self.client.v1.checkout.sessions.list_async(params={"limit": 100})
+            async for session in page.auto_paging_iter():
+                if session.created < expires_at - MAX_LIFETIME_S - REUSE_MARGIN_S:
+                    break  # older than any session of this plan can be
+                if session.client_reference_id == str(order.id) and session.expires_at == expires_at:
+                    return session
+        except stripe.StripeError as exc:
+            raise self._unavailable(order, exc) from exc
+        return None
 
     def _check_open(self, order: Order) -> None:
         if order.state != "open":
@@ -167,7 +235,7 @@ class StripeCheckout:
             # Copied to the PaymentIntent and its charge, so refund events name the order.
             "payment_intent_data": {"metadata": metadata},
             "expires_at": expires_at,
-            "success_url": self.return_url(order.id),
+            "success_url": self.success_url(order.id),
             "cancel_url": self.return_url(order.id),
         }
         return await self.client.v1.checkout.sessions.create_async(

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ledger import Ledger, stripe_state
+from ledger import Ledger, stripe_sessions, stripe_state
 from payments.stripe_checkout import CLOCK_SLACK_S, CheckoutUnavailable, OrderNotPayable
 from tests.webhooks.harness import Shop, running_shop
 
@@ -30,8 +30,8 @@ async def test_session_shape(shop: Shop) -> None:
     assert s["amount_total"] == 1234 and s["currency"] == "usd"
     assert s["client_reference_id"] == str(order.id)
     assert s["metadata"] == {"order_id": str(order.id), "telegram_user_id": "42"}
-    assert s["success_url"] == f"https://t.me/GridShopBot?start=paid_{order.id}"
-    assert s["cancel_url"] == s["success_url"]
+    assert s["cancel_url"] == f"https://t.me/GridShopBot?start=paid_{order.id}"
+    assert s["success_url"] == s["cancel_url"] + "&session_id={CHECKOUT_SESSION_ID}"
     # At least Stripe's 30 minutes when the call lands, even a little late by its own clock.
     assert 30 * 60 < s["expires_at"] - s["created"] <= 30 * 60 + CLOCK_SLACK_S
     ref = await shop.ledger.read(lambda c: stripe_state.order_ref(c, order.id))
@@ -96,3 +96,59 @@ async def test_a_session_is_created_even_when_the_call_reaches_stripe_late(shop:
     url = await shop.checkout.checkout_url(order)
     [s] = sessions(shop)
     assert url == s["url"] and s["status"] == "open"
+
+
+async def test_a_500_stored_under_the_checkout_key_does_not_block_the_order(shop: Shop) -> None:
+    order = await shop.order()
+    shop.emu.fail_next("/v1/checkout/sessions")
+    url = await shop.checkout.checkout_url(order)  # a new plan, hence a new key, at once
+    [s] = sessions(shop)
+    assert url == s["url"]
+    # The plan the 500 was stored under is never tried again: the next call reuses the session.
+    assert await shop.checkout.checkout_url(order) == url and len(sessions(shop)) == 1
+
+
+async def test_a_500_on_every_try_is_unavailable_then_the_next_tap_works(shop: Shop) -> None:
+    order = await shop.order()
+    shop.emu.fail_next("/v1/checkout/sessions", times=2)
+    with pytest.raises(CheckoutUnavailable):
+        await shop.checkout.checkout_url(order)
+    url = await shop.checkout.checkout_url(order)
+    assert [s["url"] for s in sessions(shop)] == [url]
+
+
+async def test_a_session_made_behind_a_500_is_found_not_made_twice(shop: Shop) -> None:
+    order = await shop.order()
+    shop.emu.lose_next_answer("/v1/checkout/sessions")  # made at Stripe, the answer lost
+    with pytest.raises(CheckoutUnavailable):
+        await shop.checkout.checkout_url(order)
+    [made] = sessions(shop)
+    ref = await shop.ledger.read(lambda c: stripe_state.order_ref(c, order.id))
+    assert ref is not None and ref.provider_ref_expires_at == made["expires_at"]
+    # Its key now meets a stored 500 (as when Stripe failed after making it): looked up.
+    key = shop.checkout.idempotency_key(order.id, made["expires_at"])
+    record = shop.emu._idempotency[key]
+    record.status, record.body = 500, b'{"error": {"type": "api_error", "message": "x"}}'
+    assert await shop.checkout.checkout_url(order) == made["url"]
+    assert len(sessions(shop)) == 1
+
+
+async def test_a_shop_clock_minutes_behind_stripes_still_makes_sessions(shop: Shop) -> None:
+    shop.emu.skew_clock(5 * 60)  # Stripe is 5 minutes ahead of us
+    order = await shop.order(amount=500)
+    url = await shop.checkout.checkout_url(order)
+    [s] = sessions(shop)
+    assert url == s["url"] and s["expires_at"] - shop.emu.now() >= 30 * 60
+    other = await shop.order(amount=700)
+    await shop.checkout.checkout_url(other)  # the clock is known now: no refusal at all
+    assert len(sessions(shop)) == 2
+
+
+async def test_every_session_of_an_order_is_recorded(shop: Shop) -> None:
+    order = await shop.order()
+    await shop.checkout.checkout_url(order)
+    [s] = sessions(shop)
+    shop.emu.core.sessions[s["id"]]["status"] = "expired"
+    await shop.checkout.checkout_url(order)
+    recorded = await shop.ledger.read(lambda c: stripe_sessions.of_order(c, order.id))
+    assert [r.session_id for r in recorded] == [x["id"] for x in reversed(sessions(shop))]
