@@ -1,6 +1,6 @@
 """Run gridshop as one process: the bot (polling or webhook), the HTTP server, and the workers
-(notification outbox, deployments, periods, hold expiry, Stripe reconciliation), with a graceful
-shutdown on SIGINT or SIGTERM.
+(notification outbox, deployments, periods, hold expiry, Stripe reconciliation and session
+expiry), with a graceful shutdown on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from payments.notifier import Notifier
 from payments.stripe_checkout import StripeCheckout, make_client
 from payments.stripe_events import Policy
 from payments.stripe_reconcile import StripeReconciler
+from payments.stripe_session_expiry import StripeSessionExpiry
 from webhooks.app import make_app
 
 from .app import ALLOWED_UPDATES, build_application
@@ -38,6 +39,8 @@ from .config import Config, ConfigError, Secrets, check_secrets
 log = logging.getLogger(__name__)
 
 HOLD_EXPIRY_INTERVAL_S = 60.0
+# Open Checkout Sessions of orders that stopped being open are expired within this long.
+SESSION_EXPIRY_INTERVAL_S = 15.0
 PERIODS_INTERVAL_S = 60.0
 
 
@@ -175,6 +178,10 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
                 hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
             ))
             tasks.append(asyncio.create_task(reconciler.run(stop), name="stripe-reconcile"))
+            expiry = StripeSessionExpiry(ledger, stripe_client)
+            tasks.append(asyncio.create_task(_every(
+                SESSION_EXPIRY_INTERVAL_S, stop, expiry.run_once, "stripe session expiry"),
+                name="stripe-session-expiry"))
         log.info("gridshop is running")
         await stop.wait()
     finally:

@@ -14,7 +14,7 @@ import sqlite3
 
 from core import notices
 from core.money import format_tfc
-from ledger import ops, outbox, stripe_state
+from ledger import ops, outbox, stripe_sessions, stripe_state
 from ledger.models import Payment
 from ledger.payment_credit import buy_now
 
@@ -110,6 +110,7 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
         conn, now, PROVIDER, event.object_id, order.user_id, order.amount, event.amount or 0,
         CURRENCY.upper(), order.id,
     )
+    stripe_sessions.set_state(conn, now, event.object_id, "complete")
     if not result.new:
         return Outcome("duplicate", "already credited", order.id)
     text = notices.payment_credited(order.amount, result.balance.posted - result.balance.held)
@@ -144,6 +145,7 @@ def _expired(conn: sqlite3.Connection, now: int, event: StripeEvent) -> Outcome:
     if isinstance(ref, Outcome):
         return ref
     order = ref.order
+    stripe_sessions.set_state(conn, now, event.object_id, "expired")
     # Only the session the order points at expires it: an older session expiring after a new
     # link was made, or after payment, changes nothing.
     if order.state != "open" or ref.provider_ref != event.object_id:
