@@ -196,7 +196,8 @@ async def test_buy_now_paid_on_stripe_is_credited_once_and_deployed(tmp_path: Pa
         session = session_of(stripe, order_id)
         assert url == session["url"]
         assert (session["amount_total"], session["currency"], session["status"]) == (SMALL_VM, "usd", "open")
-        assert session["success_url"] == f"https://t.me/GridShopTestBot?start=paid_{order_id}"
+        assert session["success_url"] == (f"https://t.me/GridShopTestBot?start=paid_{order_id}"
+                                          "&session_id={CHECKOUT_SESSION_ID}")
 
         # A second tap before paying gives the same session back, not a second one.
         assert await stripe_link(tg, user, choices) == (order_id, url)
@@ -257,7 +258,8 @@ async def test_topup_on_stripe_is_credited_once_despite_duplicate_and_reordered_
         assert f"Balance: {format_tfc(1000)}" in next(t for t in texts_of(tg, user) if "Payment received" in t)
 
         # Stripe sends the customer back through the success_url deep link: the order shows paid.
-        assert session["success_url"] == f"https://t.me/GridShopTestBot?start=paid_{order_id}"
+        assert session["success_url"] == (f"https://t.me/GridShopTestBot?start=paid_{order_id}"
+                                          "&session_id={CHECKOUT_SESSION_ID}")
         before = tg.bot_messages(user)[-1].message_id
         await tg.send_text(user, f"/start paid_{order_id}")
         status = await tg.wait_for_bot_message(user, after_message_id=before, timeout=10)
