@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from handlers.deps import CONTEXT_TYPES, Shop, ShopApplication
-from handlers.payments import reconcile_job
+from handlers.payments import parked_alert_job, reconcile_job, spool_job
 from handlers.registry import Extension, install, set_commands
 
 from .config import ConfigError
@@ -22,6 +22,8 @@ ALLOWED_UPDATES: list[str] = [
     Update.MESSAGE, Update.CALLBACK_QUERY, Update.PRE_CHECKOUT_QUERY, Update.MY_CHAT_MEMBER,
 ]
 RECONCILE_JOB = "stars-reconcile"
+SPOOL_JOB = "payment-spool"
+PARKED_ALERT_JOB = "parked-alert"
 
 
 def build_application(
@@ -31,12 +33,16 @@ def build_application(
     extra: Iterable[Extension] = (),
     reconcile_interval_s: float | None = 600.0,
     rate_limit_retries: int = 3,
+    spool_interval_s: float = 10.0,
+    parked_alert_interval_s: float = 30.0,
 ) -> ShopApplication:
     """The shop's Application, holding `shop` (built whole by the caller, see bot.runtime);
     `base_url` overrides `config.telegram.api_base + "/bot"`.
 
     `extra` hooks `(application, shop) -> None` add more handlers before the catch-alls.
-    `reconcile_interval_s=None` runs the Stars reconciliation only once, at start.
+    `reconcile_interval_s=None` runs the Stars reconciliation only once, at start. The payment
+    spool (payments a passing store error kept) is replayed every `spool_interval_s`, and the
+    admins are told of newly parked payments every `parked_alert_interval_s`.
     """
     config, secrets = shop.config, shop.secrets
     if secrets.bot_token is None:
@@ -63,6 +69,8 @@ def build_application(
         jobs.run_once(reconcile_job, when=0, name=RECONCILE_JOB)
     else:
         jobs.run_repeating(reconcile_job, interval=reconcile_interval_s, first=0, name=RECONCILE_JOB)
+    jobs.run_repeating(spool_job, interval=spool_interval_s, first=0, name=SPOOL_JOB)
+    jobs.run_repeating(parked_alert_job, interval=parked_alert_interval_s, first=0, name=PARKED_ALERT_JOB)
     return application
 
 

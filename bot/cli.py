@@ -4,6 +4,7 @@
     gridshop [--config PATH] ledger balance USER_ID
     gridshop [--config PATH] ledger history USER_ID [--limit N]
     gridshop [--config PATH] ledger audit
+    gridshop [--config PATH] ledger parked [--resolve ID credit|refund]
     gridshop [--config PATH] ledger export --format csv [--output FILE]
     gridshop [--config PATH] admin log [--limit N]
     gridshop sandbox [--port 8088] [--data DIR] [--open]
@@ -57,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("user_id", type=_positive_int, metavar="USER_ID")
     history.add_argument("--limit", type=_positive_int, default=20, metavar="N")
     actions.add_parser("audit", help="recompute every balance and check every invariant")
+    parked = actions.add_parser("parked", help="payments the shop could not apply, and resolving one")
+    parked.add_argument("--resolve", nargs=2, metavar=("ID", "credit|refund"),
+                        help="credit parked payment ID to its user, or refund it (Stars through "
+                             "Telegram, needs BOT_TOKEN; others: mark refunded at the provider)")
     export = actions.add_parser("export", help="every transfer, as CSV")
     export.add_argument("--format", choices=["csv"], required=True)
     export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
@@ -98,6 +103,10 @@ async def _ledger_command(config: Config, args: argparse.Namespace, out: TextIO)
                 print(f"violation: {violation}", file=out)
             print(report.summary(), file=out)
             return EXIT_OK if report.ok else EXIT_FAILED
+        elif args.action == "parked":
+            from .cli_parked import parked_command
+
+            return await parked_command(config, ledger, args.resolve, out)
         elif args.action == "export":
             if args.output:
                 with open(args.output, "w", newline="", encoding="utf-8") as f:

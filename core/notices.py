@@ -296,3 +296,24 @@ def unplaceable(order_id: int, state: str) -> str:
     why = UNPLACEABLE.get(state) or "it is {state}".format(state=state)
     return ("Order #{order} can no longer be placed ({why}), so this payment stays on your balance "
             "as credits: use them with /buy, nothing is lost.").format(order=order_id, why=why)
+
+
+# --- parked payments -------------------------------------------------------------------------
+
+
+def payment_parked(parked_id: int, provider: str, external_id: str, kind: str, reason: str) -> str:
+    """To admins: a payment (or payment event) the shop could not apply was parked."""
+    return ("⚠️ Parked payment #{id}: {provider} {kind} {ref} was not applied: {reason}. "
+            "/parked lists it, with buttons to credit it to the user or refund it.").format(
+        id=parked_id, provider=provider, kind=kind, ref=external_id, reason=reason[:300])
+
+
+def parked_payment_credited(amount: int, available: int) -> str:
+    """To the user: an admin credited a payment the shop had set aside."""
+    return ("✅ Your payment was checked by the shop: {amount} credited to your balance. "
+            "Available now: {available}.").format(amount=format_tfc(amount), available=format_tfc(available))
+
+
+def parked_payment_refunded(what: str) -> str:
+    """To the user: an admin refunded a payment the shop could not apply."""
+    return "↩️ Your payment of {what} could not be applied to an order and was refunded.".format(what=what)

@@ -23,7 +23,7 @@ from telegram.ext import (
 
 from ledger import adminlog
 
-from . import admin_broadcast, admin_money, admin_ops, admin_stats, admin_texts
+from . import admin_broadcast, admin_money, admin_ops, admin_parked, admin_stats, admin_texts
 from .admin_common import (
     ADMIN_GROUP,
     Usage,
@@ -115,13 +115,13 @@ def install(application: ShopApplication) -> None:
         ("deployments", admin_ops.deployments_command), ("retry", admin_ops.retry_command),
         ("cancel", admin_ops.cancel_command), ("services", admin_ops.services_command),
         ("service", admin_ops.service_command), ("broadcast", admin_broadcast.broadcast_command),
-        ("audit", audit_command), ("adminlog", adminlog_command),
+        ("audit", audit_command), ("adminlog", adminlog_command), ("parked", admin_parked.parked_command),
     ):
         application.add_handler(CommandHandler(name, callback, filters=private), group=ADMIN_GROUP)
     for action, button in (
         ("admenu", menu_button), ("adok", confirm), ("adno", cancel_request),
         ("aduser", admin_money.user_button), ("adref", admin_money.refund_button),
         ("adret", admin_ops.retry_button), ("adcan", admin_ops.cancel_button),
-        ("adsvc", admin_ops.service_button),
+        ("adsvc", admin_ops.service_button), ("adpark", admin_parked.parked_button),
     ):
         application.add_handler(CallbackQueryHandler(button, pattern=pattern(action)))

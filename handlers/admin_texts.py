@@ -18,6 +18,7 @@ from ledger import admin_state as state
 from ledger import stats as shop_stats
 from ledger.deployments import DeploymentRecord
 from ledger.users import User
+from payments.parked import ParkedPayment
 
 # --- the menu and the commands ---------------------------------------------------------------
 
@@ -36,6 +37,7 @@ ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("/service enable|disable <id>", "put a service on sale or hide it"),
     ("/service price <id> <amount>", "change a price (new orders only)"),
     ("/broadcast <text>", "message every user who has not blocked the bot"),
+    ("/parked", "payments the shop could not apply: credit or refund each"),
     ("/audit", "run the ledger audit"),
     ("/adminlog [count]", "the latest admin actions"),
 ]
@@ -542,3 +544,80 @@ def broadcast_progress(request_id: int, done: int, total: int, sent: int, blocke
 def broadcast_finished(request_id: int, total: int, sent: int, blocked: int, failed: int) -> str:
     return "📣 Broadcast #{id} finished: sent {sent}, blocked {blocked}, failed {failed} (of {total}).".format(
         id=request_id, total=total, sent=sent, blocked=blocked, failed=failed)
+
+
+# --- /parked ---------------------------------------------------------------------------------
+
+USAGE_PARKED = "Usage: /parked   or   /parked <id> credit|refund"
+ANSWER_UNKNOWN_CHOICE = "Unknown choice; nothing changed."
+
+
+def _who(p: ParkedPayment) -> str:
+    return f"user {p.user_id}" if p.user_id is not None else "no user"
+
+
+def parked_line(p: ParkedPayment) -> str:
+    worth = f" = {format_tfc(p.credit)}" if p.credit is not None else ""
+    return (f"#{p.event.id} {p.event.provider} {p.event.kind} · {_when(p.event.created_at)} · {_who(p)} · "
+            f"{p.shown}{worth}\n    {p.event.event_id}: {p.event.reason[:200]}")
+
+
+def parked_list(items: list[ParkedPayment]) -> str:
+    if not items:
+        return "✅ No parked payments: every payment the shop received is applied."
+    lines = [f"⚠️ Parked payments ({len(items)} shown), not applied to any order:"]
+    lines += [parked_line(p) for p in items]
+    lines += ["", "Credit puts the payment on the user's balance; refund gives the money back."]
+    return "\n".join(lines)
+
+
+def parked_credit_button(parked_id: int) -> str:
+    return f"💰 Credit #{parked_id}"
+
+
+def parked_refund_button(parked_id: int, at_telegram: bool) -> str:
+    return f"↩ Refund #{parked_id}" if at_telegram else f"↩ Mark #{parked_id} refunded"
+
+
+def parked_confirm(p: ParkedPayment, how: str) -> tuple[str, str]:
+    """The confirm prompt and its button label."""
+    head = parked_line(p)
+    if how == "credit":
+        assert p.credit is not None
+        return (f"Credit parked payment:\n{head}\nto {_who(p)} as {format_tfc(p.credit)} of credits?",
+                f"💰 Credit {format_tfc(p.credit)}")
+    if p.stars_refundable:
+        return (f"Refund parked payment:\n{head}\n{p.shown} go back to {_who(p)} through Telegram.",
+                f"↩ Refund {p.shown}")
+    return (f"Mark parked payment as refunded:\n{head}\nTelegram cannot refund a {p.event.provider} payment "
+            "from here: refund it at the provider first, then confirm.", "↩ It is refunded: mark it")
+
+
+def parked_credited(p: ParkedPayment, amount: int) -> str:
+    return f"✅ Parked payment #{p.event.id}: {format_tfc(amount)} credited to {_who(p)}."
+
+
+def parked_refunded(p: ParkedPayment, note: str) -> str:
+    return f"↩️ Parked payment #{p.event.id}: {note}."
+
+
+def parked_refused(parked_id: int, why: str) -> str:
+    return f"❌ Parked payment #{parked_id} not resolved: {why}"
+
+
+def parked_unknown_outcome(parked_id: int, why: str) -> str:
+    return (f"⏳ Parked payment #{parked_id}: Telegram did not answer ({why}); the refund may or may "
+            "not have happened. Nothing is marked yet: press the button again to retry (a refund is "
+            "never made twice).")
+
+
+def parked_unknown(parked_id: int) -> str:
+    return f"No parked payment #{parked_id}.\n{USAGE_PARKED}"
+
+
+def parked_already(parked_id: int, resolution: str | None) -> str:
+    return f"Parked payment #{parked_id} is already resolved ({resolution or 'applied by the shop'})."
+
+
+def parked_not_creditable(parked_id: int) -> str:
+    return f"Parked payment #{parked_id} names no user and amount to credit; refund it instead."

@@ -16,10 +16,9 @@ from telegram.error import TelegramError
 
 from core import notices
 from core.money import format_stars
-from ledger import LedgerError, OrderNotFound, PaymentNotFound
+from ledger import OrderNotFound, PaymentNotFound, StoreError
 from payments.payload import PayloadError, verify_payload
 from payments.stripe_checkout import OrderNotPayable
-from payments.telegram_credit import credit_order_payment, keep_unapplied, provider_for_currency
 from payments.telegram_invoices import (
     STARS_CURRENCY,
     InvoiceError,
@@ -28,6 +27,12 @@ from payments.telegram_invoices import (
     expected_total,
     send_invoice,
     stars_invoice,
+)
+from payments.telegram_payment import (
+    Applied,
+    PaidMessage,
+    apply_successful_payment,
+    tell_admins_of_parked,
 )
 from payments.telegram_reconcile import reconcile_star_transactions
 from payments.telegram_refunds import record_star_refund
@@ -152,39 +157,78 @@ async def _check_pre_checkout(shop: Shop, payload: str, payer: int, currency: st
 
 
 async def successful_payment(update: Update, context: CustomContext) -> None:
-    """Credit the payment exactly once (by charge id), place a buy-now purchase, send a receipt."""
+    """Check the payment against its order, credit it exactly once (by charge id), place a
+    buy-now purchase, send a receipt; park what does not match (admins told)."""
     message = update.effective_message
     if message is None or message.successful_payment is None or message.from_user is None:
         return
     paid = message.successful_payment
     shop = context.shop
-    user_id = message.from_user.id
-    provider = provider_for_currency(paid.currency)
-    charge_id = paid.telegram_payment_charge_id
-    detail = {"charge_id": charge_id, "user_id": user_id, "currency": paid.currency,
-              "total_amount": paid.total_amount, "payload": paid.invoice_payload}
+    got = PaidMessage(paid.telegram_payment_charge_id, message.from_user.id, paid.currency,
+                      paid.total_amount, paid.invoice_payload)
     try:
-        order_id = verify_payload(paid.invoice_payload, shop.payload_secret)
-        result = await credit_order_payment(
-            shop.ledger, provider=provider, charge_id=charge_id, user_id=user_id, order_id=order_id,
-            provider_amount=paid.total_amount, provider_currency=paid.currency,
-        )
-    except (PayloadError, LedgerError) as exc:
-        # Real money we cannot match: keep it for an admin rather than dropping it.
-        log.error("payment %s:%s not credited: %s", provider, charge_id, exc)
-        await keep_unapplied(shop.ledger, provider=provider, charge_id=charge_id,
-                             kind="successful_payment", payload=detail, reason=str(exc))
-        await message.reply_text(texts.PAYMENT_NOT_APPLIED)
+        applied = await _apply(shop, got)
+    except StoreError:
+        # A passing failure is never acknowledged as handled: kept for the spool job (polling
+        # mode has fetched the update already), and raised so a webhook answers 5xx.
+        shop.payment_spool.add(got.as_dict())
+        await message.reply_text(texts.PAYMENT_BEING_RECORDED)
+        raise
+    await _tell(context, shop, got, applied, message.chat_id)
+
+
+async def _apply(shop: Shop, paid: PaidMessage) -> Applied:
+    telegram = shop.config.telegram
+    return await apply_successful_payment(
+        shop.ledger, paid, secret=shop.payload_secret, stars_per_tfc=telegram.stars_per_tfc,
+        card_currency=telegram.card_currency, admin_ids=shop.config.admin.user_ids)
+
+
+async def _tell(context: CustomContext, shop: Shop, paid: PaidMessage, applied: Applied,
+                chat_id: int) -> None:
+    """The answer to an applied payment: the receipt once, or that an admin will look."""
+    if applied.credit is None:
+        await context.bot.send_message(chat_id, texts.PAYMENT_NOT_APPLIED)
         return
+    result = applied.credit
     if not result.new:
-        log.info("payment %s:%s was already credited", provider, charge_id)
+        log.info("payment %s was already credited", paid.charge_id)
         return
     if result.purchase is not None and shop.worker is not None:
         shop.worker.wake()  # the buy-now purchase is queued, its status message in the outbox
     shown = format_stars(paid.total_amount) if paid.currency == STARS_CURRENCY else _card_text(paid.total_amount, paid.currency)
-    await message.reply_text(texts.receipt(result.payment.payment.amount, shown, result.order,
-                                           result.payment.balance, result.purchase is not None,
-                                           result.purchase_error, result.unplaceable))
+    await context.bot.send_message(chat_id, texts.receipt(
+        result.payment.payment.amount, shown, result.order, result.payment.balance,
+        result.purchase is not None, result.purchase_error, result.unplaceable))
+
+
+async def parked_alert_job(context: CustomContext) -> None:
+    """JobQueue job: tell the admins of every payment parked by any path (Stripe included)."""
+    shop = context.shop
+    await tell_admins_of_parked(shop.ledger, shop.config.admin.user_ids)
+
+
+async def spool_job(context: CustomContext) -> None:
+    """JobQueue job: credit the payments a passing store error kept in the spool."""
+    shop = context.shop
+    done: set[str] = set()
+    for entry in shop.payment_spool.pending():
+        try:
+            paid = PaidMessage(**entry)
+            applied = await _apply(shop, paid)
+        except StoreError as exc:
+            log.warning("spooled payments wait for the ledger: %s", exc)
+            break
+        except TypeError:
+            log.error("spooled payment not understood, left in the spool: %r", entry)
+            continue
+        done.add(paid.charge_id)
+        try:
+            await _tell(context, shop, paid, applied, paid.user_id)
+        except TelegramError as exc:
+            log.info("could not tell user %s about spooled payment: %s", paid.user_id, exc)
+    if done:
+        shop.payment_spool.remove(done)
 
 
 def _card_text(total: int, currency: str) -> str:
@@ -221,6 +265,8 @@ async def reconcile_job(context: CustomContext) -> None:
     except TelegramError as exc:
         log.warning("Stars reconciliation failed, will retry: %s", exc)
         return
+    if report.kept:
+        await tell_admins_of_parked(shop.ledger, shop.config.admin.user_ids)
     for result in report.credited:
         order, payment = result.order, result.payment
         text = texts.receipt(payment.payment.amount, format_stars(payment.payment.provider_amount), order,

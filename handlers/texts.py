@@ -218,6 +218,8 @@ def receipt(amount: int, paid: str, order: Order, balance: Balance, placed: bool
     return "\n".join(lines)
 
 
+PAYMENT_BEING_RECORDED = ("We received your payment; the shop could not record it just now and "
+                          "will credit it in a moment. No need to pay again.")
 PAYMENT_NOT_APPLIED = ("We received your payment but could not match it to an order. "
                        "It is recorded and an admin will sort it out; no need to pay again.")
 

@@ -18,6 +18,7 @@ class AuditReport:
     holds: int = 0
     payments: int = 0
     total_debt: int = 0
+    parked: int = 0  # payments parked for an admin and not resolved yet
     violations: list[str] = field(default_factory=list)
 
     @property
@@ -28,7 +29,8 @@ class AuditReport:
         state = "ok" if self.ok else f"FAILED ({len(self.violations)} violations)"
         return (
             f"audit {state}: {self.accounts} accounts, {self.transfers} transfers, "
-            f"{self.holds} holds, {self.payments} payments, debt {self.total_debt}"
+            f"{self.holds} holds, {self.payments} payments, debt {self.total_debt}, "
+            f"{self.parked} parked payments unresolved"
         )
 
 
@@ -124,4 +126,24 @@ def run_audit(conn: sqlite3.Connection) -> AuditReport:
     ):
         if refunded != clawed or not 0 <= clawed <= amount:
             bad(f"payment {payment_id} of {amount}: refunded {refunded}, clawbacks {clawed}")
+
+    # 8. Deployments and their holds agree: a running (or once running) VM was paid for (its
+    #    hold posted, or the price charged when the hold had lapsed); a failed one gave its hold
+    #    back; a cancelled one holds nothing any more.
+    for dep_id, dep_state, hold_id, hold_state, settled in q(
+        "SELECT d.id, d.state, d.hold_id, h.state, (SELECT count(*) FROM transfers t WHERE "
+        " t.order_id = d.order_id AND t.kind = 'settlement' AND t.hold_id IS NULL) "
+        "FROM deployments d LEFT JOIN holds h ON h.id = d.hold_id"
+    ):
+        if hold_state is None:
+            bad(f"deployment {dep_id} ({dep_state}) names hold {hold_id}, which does not exist")
+        elif dep_state in ("ready", "cancelling") and hold_state != "posted" and not settled:
+            bad(f"deployment {dep_id} is {dep_state} but its hold {hold_id} is {hold_state}, not posted")
+        elif dep_state == "failed" and hold_state not in ("voided", "expired"):
+            bad(f"deployment {dep_id} failed but its hold {hold_id} is {hold_state}, not voided")
+        elif dep_state == "cancelled" and hold_state == "pending":
+            bad(f"deployment {dep_id} is cancelled but its hold {hold_id} is still pending")
+
+    # 9. Parked payments an admin has still to resolve: counted and shown, not a violation.
+    report.parked = q("SELECT count(*) FROM provider_events WHERE state = 'open'").fetchone()[0]
     return report

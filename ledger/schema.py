@@ -287,7 +287,17 @@ CREATE TABLE applied_events (
 );
 """
 
-MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5)]
+# v6: parked payments an admin must see and resolve: told when parked, resolved by credit,
+# refund or closing, by whom and when.
+_V6 = """
+ALTER TABLE provider_events ADD COLUMN alerted_at INTEGER;
+ALTER TABLE provider_events ADD COLUMN resolution TEXT;
+ALTER TABLE provider_events ADD COLUMN resolved_by INTEGER;
+ALTER TABLE provider_events ADD COLUMN resolved_at INTEGER;
+CREATE INDEX provider_events_open ON provider_events (state, id);
+"""
+
+MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
