@@ -95,7 +95,7 @@ async def parked_button(update: Update, context: CustomContext) -> None:
     query, data = parsed
     how = data.args[1]
     if how not in HOWS:
-        await answer(query, admin_texts.ANSWER_UNKNOWN_CHOICE, alert=True)
+        await answer(query, admin_texts.UNKNOWN_CHOICE, alert=True)
         return
     await answer(query)
     try:

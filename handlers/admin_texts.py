@@ -549,7 +549,7 @@ def broadcast_finished(request_id: int, total: int, sent: int, blocked: int, fai
 # --- /parked ---------------------------------------------------------------------------------
 
 USAGE_PARKED = "Usage: /parked   or   /parked <id> credit|refund"
-ANSWER_UNKNOWN_CHOICE = "Unknown choice; nothing changed."
+
 
 
 def _who(p: ParkedPayment) -> str:
