@@ -25,7 +25,14 @@ from typing import TextIO
 from core.money import format_tfc, format_tfc_signed
 from ledger import Ledger, LedgerError
 
-from .config import Config, ConfigError, load_config, load_secrets, resolve_config_path
+from .config import (
+    Config,
+    ConfigError,
+    load_config,
+    load_secrets,
+    resolve_config_path,
+    with_overrides,
+)
 from .logs import redact, setup_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -151,6 +158,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return EXIT_USAGE
     try:
         config = load_config(resolve_config_path(args.config))
+        if args.command == "run" and args.telegram_api is not None:
+            config = with_overrides(config, "--telegram-api", {"telegram": {"api_base": args.telegram_api}})
     except ConfigError as exc:
         print(f"gridshop: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -166,8 +175,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 print("gridshop: BOT_TOKEN is not set: export BOT_TOKEN=<token from @BotFather> "
                       "(and PAYLOAD_SECRET, see docs/configuration.md)", file=sys.stderr)
                 return EXIT_USAGE
-            if args.telegram_api:
-                config.telegram.api_base = args.telegram_api.rstrip("/")
             from .runtime import run
 
             return run(config, secrets)

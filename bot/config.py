@@ -5,7 +5,8 @@ the models in `core.settings`. Any problem becomes a `ConfigError` whose message
 naming the file, the key path, the value and what is wrong (`bot.config_errors`).
 
 Secrets come only from the environment (`load_secrets`); `check_secrets` names every variable the
-configured features need but lack.
+configured features need but lack. A command-line option that overrides a key
+(`gridshop run --telegram-api URL`) goes through `with_overrides`, validated like the file.
 
 The models and the money helpers are re-exported here for the CLI and the tests; code below `bot/`
 imports them from `core`.
@@ -61,11 +62,11 @@ __all__ = [
     "minor_to_tfc",
     "resolve_config_path",
     "tfc_to_minor",
+    "with_overrides",
 ]
 
 CONFIG_ENV_VAR = "GRIDSHOP_CONFIG"
 DEFAULT_CONFIG_PATH = Path("config.toml")
-
 
 
 class ConfigError(Exception):
@@ -115,7 +116,17 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(format_validation_error(source, exc)) from None
 
 
-# --- secrets ---------------------------------------------------------------------------------
+def with_overrides(config: Config, source: str, updates: Mapping[str, Mapping[str, object]]) -> Config:
+    """`config` with `updates` (`{section: {key: value}}`, e.g. from a command-line option) applied
+    and the whole validated again exactly like the file; a bad value raises `ConfigError`, one
+    line naming `source` (the option), the key, the value and the problem."""
+    data = config.model_dump()
+    for section, values in updates.items():
+        data[section] = {**data[section], **values}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
 
 
 # --- secrets ---------------------------------------------------------------------------------

@@ -28,10 +28,9 @@ from handlers.registry import set_commands
 from ledger import Ledger, Order, admin_state, rate_to_ppm, users
 from payments.notifier import Notifier
 from payments.stripe_checkout import StripeCheckout, make_client
-from payments.stripe_events import Policy
 from payments.stripe_reconcile import StripeReconciler
 from payments.stripe_session_expiry import StripeSessionExpiry
-from webhooks.app import make_app
+from webhooks.app import WebhookSettings, make_app
 
 from .app import ALLOWED_UPDATES, build_application
 from .config import Config, ConfigError, Secrets, check_secrets
@@ -79,7 +78,7 @@ async def open_ledger(config: Config, clock: Callable[[], float] = time.time) ->
         config.database.path,
         busy_timeout_ms=config.database.busy_timeout_ms,
         commission_ppm=rate_to_ppm(config.marketplace.commission_rate),
-        hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
+        hold_ttl_s=config.marketplace.hold_ttl_s,
         clock=clock,
     )
 
@@ -125,18 +124,9 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
     application = build_application(shop)
 
     webhook_mode = config.telegram.mode == "webhook"
-    web_app = make_app(
-        ledger,
-        stripe_secret=secrets.stripe_webhook_secret.get_secret_value()
-        if config.stripe.enabled and secrets.stripe_webhook_secret else None,
-        stripe_client=stripe_client if stripe_on else None,
-        admin_ids=config.admin.user_ids,
-        hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
-        telegram_application=application if webhook_mode else None,
-        telegram_secret=secrets.telegram_webhook_secret.get_secret_value()
-        if secrets.telegram_webhook_secret else None,
-        max_body_bytes=config.server.max_body_bytes,
-    )
+    webhooks = WebhookSettings.from_config(config, secrets)
+    web_app = make_app(ledger, webhooks, stripe_client=stripe_client if stripe_on else None,
+                       telegram_application=application if webhook_mode else None)
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)
@@ -148,10 +138,9 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         await set_commands(application)
         await application.start()
         if webhook_mode:
-            assert secrets.telegram_webhook_secret is not None
             await application.bot.set_webhook(
                 config.telegram.webhook_url, allowed_updates=ALLOWED_UPDATES,
-                secret_token=secrets.telegram_webhook_secret.get_secret_value(),
+                secret_token=webhooks.telegram_secret,
             )
             log.info("Telegram webhook set to %s", config.telegram.webhook_url)
         else:
@@ -173,10 +162,7 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         ]
         if stripe_on:
             assert stripe_client is not None
-            reconciler = StripeReconciler(ledger, stripe_client, Policy(
-                admin_ids=tuple(config.admin.user_ids),
-                hold_ttl_s=config.marketplace.hold_expiry_minutes * 60,
-            ))
+            reconciler = StripeReconciler(ledger, stripe_client, webhooks.stripe_policy)
             tasks.append(asyncio.create_task(reconciler.run(stop), name="stripe-reconcile"))
             expiry = StripeSessionExpiry(ledger, stripe_client)
             tasks.append(asyncio.create_task(_every(

@@ -195,6 +195,11 @@ class MarketplaceConfig(_Section):
         return self
 
     @property
+    def hold_ttl_s(self) -> int:
+        """`hold_expiry_minutes` in seconds."""
+        return self.hold_expiry_minutes * 60
+
+    @property
     def topup_presets_minor(self) -> list[int]:
         """`topup_presets` in TFC cents."""
         return [tfc_to_minor(p) for p in self.topup_presets]

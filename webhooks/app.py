@@ -1,6 +1,7 @@
 """The one aiohttp application of gridshop: Stripe and Telegram webhooks and the health check.
 
-    app = make_app(ledger, stripe_secret=..., telegram_application=..., telegram_secret=...)
+    settings = WebhookSettings.from_config(config, secrets)
+    app = make_app(ledger, settings, stripe_client=..., telegram_application=...)
     runner = web.AppRunner(app); await runner.setup(); await web.TCPSite(runner, host, port).start()
 
 Routes are added only for what is configured: `/webhooks/stripe` needs a Stripe webhook secret,
@@ -9,13 +10,14 @@ Routes are added only for what is configured: `/webhooks/stripe` needs a Stripe 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import stripe
 from aiohttp import web
 from telegram.ext import Application
 
+from core.settings import Config, Secrets
 from ledger import Ledger
 from payments.stripe_events import Policy
 
@@ -26,30 +28,47 @@ from .telegram import TelegramWebhook
 STRIPE_PATH = "/webhooks/stripe"
 TELEGRAM_PATH = "/webhooks/telegram"
 HEALTH_PATH = "/healthz"
-MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """What the HTTP server takes from config.toml and the environment."""
+
+    max_body_bytes: int  # `server.max_body_bytes`: larger bodies are refused with 413
+    stripe_policy: Policy  # admins to tell and the hold a buy-now paid through Stripe gets
+    stripe_secret: str | None  # STRIPE_WEBHOOK_SECRET, when `stripe.enabled`: adds /webhooks/stripe
+    telegram_secret: str | None  # TELEGRAM_WEBHOOK_SECRET: each update to /webhooks/telegram must carry it
+
+    @classmethod
+    def from_config(cls, config: Config, secrets: Secrets) -> WebhookSettings:
+        stripe_secret = secrets.stripe_webhook_secret if config.stripe.enabled else None
+        telegram_secret = secrets.telegram_webhook_secret
+        return cls(
+            max_body_bytes=config.server.max_body_bytes,
+            stripe_policy=Policy(admin_ids=tuple(config.admin.user_ids),
+                                 hold_ttl_s=config.marketplace.hold_ttl_s),
+            stripe_secret=stripe_secret.get_secret_value() if stripe_secret else None,
+            telegram_secret=telegram_secret.get_secret_value() if telegram_secret else None,
+        )
 
 
 def make_app(
     ledger: Ledger,
+    settings: WebhookSettings,
     *,
-    stripe_secret: str | None = None,
     stripe_client: stripe.StripeClient | None = None,
-    admin_ids: Sequence[int] = (),
-    hold_ttl_s: int = 2 * 3600,
     telegram_application: Application[Any, Any, Any, Any, Any, Any] | None = None,
-    telegram_secret: str | None = None,
-    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> web.Application:
-    """Build the aiohttp application; bodies over `max_body_bytes` are refused with 413."""
-    app = web.Application(client_max_size=max_body_bytes)
+    """Build the aiohttp application; `telegram_application` only in webhook mode."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app.router.add_get(HEALTH_PATH, Health(ledger).handle)
-    if stripe_secret:
-        policy = Policy(admin_ids=tuple(admin_ids), hold_ttl_s=hold_ttl_s)
-        app.router.add_post(STRIPE_PATH, StripeWebhook(ledger, stripe_secret, policy, stripe_client).handle)
+    if settings.stripe_secret:
+        hook = StripeWebhook(ledger, settings.stripe_secret, settings.stripe_policy, stripe_client)
+        app.router.add_post(STRIPE_PATH, hook.handle)
     if telegram_application is not None:
-        if not telegram_secret:
+        if not settings.telegram_secret:
             raise ValueError("the Telegram webhook needs a secret token")
-        hook = TelegramWebhook(telegram_application, telegram_secret)
-        hook.install()
-        app.router.add_post(TELEGRAM_PATH, hook.handle)
+        telegram = TelegramWebhook(telegram_application, settings.telegram_secret)
+        telegram.install()
+        app.router.add_post(TELEGRAM_PATH, telegram.handle)
     return app

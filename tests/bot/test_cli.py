@@ -135,6 +135,21 @@ def test_bad_config_stops_with_one_line_and_no_traceback(tmp_path: Path) -> None
     assert "marketplace.commission_rate = 1.5" in proc.stderr
 
 
+def test_a_bad_telegram_api_option_stops_with_the_line_the_file_gives(config_file: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, BOT_TOKEN="123:abc", PAYLOAD_SECRET="x")
+    proc = _console("--config", str(config_file), "run", "--telegram-api", "not-a-url", env=env)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    # The same value in the file: the same line, naming the file instead of the option.
+    in_file = tmp_path / "in-file.toml"
+    in_file.write_text('[database]\npath = "shop.db"\n[telegram]\napi_base = "not-a-url"\n')
+    from_file = _console("--config", str(in_file), "run", env=env)
+    assert from_file.returncode == 2
+    assert line == from_file.stderr.strip().replace(str(in_file), "--telegram-api")
+    assert line == 'gridshop: --telegram-api: telegram.api_base = "not-a-url": must be an http:// or https:// URL'
+
+
 def test_gridshop_config_env_picks_the_file(config_file: Path) -> None:
     _seed(config_file.parent / "shop.db")
     env = dict(os.environ, GRIDSHOP_CONFIG=str(config_file))

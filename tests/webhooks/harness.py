@@ -14,17 +14,28 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.config import Config, load_secrets
 from ledger import Ledger, inbox, outbox, stripe_state
 from ledger.models import Order
 from payments.stripe_checkout import StripeCheckout, make_client
 from sandbox.stripe_api import StripeEmulator
 from sandbox.stripe_webhooks import sign_payload
-from webhooks.app import make_app
+from webhooks.app import WebhookSettings, make_app
 
 API_KEY = "sk_test_gridshop_tests"
 SECRET = "whsec_gridshop_tests"
 ADMINS = (7001, 7002)
 FAST = (0.05, 0.1, 0.2)
+
+
+def webhook_settings(*, stripe_secret: str | None = None, telegram_secret: str | None = None,
+                     admin_ids: Sequence[int] = ()) -> WebhookSettings:
+    """The server's settings as `gridshop run` makes them: from a validated config (so its
+    defaults) with Stripe on when a webhook secret is given, and the secrets as from the environment."""
+    config = Config.model_validate({"stripe": {"enabled": stripe_secret is not None},
+                                    "admin": {"user_ids": list(admin_ids)}})
+    env = {"STRIPE_WEBHOOK_SECRET": stripe_secret or "", "TELEGRAM_WEBHOOK_SECRET": telegram_secret or ""}
+    return WebhookSettings.from_config(config, load_secrets(env))
 
 
 @dataclass
@@ -129,7 +140,7 @@ async def running_shop(
                          **emulator_options)
     base = await emu.start()
     client = make_client(API_KEY, base, max_network_retries=0)
-    app = make_app(ledger, stripe_secret=SECRET, stripe_client=client, admin_ids=ADMINS)
+    app = make_app(ledger, webhook_settings(stripe_secret=SECRET, admin_ids=ADMINS), stripe_client=client)
     for middleware in middlewares:
         app.middlewares.append(middleware)
     runner = web.AppRunner(app, access_log=None)

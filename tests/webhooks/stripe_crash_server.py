@@ -3,8 +3,8 @@
     STRIPE_SECRET_KEY=... python -m tests.webhooks.stripe_crash_server DB PORT SECRET STRIPE_API \
         [--kill-after-commit]
 
-Opens the Ledger on DB and serves `make_app(ledger, stripe_secret=SECRET, stripe_client=...)`
-on 127.0.0.1:PORT, reading events back from the Stripe API at STRIPE_API.
+Opens the Ledger on DB and serves `make_app` with Stripe's webhook secret SECRET (and a client
+of the Stripe API at STRIPE_API, to read events back) on 127.0.0.1:PORT.
 With --kill-after-commit, the first `POST /webhooks/stripe` runs the real handler (whose ledger
 write has committed when it returns) and then the process SIGKILLs itself before the response
 is sent: the crash between COMMIT and the 2xx.
@@ -23,6 +23,8 @@ from ledger import Ledger
 from payments.stripe_checkout import make_client
 from webhooks.app import STRIPE_PATH, make_app
 
+from .harness import webhook_settings
+
 
 @web.middleware
 async def kill_after_commit(request: web.Request, handler: web.Handler) -> web.StreamResponse:
@@ -35,7 +37,7 @@ async def kill_after_commit(request: web.Request, handler: web.Handler) -> web.S
 async def serve(db: str, port: int, secret: str, api: str, kill: bool) -> None:
     ledger = await Ledger.open(db)
     client = make_client(os.environ["STRIPE_SECRET_KEY"], api, max_network_retries=0)
-    app = make_app(ledger, stripe_secret=secret, stripe_client=client)
+    app = make_app(ledger, webhook_settings(stripe_secret=secret), stripe_client=client)
     if kill:
         app.middlewares.append(kill_after_commit)
     runner = web.AppRunner(app, access_log=None)

@@ -18,6 +18,8 @@ from ledger import Ledger
 from sandbox.telegram_api import TelegramEmulator
 from webhooks.app import make_app
 
+from .harness import webhook_settings
+
 SECRET = "tg_webhook_secret_123"
 
 
@@ -32,7 +34,7 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 async def test_healthz_200_then_503_when_the_db_is_gone(db_path: Path) -> None:
     ledger = await Ledger.open(db_path)
-    runner, url = await serve(make_app(ledger))
+    runner, url = await serve(make_app(ledger, webhook_settings()))
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{url}/healthz") as resp:
@@ -79,7 +81,7 @@ async def bot_app(telegram: TelegramEmulator, ledger: Ledger) -> AsyncIterator[A
 async def test_telegram_webhook_checks_the_secret_and_commits_payments_before_2xx(
     bot_app: Application, ledger: Ledger
 ) -> None:
-    runner, url = await serve(make_app(ledger, telegram_application=bot_app, telegram_secret=SECRET))
+    runner, url = await serve(make_app(ledger, webhook_settings(telegram_secret=SECRET), telegram_application=bot_app))
     hook = f"{url}/webhooks/telegram"
     try:
         async with aiohttp.ClientSession() as http:
@@ -118,7 +120,7 @@ async def test_telegram_webhook_queues_other_updates(bot_app: Application, ledge
         seen.append(update.message.text)  # type: ignore[union-attr]
 
     bot_app.add_handler(MessageHandler(filters.TEXT, on_text))
-    runner, url = await serve(make_app(ledger, telegram_application=bot_app, telegram_secret=SECRET))
+    runner, url = await serve(make_app(ledger, webhook_settings(telegram_secret=SECRET), telegram_application=bot_app))
     try:
         update = {"update_id": 9, "message": {
             "message_id": 1, "date": 1_790_000_000, "text": "hi",
