@@ -1,0 +1,96 @@
+"""The sandbox's operator panel acts on the running shop: moving the clock on brings a VM's
+expiry warning and then its removal, as the shop's own periods job does, and bad panel input is
+refused and changes nothing. Driven over the web chat's HTTP API and the emulator's control
+surface, without a browser."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.sandbox_cmd import Sandbox
+from bot.sandbox_config import BUYER_ID
+from sandbox.telegram_api import TelegramEmulator
+
+DAY = 86_400
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    box = Sandbox(tmp_path, port=0)
+    await box.start()
+    assert box.grid is not None
+    box.grid.latency_s = 0.2
+    try:
+        yield box
+    finally:
+        await box.stop()
+
+
+async def tap(tg: TelegramEmulator, user: int, label: str) -> None:
+    """Press the button containing `label` on the bot's latest message that has one."""
+    def found() -> tuple[int, str] | None:
+        for message in reversed(tg.bot_messages(user)):
+            for button in message.buttons:
+                if label in button["text"] and "callback_data" in button:
+                    return message.message_id, button["text"]
+        return None
+    message_id, text = await tg.wait_for(found, timeout=20)
+    await tg.press_button(user, message_id, text=text)
+
+
+async def said(tg: TelegramEmulator, user: int, needle: str) -> str:
+    return (await tg.wait_for(lambda: next((m.text for m in tg.bot_messages(user)
+                                            if needle in (m.text or "")), None), timeout=20))
+
+
+async def post(sandbox: Sandbox, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(sandbox.url + path.lstrip("/"), json=body) as resp:
+            return resp.status, await resp.json()
+
+
+async def test_moving_the_clock_on_warns_then_removes_an_unrenewed_vm(sandbox: Sandbox) -> None:
+    tg = sandbox.telegram
+    assert tg is not None
+    await tg.send_text(BUYER_ID, "/buy")
+    await tap(tg, BUYER_ID, "Small VM")
+    await tap(tg, BUYER_ID, "Buy for 4.00 TFC")
+    await tap(tg, BUYER_ID, "Stars")
+    invoice = await tg.wait_for(lambda: next((m for m in tg.bot_messages(BUYER_ID) if m.invoice), None), 20)
+    assert (await tg.pay_invoice(BUYER_ID, invoice.message_id)).paid
+    await said(tg, BUYER_ID, "is running")
+    assert not any("expires on" in (m.text or "") for m in tg.bot_messages(BUYER_ID))
+
+    assert await post(sandbox, "/api/operator/clock", {"seconds": 27 * DAY}) == (200, {"ok": True})
+    warning = await said(tg, BUYER_ID, "expires on")
+    assert "auto-renew is off" in warning
+
+    assert (await post(sandbox, "/api/operator/clock", {"seconds": 3 * DAY + 60}))[0] == 200
+    await said(tg, BUYER_ID, "was removed from the grid")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(sandbox.url + "api/state") as resp:
+            assert resp.status == 200
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/operator/grid", {"latency_s": -1, "failure_rate": 0}),
+    ("/api/operator/grid", {"latency_s": 1, "failure_rate": 1.5}),
+    ("/api/operator/grid", {"latency_s": "soon", "failure_rate": 0}),
+    ("/api/operator/clock", {"seconds": -DAY}),
+    ("/api/operator/clock", {"seconds": 10_000 * DAY}),
+    ("/api/chats/42/send", {"text": "/start"}),
+    ("/api/chats/6000000002/send", {"text": "   "}),
+])
+async def test_bad_panel_input_is_refused_and_changes_nothing(sandbox: Sandbox, path: str,
+                                                              body: dict[str, Any]) -> None:
+    assert sandbox.grid is not None
+    before = (sandbox.grid.latency_s, sandbox.grid.failure_rate, sandbox.clock.offset_s)
+    status, answer = await post(sandbox, path, body)
+    assert status == 400 and answer["error"]
+    assert (sandbox.grid.latency_s, sandbox.grid.failure_rate, sandbox.clock.offset_s) == before
+    assert sandbox.telegram is not None and sandbox.telegram.messages(BUYER_ID) == []
