@@ -94,3 +94,38 @@ async def test_bad_panel_input_is_refused_and_changes_nothing(sandbox: Sandbox, 
     assert status == 400 and answer["error"]
     assert (sandbox.grid.latency_s, sandbox.grid.failure_rate, sandbox.clock.offset_s) == before
     assert sandbox.telegram is not None and sandbox.telegram.messages(BUYER_ID) == []
+
+
+async def stripe_top_up(sandbox: Sandbox, user: int) -> str:
+    """The user tops up 10 TFC on the Stripe Checkout page with 4242...; returns the charge id."""
+    tg, stripe = sandbox.telegram, sandbox.stripe
+    assert tg is not None and stripe is not None
+    await tg.send_text(user, "/topup")
+    await tap(tg, user, "10.00 TFC")
+    await tap(tg, user, "Pay with Stripe")
+    url = await tg.wait_for(lambda: next((b["url"] for m in tg.bot_messages(user) for b in m.buttons
+                                          if "url" in b), None), timeout=20)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data={"method": "card", "number": "4242424242424242",
+                                        "expiry": "12/34", "cvc": "123"}) as resp:
+            assert resp.status == 200
+    await said(tg, user, "Payment received: 10.00 TFC")
+    [charge] = stripe.charges()
+    return str(charge["id"])
+
+
+async def test_a_refund_from_the_stripe_dashboard_takes_the_credits_back(sandbox: Sandbox) -> None:
+    charge = await stripe_top_up(sandbox, BUYER_ID)
+    status, refund = await post(sandbox, "/api/stripe/refund", {"charge": charge})
+    assert status == 200 and refund["amount"] == 1000
+    assert sandbox.telegram is not None
+    await said(sandbox.telegram, BUYER_ID, "Refund: 10.00 TFC was returned to your card")
+    assert (await post(sandbox, "/api/stripe/refund", {"charge": charge}))[0] == 400  # nothing left
+
+
+async def test_a_dispute_from_the_stripe_dashboard_reaches_the_admin(sandbox: Sandbox) -> None:
+    charge = await stripe_top_up(sandbox, BUYER_ID)
+    assert (await post(sandbox, "/api/stripe/dispute", {"charge": charge}))[0] == 200
+    assert sandbox.telegram is not None and sandbox.config is not None
+    [admin] = sandbox.config.admin.user_ids
+    await said(sandbox.telegram, admin, "Stripe dispute")
