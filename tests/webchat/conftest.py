@@ -41,8 +41,11 @@ async def page(sandbox: Sandbox) -> AsyncIterator[playwright.Page]:
         try:
             tab = await browser.new_page(viewport={"width": 1440, "height": 900})
             tab.set_default_timeout(20_000)
+            errors: list[str] = []
+            tab.on("pageerror", lambda error: errors.append(str(error)))
             await tab.goto(sandbox.url)
             yield tab
+            assert errors == [], f"the page's JavaScript failed: {errors}"
         finally:
             await browser.close()
 

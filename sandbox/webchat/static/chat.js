@@ -126,6 +126,17 @@ function renderText(text, entities) {
   return root;
 }
 
+// Telegram apps make every /command in a bot's text tappable, entity or not.
+function withCommands(text, entities) {
+  const found = [...(entities || [])];
+  const covered = (at) => found.some((e) => at >= e.offset && at < e.offset + e.length);
+  for (const m of text.matchAll(/(^|[\s(])(\/[a-z0-9_]{1,32})(?![\w\/])/gi)) {
+    const offset = m.index + m[1].length;
+    if (!covered(offset)) found.push({type: "bot_command", offset, length: m[2].length});
+  }
+  return found;
+}
+
 // ---------------------------------------------------------------- links
 
 function deepLinkStart(url) {
@@ -261,7 +272,8 @@ function renderMessage(event) {
     bubble.appendChild(el("div", "inv-desc", invoice.description));
     bubble.appendChild(el("div", "inv-total", starsOrMoney(invoice.currency, invoice.total_amount)));
   } else {
-    bubble.appendChild(renderText(m.text || "", m.entities));
+    const text = m.text || "";
+    bubble.appendChild(renderText(text, event.from_bot ? withCommands(text, m.entities) : m.entities));
   }
   const meta = el("span", "meta", (m.edit_date ? "edited " : "") + fmtTime(m.date));
   bubble.appendChild(meta);
@@ -444,11 +456,16 @@ function renderChatList() {
   });
 }
 
+function renderHeader() {
+  const user = currentUser();
+  $("#chat-as").textContent = user
+    ? `you are ${user.first_name}${user.is_admin ? " (admin)" : ""} · user id ${user.id}` : "";
+}
+
 function openChat(userId) {
   state.current = userId;
   state.unread.delete(userId);
-  const user = currentUser();
-  $("#chat-as").textContent = user ? `you are ${user.first_name}${user.is_admin ? " (admin)" : ""}` : "";
+  renderHeader();
   renderChatList();
   drawChat();
   renderOperator();
@@ -565,6 +582,7 @@ function connect() {
   source.addEventListener("users", (e) => {
     state.users = JSON.parse(e.data);
     if (state.current === null && state.users.length) openChat(state.users[0].id);
+    renderHeader();
     renderChatList();
     updateBars();
     renderOperator();
