@@ -19,7 +19,6 @@ from core.money import format_stars, format_tfc
 from ledger import ADJUSTMENTS, LedgerError, Payment, adminlog, ops, outbox, queries, users
 from ledger import admin_state as state
 from ledger import deployments as jobs
-from ledger.ops import _PAYMENT_COLUMNS
 from payments import stripe_refunds
 from payments.telegram_refunds import REFUND_MEMO, refund_key
 
@@ -172,16 +171,6 @@ async def run_adjust(update: Update, context: CustomContext, request: state.Admi
 # --- /refund ----------------------------------------------------------------------------------
 
 
-def find_payment(conn: sqlite3.Connection, ref: str) -> Payment | None:
-    if ref.isdigit() and 0 < int(ref) < 2**63:
-        row = conn.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id = ?", (int(ref),)).fetchone()
-        if row is not None:
-            return Payment(*row)
-    row = conn.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE external_id = ? ORDER BY id LIMIT 1",
-                       (ref,)).fetchone()
-    return Payment(*row) if row is not None else None
-
-
 async def _ask_refund(update: Update, shop: Shop, key: str, payment: Payment, amount: int | None) -> None:
     remaining = payment.amount - payment.refunded
     if payment.provider not in REFUNDABLE:
@@ -210,8 +199,7 @@ async def refund_command(update: Update, context: CustomContext) -> None:
         raise Usage(admin_texts.USAGE_REFUND)
     shop = context.shop
     amount = parse_amount(args[1], admin_texts.USAGE_REFUND) if len(args) == 2 else None
-    ref = args[0].lstrip("#")
-    payment = await shop.ledger.read(lambda conn: find_payment(conn, ref))
+    payment = await shop.ledger.find_payment(args[0])
     if payment is None:
         raise Usage(admin_texts.no_payment(args[0], admin_texts.USAGE_REFUND))
     await _ask_refund(update, shop, command_key(update), payment, amount)
@@ -226,7 +214,7 @@ async def refund_button(update: Update, context: CustomContext) -> None:
     query, data = parsed
     shop = context.shop
     payment_id = data.int_arg(0)
-    payment = await shop.ledger.read(lambda conn: find_payment(conn, str(payment_id)))
+    payment = await shop.ledger.find_payment(str(payment_id))
     if payment is None:
         await answer(query, admin_texts.ANSWER_NO_PAYMENT, alert=True)
         return
@@ -248,7 +236,7 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
                      option: str) -> RunResult:
     shop = context.shop
     payment_id, amount = int(request.params["payment_id"]), int(request.params["amount"])
-    payment = await shop.ledger.read(lambda conn: find_payment(conn, str(payment_id)))
+    payment = await shop.ledger.find_payment(str(payment_id))
     assert payment is not None
     balance = await shop.ledger.balance(payment.user_id)
     debt = max(0, amount - balance.available)

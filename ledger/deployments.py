@@ -23,6 +23,7 @@ from core import notices
 from . import ops, outbox
 from .commission import split_commission
 from .errors import LedgerError
+from .savepoint import savepoint
 from .schema import PAYABLE_GRID, REVENUE_COMMISSION
 
 DAY_S = 86_400
@@ -495,16 +496,13 @@ def expire(
         return "skipped"
     if dep.auto_renew:
         # A nested savepoint, so a refused charge leaves this write free to cancel instead.
-        conn.execute("SAVEPOINT renew")
         try:
-            renew(conn, now, deployment_id, commission_ppm=commission_ppm, price=price,
-                  period_days=period_days)
+            with savepoint(conn, "renew"):
+                renew(conn, now, deployment_id, commission_ppm=commission_ppm, price=price,
+                      period_days=period_days)
         except LedgerError:
-            conn.execute("ROLLBACK TO renew")
-            conn.execute("RELEASE renew")
             reason = "the balance did not cover the renewal"
         else:
-            conn.execute("RELEASE renew")
             return "renewed"
     else:
         reason = "the paid period ended and auto-renew is off"

@@ -300,6 +300,10 @@ class Ledger:
             partial(ops.get_payment, provider=_provider(provider), external_id=external_id)
         )
 
+    async def find_payment(self, ref: str) -> Payment | None:
+        """The payment named by its id (`12`, `#12`) or by the provider's charge or session id."""
+        return await self.store.read(partial(queries.find_payment, ref=ref))
+
     async def payments(self, user_id: int, limit: int = 20) -> list[Payment]:
         return await self.store.read(partial(queries.payments_of_user, user_id=user_id, limit=limit))
 

@@ -61,6 +61,21 @@ def payments_of_user(conn: sqlite3.Connection, user_id: int, limit: int) -> list
     return [Payment(*row) for row in rows]
 
 
+def find_payment(conn: sqlite3.Connection, ref: str) -> Payment | None:
+    """The payment an admin names: its id as /user shows it (`#12` or `12`), else the
+    provider's charge or session id (the first payment recorded under it)."""
+    ref = ref.lstrip("#")
+    if ref.isdigit() and 0 < int(ref) < 2**63:
+        row = conn.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id = ?",
+                           (int(ref),)).fetchone()
+        if row is not None:
+            return Payment(*row)
+    row = conn.execute(
+        f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE external_id = ? ORDER BY id LIMIT 1", (ref,),
+    ).fetchone()
+    return Payment(*row) if row is not None else None
+
+
 EXPORT_COLUMNS = (
     "transfer_id", "created_at", "key", "kind", "debit_account", "credit_account", "amount",
     "order_id", "hold_id", "payment_id", "memo",

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import DatabaseRefused, StoreError
+from .savepoint import savepoint
 from .schema import migrate
 
 log = logging.getLogger(__name__)
@@ -91,15 +92,12 @@ def _run_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]
     execute("BEGIN IMMEDIATE")
     try:
         for op in ops:
-            execute("SAVEPOINT op")
             try:
-                result = op(conn)
+                with savepoint(conn, "op"):
+                    result = op(conn)
             except Exception as exc:  # this request alone fails; the rest of the batch goes on
-                execute("ROLLBACK TO op")
-                execute("RELEASE op")
                 outcomes.append((False, exc))
             else:
-                execute("RELEASE op")
                 outcomes.append((True, result))
         execute("COMMIT")
     except BaseException:
