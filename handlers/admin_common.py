@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop
 
 from core.money import MoneyError, parse_tfc
-from ledger import MAX_AMOUNT, users
+from ledger import MAX_AMOUNT, admin_actions, users
 from ledger import admin_state as state
 from ledger.queries import account_of_user
 
@@ -275,6 +275,15 @@ async def cancel_request(update: Update, context: CustomContext) -> None:
     await answer(query, admin_texts.ANSWER_CANCELLED if closed else admin_texts.ANSWER_NOTHING_TO_CANCEL)
     if closed:
         await edit_prompt(update, admin_texts.PROMPT_CANCELLED)
+
+
+async def refused(shop: Shop, request: state.AdminRequest, action: str, target: str, reason: str,
+                  text: str) -> str:
+    """Close a request whose action the ledger or a provider refused, log why, and return
+    `text`, what the admin is shown."""
+    await shop.ledger.write(partial(admin_actions.refuse, request=request, action=action,
+                                    target=target, reason=reason, result=text))
+    return text
 
 
 async def edit_prompt(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

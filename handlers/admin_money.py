@@ -8,6 +8,7 @@ keyed by the command message, so a re-delivered update or a second tap changes n
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from typing import Any
 
 import stripe
@@ -16,7 +17,7 @@ from telegram.error import BadRequest, TelegramError
 
 from core import notices
 from core.money import format_stars, format_tfc
-from ledger import ADJUSTMENTS, LedgerError, Payment, adminlog, ops, outbox, queries, users
+from ledger import LedgerError, Payment, admin_actions, adminlog, ops, outbox, queries, users
 from ledger import admin_state as state
 from ledger import deployments as jobs
 from payments import stripe_refunds
@@ -33,6 +34,7 @@ from .admin_common import (
     command_key,
     confirm_markup,
     parse_amount,
+    refused,
     reply,
     resolve_user,
     runner,
@@ -138,34 +140,17 @@ async def run_adjust(update: Update, context: CustomContext, request: state.Admi
     shop = context.shop
     p = request.params
     user_id, amount, reason = int(p["user_id"]), int(p["amount"]), str(p["reason"])
-
-    def write(conn: sqlite3.Connection, now: int) -> str:
-        if not state.finish_request(conn, now, request.id, "done"):
-            return admin_texts.ALREADY_DONE
-        account = ops.ensure_user(conn, now, user_id)
-        debit, credit = (ADJUSTMENTS, account) if amount > 0 else (account, ADJUSTMENTS)
-        transfer = ops.transfer(conn, now, f"admin:{request.key}", debit, credit, abs(amount), "adjustment",
-                                f"admin {request.admin_id}: {reason}")
-        action = "credit" if amount > 0 else "debit"
-        adminlog.record(conn, now, request.admin_id, action, f"user {user_id}",
-                        f"{format_tfc(abs(amount))}: {reason} (transfer {transfer.id})", key=request.key)
-        after = ops.account_balance(conn, account)
-        told = notices.credited_by_shop if amount > 0 else notices.debited_by_shop
-        outbox.enqueue(conn, now, user_id, told(abs(amount), reason, after.available), key=f"admin:{request.key}")
-        result = admin_texts.adjusted(amount > 0, abs(amount), user_id, transfer.id, after.available)
-        state.set_result(conn, now, request.id, result)
-        return result
-
     try:
-        return await shop.ledger.write(write)
+        done = await shop.ledger.write(partial(
+            admin_actions.adjust_balance, request=request, user_id=user_id, amount=amount,
+            reason=reason))
     except LedgerError as exc:
-        reason = str(exc)
-        text = admin_texts.refused(reason)
-        await shop.ledger.write(lambda conn, now: (
-            state.finish_request(conn, now, request.id, "failed", text),
-            adminlog.record(conn, now, request.admin_id, "adjust.refused", f"user {user_id}", reason,
-                            key=request.key)))
-        return text
+        return await refused(shop, request, "adjust.refused", f"user {user_id}", str(exc),
+                             admin_texts.refused(str(exc)))
+    if done is None or not done.new:
+        return admin_texts.ALREADY_DONE
+    return admin_texts.adjusted(amount > 0, abs(amount), user_id, done.transfer.id,
+                                done.balance.available)
 
 
 # --- /refund ----------------------------------------------------------------------------------
@@ -269,7 +254,7 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
             fresh = ops.get_payment(conn, "stars", payment.external_id)
             assert fresh is not None
             taken = 0
-            if ops._transfer_by_key(conn, refund_key(payment.external_id)) is None:
+            if ops.transfer_by_key(conn, refund_key(payment.external_id)) is None:
                 ops.clawback(conn, now, "stars", payment.external_id, refund_key(payment.external_id),
                              payment.amount, REFUND_MEMO)
                 taken = payment.amount
@@ -296,9 +281,5 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
 
 
 async def _refund_failed(shop: Shop, request: state.AdminRequest, why: str) -> str:
-    text = admin_texts.refund_failed(why)
-    await shop.ledger.write(lambda conn, now: (
-        state.finish_request(conn, now, request.id, "failed", text),
-        adminlog.record(conn, now, request.admin_id, "refund.failed",
-                        f"payment {request.params['payment_id']}", why, key=request.key)))
-    return text
+    return await refused(shop, request, "refund.failed", f"payment {request.params['payment_id']}",
+                         why, admin_texts.refund_failed(why))

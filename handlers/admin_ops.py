@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from core import notices
-from core.money import format_tfc
-from ledger import LedgerError, adminlog, ops
+from ledger import LedgerError, admin_actions, ops
 from ledger import admin_state as state
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentRecord
@@ -33,6 +32,7 @@ from .admin_common import (
     command_key,
     parse_amount,
     parse_id,
+    refused,
     reply,
     runner,
     user_label,
@@ -103,27 +103,16 @@ async def run_retry(update: Update, context: CustomContext, request: state.Admin
     shop = context.shop
     deployment_id = int(request.params["deployment_id"])
 
-    def write(conn: sqlite3.Connection, now: int) -> str:
-        if not state.finish_request(conn, now, request.id, "done"):
-            return admin_texts.ALREADY_DONE
-        dep = state.retry_deployment(conn, now, deployment_id, hold_ttl_s=shop.ledger.hold_ttl_s,
-                                     key=f"admin-retry:{request.key}")
-        adminlog.record(conn, now, request.admin_id, "retry", f"deployment {deployment_id}",
-                        f"hold {dep.hold_id}", key=request.key)
-        result = admin_texts.retried(deployment_id, dep.hold_id)
-        state.set_result(conn, now, request.id, result)
-        return result
-
     try:
-        result = await shop.ledger.write(write)
+        dep = await shop.ledger.write(partial(
+            admin_actions.retry_deployment, request=request, deployment_id=deployment_id,
+            hold_ttl_s=shop.ledger.hold_ttl_s))
     except LedgerError as exc:
-        reason = str(exc)
-        text = admin_texts.not_retried(reason)
-        await shop.ledger.write(lambda conn, now: (
-            state.finish_request(conn, now, request.id, "failed", text),
-            adminlog.record(conn, now, request.admin_id, "retry.refused", f"deployment {deployment_id}",
-                            reason, key=request.key)))
-        return text
+        return await refused(shop, request, "retry.refused", f"deployment {deployment_id}",
+                             str(exc), admin_texts.not_retried(str(exc)))
+    if dep is None:
+        return admin_texts.ALREADY_DONE
+    result = admin_texts.retried(deployment_id, dep.hold_id)
     if shop.worker is not None:
         shop.worker.wake()
     return result
@@ -170,37 +159,20 @@ async def run_cancel(update: Update, context: CustomContext, request: state.Admi
                      option: str) -> RunResult:
     shop = context.shop
     deployment_id = int(request.params["deployment_id"])
-    if option not in ("none", "unused", "full"):
+    if option not in admin_actions.REFUND_CHOICES:
         return admin_texts.UNKNOWN_CHOICE
-
-    def write(conn: sqlite3.Connection, now: int) -> tuple[str, DeploymentRecord | None]:
-        if not state.finish_request(conn, now, request.id, "done"):
-            return admin_texts.ALREADY_DONE, None
-        before = jobs.get(conn, deployment_id)
-        price = ops.get_order(conn, before.order_id).amount
-        refund = 0
-        if before.state == "ready" and option != "none":
-            refund = price if option == "full" else state.unused_share(before, now, price)
-        dep = jobs.request_cancel(conn, now, deployment_id, f"cancelled by the shop (admin {request.admin_id})")
-        state.refund_period(conn, now, deployment_id, refund, commission_ppm=shop.ledger.commission_ppm,
-                            key=f"admin-cancel-refund:{request.key}")
-        if refund:
-            from ledger import outbox
-
-            outbox.enqueue(conn, now, dep.user_id, notices.deployment_refunded(refund, dep.id),
-                           key=f"admin:{request.key}")
-        adminlog.record(conn, now, request.admin_id, "cancel", f"deployment {deployment_id}",
-                        f"was {before.state}; refund {option} {format_tfc(refund)}", key=request.key)
-        result = admin_texts.cancelled(deployment_id, dep.state, refund)
-        state.set_result(conn, now, request.id, result)
-        return result, dep
-
     try:
-        result, dep = await shop.ledger.write(write)
+        cancelled = await shop.ledger.write(partial(
+            admin_actions.cancel_deployment, request=request, deployment_id=deployment_id,
+            refund=option, commission_ppm=shop.ledger.commission_ppm))
     except LedgerError as exc:
         return admin_texts.not_cancelled(str(exc))
+    if cancelled is None:
+        return admin_texts.ALREADY_DONE
+    dep, refund = cancelled.deployment, cancelled.refund
+    result = admin_texts.cancelled(deployment_id, dep.state, refund)
     deployer = shop.deployer
-    if dep is not None and dep.state == "cancelling" and deployer is not None:
+    if dep.state == "cancelling" and deployer is not None:
         from grid.periods import finish_cancel
         from grid.worker import LedgerWriter
 
@@ -210,7 +182,7 @@ async def run_cancel(update: Update, context: CustomContext, request: state.Admi
         except Exception as exc:  # the periods job retries every 'cancelling' deployment
             log.warning("deployment %s: grid cancel failed: %s", deployment_id, exc)
             result += admin_texts.GRID_CANCEL_RETRIED
-    elif dep is not None and dep.state == "cancelling":
+    elif dep.state == "cancelling":
         result += admin_texts.GRID_CANCEL_BY_PERIODS
     return result
 
@@ -265,17 +237,9 @@ async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | No
     if service is None:
         raise Usage(admin_texts.no_service(service_id, admin_texts.USAGE_SERVICE))
 
-    def write(conn: sqlite3.Connection, now: int) -> dict[str, state.ServiceOverride]:
-        before = state.service_overrides(conn).get(service_id)
-        state.set_service_override(conn, now, service_id, admin_id, enabled=enabled, price=price)
-        change = (f"enabled={enabled}" if enabled is not None else f"price={format_tfc(price or 0)}")
-        was = f"was {'on' if service.enabled else 'off'}, {format_tfc(service.price_minor)}"
-        if before is None or (enabled is not None and before.enabled != enabled) or \
-                (price is not None and before.price != price):
-            adminlog.record(conn, now, admin_id, "service", service_id, f"{change} ({was})", key=key)
-        return state.service_overrides(conn)
-
-    shop.catalogue.apply(await shop.ledger.write(write))
+    shop.catalogue.apply(await shop.ledger.write(partial(
+        admin_actions.set_service, admin_id=admin_id, service_id=service_id, key=key,
+        was_enabled=service.enabled, was_price=service.price_minor, enabled=enabled, price=price)))
     service = shop.catalogue.get(service_id)
     assert service is not None
     return admin_texts.service_set(service_id, service.enabled, service.price_minor)

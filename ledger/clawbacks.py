@@ -10,7 +10,7 @@ import sqlite3
 
 from . import errors
 from .models import Transfer
-from .ops import _transfer_by_key, ensure_user, get_payment, transfer
+from .ops import ensure_user, get_payment, transfer, transfer_by_key
 from .schema import SOURCE_ACCOUNT_BY_PROVIDER
 
 REVERSAL = "clawback_reversal"
@@ -25,7 +25,7 @@ def reverse_clawback(
     payment = get_payment(conn, provider, external_id)
     if payment is None:
         raise errors.PaymentNotFound(f"no {provider} payment {external_id!r} is recorded")
-    existing = _transfer_by_key(conn, key)
+    existing = transfer_by_key(conn, key)
     if existing is None and not 0 < amount <= payment.refunded:
         raise errors.InvalidRequest(
             f"cannot give back {amount}: {payment.refunded} of payment {provider}:{external_id} "
@@ -55,5 +55,5 @@ def net_taken_back(conn: sqlite3.Connection, payment_id: int, clawback_prefix: s
 
 def given_back(conn: sqlite3.Connection, key: str) -> int:
     """The amount the reversal `key` gave back, 0 if there is none."""
-    found = _transfer_by_key(conn, key)
+    found = transfer_by_key(conn, key)
     return found.amount if found is not None and found.kind == REVERSAL else 0

@@ -25,7 +25,7 @@ from .models import (
     Purchase,
     Transfer,
 )
-from .schema import ADJUSTMENTS, PAYABLE_GRID, REVENUE_COMMISSION, SOURCE_ACCOUNT_BY_PROVIDER
+from .schema import PAYABLE_GRID, REVENUE_COMMISSION, SOURCE_ACCOUNT_BY_PROVIDER
 from .store import Store
 
 T = TypeVar("T")
@@ -190,12 +190,10 @@ class Ledger:
         """An admin adjustment: a positive amount credits the user, a negative one debits."""
         if type(amount) is not int or amount == 0:
             raise errors.InvalidRequest(f"adjustment must be a non-zero whole number, not {amount!r}")
-        if not reason.strip():
-            raise errors.InvalidRequest("an adjustment needs a reason")
-        account = await self.user_account(user_id)
-        debit, credit = (ADJUSTMENTS, account) if amount > 0 else (account, ADJUSTMENTS)
-        return await self.transfer(key, debit, credit, abs(amount), kind="adjustment",
-                                   memo=f"admin {admin_id}: {reason}")
+        _amount(abs(amount))
+        op = partial(ops.adjust, now=self._now(), key=_key(key), user_id=_id(user_id, "user id"),
+                     amount=amount, admin_id=admin_id, reason=reason)
+        return await self.store.write(op)
 
     # --- holds ---
 

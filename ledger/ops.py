@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from . import errors
 from .models import Balance, Hold, Order, Payment, PaymentResult, PostResult, Purchase, Transfer
-from .schema import SOURCE_ACCOUNT_BY_PROVIDER
+from .schema import ADJUSTMENTS, SOURCE_ACCOUNT_BY_PROVIDER
 
 _TRANSFER_COLUMNS = (
     "id, key, debit_account_id, credit_account_id, amount, kind, memo, order_id, hold_id, "
@@ -108,7 +108,8 @@ def _credit(conn: sqlite3.Connection, account_id: int, amount: int) -> int:
 # --- transfers --------------------------------------------------------------------------------
 
 
-def _transfer_by_key(conn: sqlite3.Connection, key: str) -> Transfer | None:
+def transfer_by_key(conn: sqlite3.Connection, key: str) -> Transfer | None:
+    """The transfer made under idempotency key `key`, if any."""
     row = conn.execute(f"SELECT {_TRANSFER_COLUMNS} FROM transfers WHERE key = ?", (key,)).fetchone()
     return Transfer(*row) if row is not None else None
 
@@ -137,7 +138,7 @@ def transfer(
     overdraft: bool = False,
 ) -> Transfer:
     """Move `amount` from debit to credit, once per `key` (TigerBeetle's `exists` semantics)."""
-    existing = _transfer_by_key(conn, key)
+    existing = transfer_by_key(conn, key)
     if existing is not None:
         _same_or_conflict(
             "transfer",
@@ -171,6 +172,22 @@ def transfer(
     )
     return Transfer(cur.lastrowid, key, debit_account_id, credit_account_id, amount, kind, memo,
                     order_id, hold_id, payment_id, now)  # type: ignore[arg-type]
+
+
+def adjust(
+    conn: sqlite3.Connection, now: int, key: str, user_id: int, amount: int, admin_id: int,
+    reason: str,
+) -> Transfer:
+    """An admin adjustment, once per `key`: a positive amount credits the user from the
+    adjustments account, a negative one debits (never below what the user has available)."""
+    if type(amount) is not int or amount == 0:
+        raise errors.InvalidRequest(f"adjustment must be a non-zero whole number, not {amount!r}")
+    if not reason.strip():
+        raise errors.InvalidRequest("an adjustment needs a reason")
+    account = ensure_user(conn, now, user_id)
+    debit, credit = (ADJUSTMENTS, account) if amount > 0 else (account, ADJUSTMENTS)
+    return transfer(conn, now, key, debit, credit, abs(amount), "adjustment",
+                    f"admin {admin_id}: {reason}")
 
 
 # --- holds (two-phase transfers) --------------------------------------------------------------
@@ -453,7 +470,7 @@ def clawback(
     payment = get_payment(conn, provider, external_id)
     if payment is None:
         raise errors.PaymentNotFound(f"no {provider} payment {external_id!r} is recorded")
-    existing = _transfer_by_key(conn, key)
+    existing = transfer_by_key(conn, key)
     if existing is None and payment.refunded + amount > payment.amount:
         raise errors.InvalidRequest(
             f"cannot take back {amount}: payment {provider}:{external_id} was {payment.amount} "

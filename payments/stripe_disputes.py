@@ -51,7 +51,7 @@ def apply_dispute(conn: sqlite3.Connection, now: int, event: StripeEvent, paymen
 
     if status in INQUIRY_STATUSES and not event.withdrawn:
         told("inquiry", notices.dispute_inquiry(payment.order_id, amount))
-    taken = ops._transfer_by_key(conn, key)
+    taken = ops.transfer_by_key(conn, key)
     if event.withdrawn and taken is None:
         remaining = payment.amount - _refunded(conn, payment)
         take = min(amount, remaining)

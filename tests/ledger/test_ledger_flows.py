@@ -1,14 +1,26 @@
 """The business operations that span several ledger steps, each through a real SQLite file:
-the savepoint a refused step rolls back to, finding a payment by any reference."""
+the savepoint a refused step rolls back to, finding a payment by any reference, an admin's
+adjustment, retry, cancel and catalogue change, each with its admin log entry."""
 
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from ledger import InsufficientFunds, Ledger, ops
+from ledger import (
+    PAYABLE_GRID,
+    InsufficientFunds,
+    InvalidRequest,
+    Ledger,
+    admin_actions,
+    admin_state,
+    ops,
+)
+from ledger import deployments as jobs
+from ledger.admin_state import AdminRequest
 from ledger.savepoint import savepoint
 
 from .helpers import dump, fund, rows
@@ -57,3 +69,125 @@ async def test_a_payment_is_found_by_its_id_or_the_providers_id(ledger: Ledger) 
     assert await ledger.find_payment("0") is None
     assert await ledger.find_payment("no-such-charge") is None
     assert await ledger.find_payment(str(2**63)) is None  # not an id SQLite could hold
+
+
+# --- an admin's adjustment -------------------------------------------------------------------
+
+
+async def _request(ledger: Ledger, key: str, params: dict) -> AdminRequest:
+    opened = await ledger.write(lambda conn, now: admin_state.open_request(
+        conn, now, key, 77, "adjust", params, 77))
+    return opened.request
+
+
+async def test_an_adjustment_commits_with_its_log_and_message_and_replays_the_first(
+    ledger: Ledger, db_path: Path
+) -> None:
+    await fund(ledger, 1, 100)
+    request = await _request(ledger, "cmd:1", {"user_id": 1, "amount": -40, "reason": "dup"})
+    adjust = partial(admin_actions.adjust_balance, request=request, user_id=1, amount=-40,
+                     reason="dup")
+    first = await ledger.write(adjust)
+    assert first is not None and first.new
+    assert (first.amount, first.balance.available, first.transfer.memo) == (-40, 60, "admin 77: dup")
+    assert rows(db_path, "SELECT action, target FROM admin_log") == [("debit", "user 1")]
+    assert rows(db_path, "SELECT chat_id, text FROM notifications") == [
+        (1, "ℹ️ 0.40 TFC was taken from your balance by the shop: dup. Available now: 0.60 TFC.")]
+    assert rows(db_path, "SELECT state FROM admin_requests") == [("done",)]
+    before = dump(db_path)
+    again = await ledger.write(adjust)
+    assert again is not None and not again.new and again.transfer == first.transfer
+    assert dump(db_path) == before
+
+
+async def test_a_refused_adjustment_changes_nothing_and_its_refusal_is_logged_once(
+    ledger: Ledger, db_path: Path
+) -> None:
+    await fund(ledger, 1, 100)
+    request = await _request(ledger, "cmd:2", {"user_id": 1, "amount": -500, "reason": "x"})
+    before = dump(db_path)
+    with pytest.raises(InsufficientFunds):
+        await ledger.write(partial(admin_actions.adjust_balance, request=request, user_id=1,
+                                   amount=-500, reason="x"))
+    assert dump(db_path) == before
+    refuse = partial(admin_actions.refuse, request=request, action="adjust.refused",
+                     target="user 1", reason="no cover", result="❌ Refused: no cover")
+    await ledger.write(refuse)
+    await ledger.write(refuse)
+    assert rows(db_path, "SELECT action, detail FROM admin_log") == [("adjust.refused", "no cover")]
+    assert rows(db_path, "SELECT state, result FROM admin_requests") == [
+        ("failed", "❌ Refused: no cover")]
+    # A closed request does not run: nothing is credited by a late tap.
+    late = await ledger.write(partial(admin_actions.adjust_balance, request=request, user_id=1,
+                                      amount=500, reason="x"))
+    assert late is None
+    assert (await ledger.balance(1)).available == 100
+
+
+# --- an admin's retry, cancel and catalogue change --------------------------------------------
+
+
+async def _failed_deployment(ledger: Ledger, user_id: int, price: int) -> int:
+    order = await ledger.create_order(f"o:{user_id}", user_id, "purchase", price, "vm-small")
+    bought = await ledger.purchase(order.id, user_id)
+    await ledger.write(lambda conn, now: jobs.complete_failure(conn, now, bought.deployment_id, "grid"))
+    return bought.deployment_id
+
+
+async def test_a_retry_holds_the_price_again_once_and_a_refused_one_changes_nothing(
+    ledger: Ledger, db_path: Path
+) -> None:
+    await fund(ledger, 1, 100)
+    deployment_id = await _failed_deployment(ledger, 1, 80)
+    await ledger.transfer("spend", await ledger.user_account(1), PAYABLE_GRID, 50)
+    request = await _request(ledger, "cmd:retry", {"deployment_id": deployment_id})
+    retry = partial(admin_actions.retry_deployment, request=request, deployment_id=deployment_id,
+                    hold_ttl_s=3600)
+    before = dump(db_path)
+    with pytest.raises(InsufficientFunds):  # 50 available, 80 to hold
+        await ledger.write(retry)
+    assert dump(db_path) == before
+    await fund(ledger, 1, 30, external_id="more")
+    dep = await ledger.write(retry)
+    assert dep is not None and dep.state == "queued"
+    assert (await ledger.balance(1)).held == 80
+    assert rows(db_path, "SELECT action FROM admin_log") == [("retry",)]
+    after = dump(db_path)
+    assert await ledger.write(retry) is None
+    assert dump(db_path) == after
+
+
+async def test_a_cancel_with_a_refund_choice_runs_once(ledger: Ledger, db_path: Path) -> None:
+    await fund(ledger, 1, 100)
+    order = await ledger.create_order("o:queued", 1, "purchase", 60, "vm-small")
+    bought = await ledger.purchase(order.id, 1)
+    request = await _request(ledger, "cmd:cancel", {"deployment_id": bought.deployment_id})
+    with pytest.raises(InvalidRequest):
+        await ledger.write(partial(admin_actions.cancel_deployment, request=request,
+                                   deployment_id=bought.deployment_id, refund="half",
+                                   commission_ppm=100_000))
+    cancel = partial(admin_actions.cancel_deployment, request=request,
+                     deployment_id=bought.deployment_id, refund="none", commission_ppm=100_000)
+    done = await ledger.write(cancel)
+    assert done is not None and done.refund == 0
+    assert (await ledger.balance(1)).available == 100  # the queued one's hold is released
+    assert rows(db_path, "SELECT action, detail FROM admin_log") == [
+        ("cancel", "was queued; refund none 0.00 TFC")]
+    after = dump(db_path)
+    assert await ledger.write(cancel) is None
+    assert dump(db_path) == after
+
+
+async def test_a_catalogue_change_is_logged_only_when_it_changes_something(
+    ledger: Ledger, db_path: Path
+) -> None:
+    change = partial(admin_actions.set_service, admin_id=77, service_id="vm-small", key=None,
+                     was_enabled=True, was_price=500, enabled=False)
+    overrides = await ledger.write(change)
+    assert overrides["vm-small"].enabled is False
+    await ledger.write(change)
+    assert rows(db_path, "SELECT action, target, detail FROM admin_log") == [
+        ("service", "vm-small", "enabled=False (was on, 5.00 TFC)")]
+    with pytest.raises(InvalidRequest):
+        await ledger.write(partial(change, enabled=None, price=0))
+    assert (await ledger.read(admin_state.service_overrides))["vm-small"].price is None
