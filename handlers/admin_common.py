@@ -25,7 +25,7 @@ from ledger.queries import account_of_user
 
 from . import admin_texts, texts
 from .callbacks import INT, SLUG, encode, register_action
-from .common import answer, pressed
+from .common import answer, pressed, refuse
 from .deps import CustomContext, Shop
 
 log = logging.getLogger("gridshop.admin")
@@ -240,8 +240,8 @@ async def confirm(update: Update, context: CustomContext) -> None:
     async with _lock(shop, request_id):
         try:
             request = await shop.ledger.read(lambda conn: state.get_request(conn, request_id))
-        except state.RequestNotFound:
-            await answer(query, texts.ANSWER_INVALID, alert=True)
+        except state.RequestNotFound as exc:
+            await refuse(query, exc)
             return
         if request.state != "pending":
             await answer(query, admin_texts.answer_already(request.state))

@@ -17,7 +17,6 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from core.catalog import Service
 from grid.capacity import service_has_capacity
 from ledger import (
-    AccountInDebt,
     Balance,
     InsufficientFunds,
     LedgerError,
@@ -36,9 +35,11 @@ from .common import (
     pressed,
     pressed_order,
     pressed_service,
+    refuse,
     show,
 )
 from .deps import CustomContext, Shop
+from .errors import TRY_AGAIN_ANSWERS
 from .sshkey import key_or_ask
 from .status import send_status_message
 
@@ -81,8 +82,8 @@ async def buy(update: Update, context: CustomContext) -> None:
     try:
         order = await shop.ledger.create_order(
             f"buy:{user_id}:{message_id}:{service.id}", user_id, "purchase", service.price_minor, service.id)
-    except LedgerError:
-        await answer(query, texts.ANSWER_TRY_LATER, alert=True)
+    except LedgerError as exc:
+        await refuse(query, exc, TRY_AGAIN_ANSWERS)
         return
     if order.state in PAID_STATES or order.state != "open":
         await payable_order(query, shop, order.id)  # answers why
@@ -141,16 +142,11 @@ async def confirm(update: Update, context: CustomContext) -> None:
 
     try:
         bought, new = await shop.ledger.write(place)
-    except AccountInDebt:
-        await answer(query, texts.ANSWER_IN_DEBT, alert=True)
-        return
-    except InsufficientFunds:
-        balance = await shop.ledger.balance(query.from_user.id)
-        await answer(query, texts.ANSWER_NOT_ENOUGH, alert=True)
-        await show(update, texts.insufficient(order, balance), payment_markup(shop, order, balance))
-        return
-    except OrderStateError:
-        await answer(query, texts.ANSWER_ALREADY_PAID, alert=True)
+    except (InsufficientFunds, OrderStateError) as exc:
+        await refuse(query, exc)
+        if type(exc) is InsufficientFunds:
+            balance = await shop.ledger.balance(query.from_user.id)
+            await show(update, texts.insufficient(order, balance), payment_markup(shop, order, balance))
         return
     if not new:  # the other tap of a double tap bought it
         await answer(query, texts.ANSWER_ALREADY_BOUGHT)
@@ -182,8 +178,8 @@ async def offer_shortfall(update: Update, query: CallbackQuery, shop: Shop, pric
         return
     try:
         topup = await shop.ledger.create_order(key(lack), query.from_user.id, "topup", lack)
-    except LedgerError:
-        await answer(query, texts.ANSWER_TRY_LATER, alert=True)
+    except LedgerError as exc:
+        await refuse(query, exc, TRY_AGAIN_ANSWERS)
         return
     if topup.state != "open":
         await payable_order(query, shop, topup.id)  # answers why
@@ -200,8 +196,8 @@ async def cancel_order(update: Update, context: CustomContext) -> None:
     query, _, shop, order = got
     try:
         order = await shop.ledger.set_order_state(order.id, "cancelled", ("open",))
-    except OrderStateError:
-        await answer(query, texts.ANSWER_ALREADY_PAID, alert=True)
+    except OrderStateError as exc:
+        await refuse(query, exc)
         return
     await answer(query)
     await show(update, texts.order_cancelled(order), keyboards.back_to_menu())

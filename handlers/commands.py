@@ -13,8 +13,9 @@ from ledger import deployments as jobs
 
 from . import keyboards, texts
 from .buy import has_capacity, payment_markup
-from .common import answer, list_user, parse, service_name, show
+from .common import answer, list_user, parse, refuse, service_name, show
 from .deps import CustomContext
+from .errors import ORDER_ID_ANSWERS
 from .topup import AWAITING_AMOUNT
 
 HISTORY_PAGE = 10
@@ -143,8 +144,8 @@ async def order_button(update: Update, context: CustomContext) -> None:
     shop = context.shop
     try:
         order = await shop.ledger.get_order(data.int_arg(0))
-    except (OrderNotFound, InvalidRequest):  # InvalidRequest: id 0, which no order has
-        await answer(query, texts.ANSWER_UNKNOWN_ORDER, alert=True)
+    except (OrderNotFound, InvalidRequest) as exc:
+        await refuse(query, exc, ORDER_ID_ANSWERS)
         return
     if order.user_id != query.from_user.id:
         await answer(query, texts.ANSWER_NOT_YOURS, alert=True)

@@ -9,11 +9,12 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest, TelegramError
 
 from core.catalog import Service
-from ledger import InvalidRequest, Order, OrderNotFound
+from ledger import InvalidRequest, LedgerError, Order, OrderNotFound
 
 from . import texts
 from .callbacks import Callback, CallbackError, decode
 from .deps import CustomContext, Shop
+from .errors import ORDER_ID_ANSWERS, Answers, refusal_answer
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,11 @@ async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool =
         await query.answer(text=text, show_alert=alert)
     except TelegramError as exc:
         log.info("could not answer callback query %s: %s", query.id, exc)
+
+
+async def refuse(query: CallbackQuery, exc: LedgerError, answers: Answers | None = None) -> None:
+    """Answer a button the ledger refused with the table's alert (handlers.errors)."""
+    await answer(query, refusal_answer(exc, answers), alert=True)
 
 
 async def parse(update: Update) -> tuple[CallbackQuery, Callback] | None:
@@ -108,8 +114,8 @@ async def payable_order(query: CallbackQuery, shop: Shop, order_id: int) -> Orde
     """The order if the presser owns it and it is still open; otherwise answer why and None."""
     try:
         order = await shop.ledger.get_order(order_id)
-    except (OrderNotFound, InvalidRequest):  # InvalidRequest: id 0, which no order has
-        await answer(query, texts.ANSWER_UNKNOWN_ORDER, alert=True)
+    except (OrderNotFound, InvalidRequest) as exc:
+        await refuse(query, exc, ORDER_ID_ANSWERS)
         return None
     if order.user_id != query.from_user.id:
         await answer(query, texts.ANSWER_NOT_YOURS, alert=True)

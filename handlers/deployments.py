@@ -14,15 +14,16 @@ import sqlite3
 from telegram import CallbackQuery, Update
 
 from grid.periods import cancel_deployment
-from ledger import AccountInDebt, InsufficientFunds
+from ledger import InsufficientFunds
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentNotFound, DeploymentRecord, DeploymentStateError
 
 from . import keyboards, texts
 from .buy import offer_shortfall
 from .callbacks import INT, Callback, register_action
-from .common import answer, list_user, pressed, show
+from .common import answer, list_user, pressed, refuse, show
 from .deps import CustomContext, Shop
+from .errors import RENEW_ANSWERS
 
 __all__ = [
     "ACTIONS", "ask_cancel", "auto_renew", "confirm_cancel", "deployments", "details", "renew",
@@ -78,8 +79,8 @@ async def _pressed_deployment(
     deployment_id, user_id = data.int_arg(0), query.from_user.id
     try:
         dep = await shop.ledger.read(lambda conn: jobs.get(conn, deployment_id, user_id))
-    except DeploymentNotFound:
-        await answer(query, texts.ANSWER_UNKNOWN_DEPLOYMENT, alert=True)
+    except DeploymentNotFound as exc:
+        await refuse(query, exc)
         return None
     return query, data, shop, dep
 
@@ -127,19 +128,11 @@ async def renew(update: Update, context: CustomContext) -> None:
 
     try:
         renewed, fresh = await shop.ledger.write(op)
-    except InsufficientFunds:
-        balance = await shop.ledger.balance(user_id)
-        await answer(query, texts.ANSWER_NOT_ENOUGH, alert=True)
-        await show(update, texts.renew_short(dep, price, balance), keyboards.renew_topup(dep))
-        return
-    except AccountInDebt:
-        await answer(query, texts.ANSWER_IN_DEBT, alert=True)
-        return
-    except DeploymentNotFound:
-        await answer(query, texts.ANSWER_UNKNOWN_DEPLOYMENT, alert=True)
-        return
-    except DeploymentStateError:
-        await answer(query, texts.ANSWER_STALE_RENEW, alert=True)
+    except (InsufficientFunds, DeploymentNotFound, DeploymentStateError) as exc:
+        await refuse(query, exc, RENEW_ANSWERS)
+        if isinstance(exc, InsufficientFunds):
+            balance = await shop.ledger.balance(user_id)
+            await show(update, texts.renew_short(dep, price, balance), keyboards.renew_topup(dep))
         return
     if not fresh:
         await answer(query, texts.ANSWER_ALREADY_RENEWED)
@@ -160,11 +153,8 @@ async def auto_renew(update: Update, context: CustomContext) -> None:
     try:
         dep = await shop.ledger.write(
             lambda conn, now: jobs.set_auto_renew(conn, now, deployment_id, on, user_id))
-    except DeploymentNotFound:
-        await answer(query, texts.ANSWER_UNKNOWN_DEPLOYMENT, alert=True)
-        return
-    except DeploymentStateError:
-        await answer(query, texts.ANSWER_DEPLOYMENT_CLOSED, alert=True)
+    except (DeploymentNotFound, DeploymentStateError) as exc:
+        await refuse(query, exc)
         return
     await answer(query, texts.ANSWER_AUTO_RENEW_ON if on else texts.ANSWER_AUTO_RENEW_OFF)
     await _show_details(update, shop, dep)
@@ -216,8 +206,8 @@ async def confirm_cancel(update: Update, context: CustomContext) -> None:
         else:
             result = await shop.ledger.write(
                 lambda conn, now: jobs.request_cancel(conn, now, dep.id, CANCEL_REASON, user_id))
-    except DeploymentNotFound:
-        await answer(query, texts.ANSWER_UNKNOWN_DEPLOYMENT, alert=True)
+    except DeploymentNotFound as exc:
+        await refuse(query, exc)
         return
     except DeploymentStateError:
         # It moved on between the read and the write (the worker claimed it, say).

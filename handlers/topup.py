@@ -12,8 +12,9 @@ from core.money import MoneyError, parse_tfc
 from ledger import LedgerError
 
 from . import keyboards, texts
-from .common import answer, pressed, show
+from .common import answer, pressed, refuse, show
 from .deps import CustomContext, Shop
+from .errors import TRY_AGAIN_ANSWERS
 
 AWAITING_AMOUNT = "awaiting_topup_amount"
 
@@ -88,9 +89,9 @@ async def _offer(update: Update, context: CustomContext, shop: Shop, key: str,
     assert user is not None
     try:
         order = await shop.ledger.create_order(key, user.id, "topup", amount)
-    except LedgerError:
+    except LedgerError as exc:
         if update.callback_query is not None:
-            await answer(update.callback_query, texts.ANSWER_TRY_LATER, alert=True)
+            await refuse(update.callback_query, exc, TRY_AGAIN_ANSWERS)
         return
     if update.callback_query is not None:
         await answer(update.callback_query)
