@@ -1,10 +1,11 @@
 """/broadcast <text>: a message to every user who has not blocked the bot, through the outbox.
 
-On confirm, one transaction queues a message per user (key `broadcast:<request>:<user>`, so a
-second tap or a re-delivered update queues nothing twice), each due at `i // rate` seconds from
-now: the outbox worker (payments.notifier) then sends at most `rate` a second, which keeps the
-bot under Telegram's ~30 messages/s overall with room for receipts and replies; PTB's
-AIORateLimiter is the second guard. Messages queued by payments are due at once and so are not
+On confirm, `ledger.broadcasts` queues a message per user in chunks, one write each (key
+`broadcast:<request>:<user>`, so a second tap or a re-delivered update queues nothing twice),
+each due at `i // rate` seconds from now: the outbox worker (payments.notifier) then sends at
+most `rate` a second, which keeps the bot under Telegram's ~30 messages/s overall with room for
+receipts and replies; PTB's AIORateLimiter is the second guard. A restart resumes queuing where
+the last chunk ended. Messages queued by payments are due at once and so are not
 stuck behind a long broadcast. A progress task edits the admin's message as it goes and ends
 with the exact counts: sent, blocked (the user blocked the bot since), failed.
 """
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-from dataclasses import dataclass
 from functools import partial
 
 from telegram import Bot, Update
@@ -22,7 +21,8 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application
 
 from ledger import admin_state as state
-from ledger import adminlog, outbox, users
+from ledger import broadcasts, users
+from ledger.broadcasts import Progress
 
 from . import admin_texts
 from .admin_common import RunResult, Usage, admin_command, ask, command_key, runner
@@ -31,42 +31,6 @@ from .deps import CustomContext, Shop
 log = logging.getLogger("gridshop.admin")
 
 MAX_LENGTH = 4000
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    total: int
-    sent: int
-    blocked: int
-    failed: int
-
-    @property
-    def pending(self) -> int:
-        return self.total - self.sent - self.blocked - self.failed
-
-
-def key_prefix(request_id: int) -> str:
-    return f"broadcast:{request_id}:"
-
-
-def progress(conn: sqlite3.Connection, request_id: int) -> Progress:
-    prefix = key_prefix(request_id)
-    # A range on the unique key index: every key with this prefix (';' follows ':').
-    counts = dict(conn.execute(
-        "SELECT state, count(*) FROM notifications WHERE key >= ? AND key < ? GROUP BY state",
-        (prefix, prefix[:-1] + ";"),
-    ).fetchall())
-    return Progress(sum(counts.values()), counts.get("sent", 0), counts.get("blocked", 0), counts.get("failed", 0))
-
-
-def queue(conn: sqlite3.Connection, now: int, request_id: int, text: str, rate: float) -> int:
-    """Queue the broadcast to every reachable user, `rate` a second; returns how many."""
-    recipients = users.reachable_ids(conn)
-    per_second = max(1, int(rate))
-    for index, user_id in enumerate(recipients):
-        outbox.enqueue(conn, now, user_id, text, key=f"{key_prefix(request_id)}{user_id}",
-                       delay_s=index // per_second)
-    return len(recipients)
 
 
 def progress_text(request_id: int, p: Progress, done: bool) -> str:
@@ -101,19 +65,21 @@ async def run_broadcast(update: Update, context: CustomContext, request: state.A
     text = str(request.params["text"])
     rate = shop.broadcast_rate
 
-    def write(conn: sqlite3.Connection, now: int) -> int | None:
-        if not state.finish_request(conn, now, request.id, "done", "queued"):
-            return None
-        count = queue(conn, now, request.id, text, rate)
-        adminlog.record(conn, now, request.admin_id, "broadcast", f"{count} users",
-                        text[:200], key=request.key)
-        return count
-
-    count = await shop.ledger.write(write)
-    if count is None:
+    queued = await shop.ledger.write(partial(broadcasts.start, request=request, text=text, rate=rate))
+    if queued is None:
         return admin_texts.ALREADY_DONE
+    queued = await queue_rest(shop, request.id, text, queued)
     start_progress(context.application, shop, request.id, request.chat_id, request.prompt_message_id)
-    return progress_text(request.id, Progress(count, 0, 0, 0), count == 0)
+    return progress_text(request.id, Progress(queued.count, 0, 0, 0), queued.count == 0)
+
+
+async def queue_rest(shop: Shop, request_id: int, text: str,
+                     queued: broadcasts.Queued | None = None) -> broadcasts.Queued:
+    """Queue the broadcast's remaining chunks, one write each, so other writes pass between."""
+    while queued is None or not queued.complete:
+        queued = await shop.ledger.write(partial(broadcasts.queue_next, request_id=request_id,
+                                                 text=text, rate=shop.broadcast_rate))
+    return queued
 
 
 def start_progress(application: Application, shop: Shop, request_id: int, chat_id: int,  # type: ignore[type-arg]
@@ -132,8 +98,8 @@ async def follow(bot: Bot, shop: Shop, request_id: int, chat_id: int, message_id
     # Let the confirm handler's own edit of this message land first.
     await asyncio.sleep(every_s)
     while True:
-        p = await shop.ledger.read(lambda conn: progress(conn, request_id))
-        done = p.pending == 0
+        p = await shop.ledger.read(partial(broadcasts.progress, request_id=request_id))
+        done = p.finished
         text = progress_text(request_id, p, done)
         if text != shown:
             try:
@@ -156,5 +122,7 @@ async def follow(bot: Bot, shop: Shop, request_id: int, chat_id: int, message_id
 async def resume(application: Application, shop: Shop) -> None:  # type: ignore[type-arg]
     """After a restart: follow again every broadcast whose progress had not finished."""
     for request in await shop.ledger.read(lambda conn: state.requests_by_action(conn, "broadcast", "done")):
+        if request.result == broadcasts.QUEUING:
+            await queue_rest(shop, request.id, str(request.params["text"]))
         if not request.result.startswith(admin_texts.BROADCAST_MARK):
             start_progress(application, shop, request.id, request.chat_id, request.prompt_message_id)

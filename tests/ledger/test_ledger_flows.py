@@ -1,6 +1,7 @@
 """The business operations that span several ledger steps, each through a real SQLite file:
 the savepoint a refused step rolls back to, finding a payment by any reference, an admin's
-adjustment, retry, cancel and catalogue change, each with its admin log entry."""
+adjustment, retry, cancel and catalogue change, each with its admin log entry, a broadcast
+queued in chunks."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from ledger import (
     Ledger,
     admin_actions,
     admin_state,
+    broadcasts,
     ops,
+    users,
 )
 from ledger import deployments as jobs
 from ledger.admin_state import AdminRequest
@@ -191,3 +194,36 @@ async def test_a_catalogue_change_is_logged_only_when_it_changes_something(
     with pytest.raises(InvalidRequest):
         await ledger.write(partial(change, enabled=None, price=0))
     assert (await ledger.read(admin_state.service_overrides))["vm-small"].price is None
+
+
+# --- a broadcast, queued in chunks ------------------------------------------------------------
+
+
+async def test_a_broadcast_is_queued_in_chunks_once_each_in_user_order(
+    ledger: Ledger, db_path: Path
+) -> None:
+    def seed(conn: sqlite3.Connection, now: int) -> None:
+        for user_id in range(1, 9):
+            users.upsert(conn, now, user_id, None, "U")
+        users.set_blocked(conn, now, 5, True)
+
+    await ledger.write(seed)
+    request = (await ledger.write(lambda conn, now: admin_state.open_request(
+        conn, now, "cmd:bc", 77, "broadcast", {"text": "hi"}, 77))).request
+    first = await ledger.write(partial(broadcasts.start, request=request, text="hi", rate=2, chunk=3))
+    assert first == broadcasts.Queued(3, False)
+    assert (await ledger.read(partial(broadcasts.progress, request_id=request.id))).queuing
+    assert await ledger.write(partial(broadcasts.start, request=request, text="hi", rate=2,
+                                      chunk=3)) is None  # a second tap queues nothing
+    step = partial(broadcasts.queue_next, request_id=request.id, text="hi", rate=2, chunk=3)
+    assert await ledger.write(step) == broadcasts.Queued(6, False)
+    assert await ledger.write(step) == broadcasts.Queued(7, True)
+    queued = rows(db_path, "SELECT chat_id, next_attempt_at - created_at FROM notifications "
+                           "ORDER BY chat_id")
+    assert queued == [(1, 0), (2, 0), (3, 1), (4, 1), (6, 2), (7, 2), (8, 3)]  # 2 a second
+    assert rows(db_path, "SELECT action, target FROM admin_log") == [("broadcast", "7 users")]
+    done = await ledger.read(partial(broadcasts.progress, request_id=request.id))
+    assert (done.total, done.pending, done.queuing, done.finished) == (7, 7, False, False)
+    before = dump(db_path)
+    assert await ledger.write(step) == broadcasts.Queued(7, True)  # a replay after a restart
+    assert dump(db_path) == before
