@@ -9,8 +9,8 @@ sends one status message). A service the grid has no room for is refused before 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
+from functools import partial
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 
@@ -22,7 +22,6 @@ from ledger import (
     LedgerError,
     Order,
     OrderStateError,
-    Purchase,
     ops,
 )
 from payments.telegram_invoices import stars_for
@@ -134,26 +133,23 @@ async def confirm(update: Update, context: CustomContext) -> None:
         return
     if not await ready_to_sell(query, shop, service):
         return
-    user_id, hold_ttl_s = query.from_user.id, shop.ledger.hold_ttl_s
-
-    def place(conn: sqlite3.Connection, now: int) -> tuple[Purchase, bool]:
-        new = ops.get_order(conn, order.id).state in ("open", "paid")
-        return ops.purchase(conn, now, order.id, user_id, now + hold_ttl_s), new
-
     try:
-        bought, new = await shop.ledger.write(place)
+        placed = await shop.ledger.write(partial(
+            ops.place_purchase, order_id=order.id, user_id=query.from_user.id,
+            hold_ttl_s=shop.ledger.hold_ttl_s))
     except (InsufficientFunds, OrderStateError) as exc:
         await refuse(query, exc)
         if type(exc) is InsufficientFunds:
             balance = await shop.ledger.balance(query.from_user.id)
             await show(update, texts.insufficient(order, balance), payment_markup(shop, order, balance))
         return
-    if not new:  # the other tap of a double tap bought it
+    bought = placed.purchase
+    if not placed.new:  # the other tap of a double tap bought it
         await answer(query, texts.ANSWER_ALREADY_BOUGHT)
         return
     await answer(query, texts.ANSWER_BOUGHT)
     await show(update, texts.purchased(service.name, bought.order, bought.deployment_id, bought.balance))
-    chat_id = query.message.chat.id if query.message is not None else user_id
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
     await send_status_message(context.bot, shop, chat_id, bought.deployment_id, service.id)
 
 

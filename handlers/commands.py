@@ -5,6 +5,8 @@ to. /deployments lives in `handlers.deployments`.
 
 from __future__ import annotations
 
+from functools import partial
+
 from telegram import Update
 from telegram.constants import ChatMemberStatus
 
@@ -42,10 +44,9 @@ async def chat_member(update: Update, context: CustomContext) -> None:
     blocked = change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
     user = change.from_user
     shop = context.shop
-    await shop.ledger.write(lambda conn, now: (
-        users.upsert(conn, now, user.id, user.username, user.first_name, user.language_code),
-        users.set_blocked(conn, now, user.id, blocked),
-    ))
+    await shop.ledger.write(partial(
+        users.record_membership, user_id=user.id, username=user.username,
+        first_name=user.first_name, language=user.language_code, blocked=blocked))
     shop.seen_users.pop(user.id, None)
 
 

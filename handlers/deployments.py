@@ -9,7 +9,7 @@ nothing and buttons keep working after a restart. Renewing is idempotent per per
 from __future__ import annotations
 
 import re
-import sqlite3
+from functools import partial
 
 from telegram import CallbackQuery, Update
 
@@ -119,22 +119,18 @@ async def renew(update: Update, context: CustomContext) -> None:
         await answer(query, texts.ANSWER_DEPLOYMENT_CLOSED, alert=True)
         return
     user_id = query.from_user.id
-
-    def op(conn: sqlite3.Connection, now: int) -> tuple[DeploymentRecord, bool]:
-        fresh = jobs.get(conn, dep.id, user_id).expires_at == seen_expiry
-        renewed = jobs.renew(conn, now, dep.id, commission_ppm=shop.ledger.commission_ppm, price=price,
-                             period_days=days, for_expires_at=seen_expiry, user_id=user_id, notify=False)
-        return renewed, fresh
-
     try:
-        renewed, fresh = await shop.ledger.write(op)
+        renewal = await shop.ledger.write(partial(
+            jobs.renew_for_user, deployment_id=dep.id, user_id=user_id, seen_expires_at=seen_expiry,
+            price=price, period_days=days, commission_ppm=shop.ledger.commission_ppm))
     except (InsufficientFunds, DeploymentNotFound, DeploymentStateError) as exc:
         await refuse(query, exc, RENEW_ANSWERS)
         if isinstance(exc, InsufficientFunds):
             balance = await shop.ledger.balance(user_id)
             await show(update, texts.renew_short(dep, price, balance), keyboards.renew_topup(dep))
         return
-    if not fresh:
+    renewed = renewal.deployment
+    if not renewal.new:
         await answer(query, texts.ANSWER_ALREADY_RENEWED)
         await _show_details(update, shop, renewed)
         return

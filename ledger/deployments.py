@@ -422,6 +422,30 @@ def renew(
     return get(conn, deployment_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """A renewal a user asked for: the deployment after it; `new` is False when the period the
+    user saw had been renewed already (a double tap), which charged nothing again."""
+
+    deployment: DeploymentRecord
+    new: bool
+
+
+def renew_for_user(
+    conn: sqlite3.Connection, now: int, deployment_id: int, *, user_id: int, seen_expires_at: int,
+    price: int, period_days: int, commission_ppm: int,
+) -> Renewal:
+    """The user's Renew button: one more period of their deployment at `price`, once for the
+    expiry they saw. Refused with InsufficientFunds or AccountInDebt (nothing written) when the
+    balance does not cover it, DeploymentStateError when it is not running or the button is
+    out of date, DeploymentNotFound when it is not theirs."""
+    new = get(conn, deployment_id, user_id).expires_at == seen_expires_at
+    renewed = renew(conn, now, deployment_id, commission_ppm=commission_ppm, price=price,
+                    period_days=period_days, for_expires_at=seen_expires_at, user_id=user_id,
+                    notify=False)
+    return Renewal(renewed, new)
+
+
 def mark_warned(conn: sqlite3.Connection, now: int, deployment_id: int, price: int) -> bool:
     """Warn the user once per period that the deployment expires soon; False if not due."""
     dep = get(conn, deployment_id)

@@ -119,6 +119,15 @@ class Purchase:
 
 
 @dataclass(frozen=True, slots=True)
+class Placed:
+    """A purchase asked for from the balance; `new` is False when this order had been placed
+    already (the other tap of a double tap), which held nothing again."""
+
+    purchase: Purchase
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One line of an account's history, from that account's side: `amount` is signed."""
 

@@ -12,7 +12,17 @@ import sqlite3
 from collections.abc import Sequence
 
 from . import errors
-from .models import Balance, Hold, Order, Payment, PaymentResult, PostResult, Purchase, Transfer
+from .models import (
+    Balance,
+    Hold,
+    Order,
+    Payment,
+    PaymentResult,
+    Placed,
+    PostResult,
+    Purchase,
+    Transfer,
+)
 from .schema import ADJUSTMENTS, SOURCE_ACCOUNT_BY_PROVIDER
 
 _TRANSFER_COLUMNS = (
@@ -526,3 +536,12 @@ def purchase(
     )
     order = set_order_state(conn, now, order_id, "placed", ("open", "paid"))
     return Purchase(order, hold, cur.lastrowid, account_balance(conn, account_id))  # type: ignore[arg-type]
+
+
+def place_purchase(
+    conn: sqlite3.Connection, now: int, order_id: int, user_id: int, hold_ttl_s: int
+) -> Placed:
+    """The buyer's confirm button: place the purchase order from the balance (see `purchase`),
+    saying whether this call placed it or found it placed already."""
+    new = get_order(conn, order_id).state in ("open", "paid")
+    return Placed(purchase(conn, now, order_id, user_id, now + hold_ttl_s), new)

@@ -34,6 +34,15 @@ def upsert(
     )
 
 
+def record_membership(
+    conn: sqlite3.Connection, now: int, user_id: int, username: str | None, first_name: str,
+    language: str | None, blocked: bool,
+) -> None:
+    """The user blocked (`blocked`) or unblocked the bot in their private chat."""
+    upsert(conn, now, user_id, username, first_name, language)
+    set_blocked(conn, now, user_id, blocked)
+
+
 def set_ssh_key(conn: sqlite3.Connection, now: int, user_id: int, key: str | None) -> None:
     """Remember (or, with None, forget) the SSH public key put on the user's next VMs."""
     conn.execute(

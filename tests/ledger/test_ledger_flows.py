@@ -1,7 +1,7 @@
 """The business operations that span several ledger steps, each through a real SQLite file:
 the savepoint a refused step rolls back to, finding a payment by any reference, an admin's
 adjustment, retry, cancel and catalogue change, each with its admin log entry, a broadcast
-queued in chunks."""
+queued in chunks, a buyer's confirm and renew buttons."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from ledger import (
 )
 from ledger import deployments as jobs
 from ledger.admin_state import AdminRequest
+from ledger.deployments import DeploymentNotFound
 from ledger.savepoint import savepoint
 
 from .helpers import dump, fund, rows
@@ -227,3 +228,67 @@ async def test_a_broadcast_is_queued_in_chunks_once_each_in_user_order(
     before = dump(db_path)
     assert await ledger.write(step) == broadcasts.Queued(7, True)  # a replay after a restart
     assert dump(db_path) == before
+
+
+# --- the buyer's own buttons ------------------------------------------------------------------
+
+
+async def test_a_double_tapped_confirm_places_the_purchase_once(ledger: Ledger, db_path: Path) -> None:
+    await fund(ledger, 1, 100)
+    order = await ledger.create_order("o:buy", 1, "purchase", 70, "vm-small")
+    place = partial(ops.place_purchase, order_id=order.id, user_id=1, hold_ttl_s=3600)
+    first = await ledger.write(place)
+    assert first.new and first.purchase.balance.available == 30
+    after = dump(db_path)
+    again = await ledger.write(place)
+    assert not again.new and again.purchase.deployment_id == first.purchase.deployment_id
+    assert dump(db_path) == after
+    second = await ledger.create_order("o:buy2", 1, "purchase", 70, "vm-small")
+    before = dump(db_path)
+    with pytest.raises(InsufficientFunds):  # 30 available
+        await ledger.write(partial(place, order_id=second.id))
+    assert dump(db_path) == before
+
+
+async def _running(ledger: Ledger, user_id: int, price: int) -> jobs.DeploymentRecord:
+    order = await ledger.create_order(f"o:run:{user_id}", user_id, "purchase", price, "vm-small")
+    bought = await ledger.purchase(order.id, user_id)
+
+    def deploy(conn: sqlite3.Connection, now: int) -> jobs.DeploymentRecord:
+        jobs.claim_next(conn, now, 60)
+        return jobs.complete_success(conn, now, bought.deployment_id, "{}", 30,
+                                     f"settle:{bought.deployment_id}", commission_ppm=100_000)
+
+    return await ledger.write(deploy)
+
+
+async def test_a_renewal_charges_once_for_the_expiry_the_user_saw(ledger: Ledger, db_path: Path) -> None:
+    await fund(ledger, 1, 100)
+    dep = await _running(ledger, 1, 40)
+    assert dep.expires_at is not None
+    renew = partial(jobs.renew_for_user, deployment_id=dep.id, user_id=1,
+                    seen_expires_at=dep.expires_at, price=40, period_days=30, commission_ppm=100_000)
+    with pytest.raises(DeploymentNotFound):  # not user 2's
+        await ledger.write(partial(renew, user_id=2))
+    first = await ledger.write(renew)
+    assert first.new and first.deployment.expires_at == dep.expires_at + 30 * jobs.DAY_S
+    assert (await ledger.balance(1)).available == 20
+    after = dump(db_path)
+    again = await ledger.write(renew)  # the same button again: renewed already
+    assert not again.new and again.deployment == first.deployment
+    assert dump(db_path) == after
+    assert first.deployment.expires_at is not None
+    with pytest.raises(InsufficientFunds):  # 20 available, 40 to pay
+        await ledger.write(partial(renew, seen_expires_at=first.deployment.expires_at))
+    assert dump(db_path) == after
+
+
+async def test_blocking_and_unblocking_the_bot_is_remembered(ledger: Ledger) -> None:
+    member = partial(users.record_membership, user_id=5, username="ann", first_name="Ann",
+                     language="en")
+    await ledger.write(partial(member, blocked=True))
+    assert 5 not in await ledger.read(users.reachable_ids)
+    await ledger.write(partial(member, blocked=False))
+    assert 5 in await ledger.read(users.reachable_ids)
+    user = await ledger.read(lambda conn: users.get(conn, 5))
+    assert user is not None and user.username == "ann"
