@@ -17,11 +17,20 @@ from telegram.error import BadRequest, TelegramError
 
 from core import notices
 from core.money import format_stars, format_tfc
-from ledger import LedgerError, Payment, admin_actions, adminlog, ops, outbox, queries, users
+from ledger import (
+    LedgerError,
+    Payment,
+    admin_actions,
+    adminlog,
+    ops,
+    outbox,
+    queries,
+    stars_refunds,
+    users,
+)
 from ledger import admin_state as state
 from ledger import deployments as jobs
 from payments import stripe_refunds
-from payments.telegram_refunds import REFUND_MEMO, refund_key
 
 from . import admin_texts
 from .admin_common import (
@@ -251,13 +260,7 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
 
     def write(conn: sqlite3.Connection, now: int) -> str:
         if refund is None:
-            fresh = ops.get_payment(conn, "stars", payment.external_id)
-            assert fresh is not None
-            taken = 0
-            if ops.transfer_by_key(conn, refund_key(payment.external_id)) is None:
-                ops.clawback(conn, now, "stars", payment.external_id, refund_key(payment.external_id),
-                             payment.amount, REFUND_MEMO)
-                taken = payment.amount
+            taken = stars_refunds.take_back(conn, now, payment.external_id)
             refunded = format_stars(payment.provider_amount)
             where = admin_texts.refunded_by_telegram(payment.provider_amount)
         else:

@@ -7,7 +7,7 @@ with the expected Stars amount, is credited with `credit_order_payment` (the sam
 successful_payment, deduped on the charge id). Anything else unknown is kept in the ledger's
 provider_events for an admin, never silently dropped. A credited payment that Telegram lists as
 refunded but the ledger has not taken back (the refunded_payment update was lost) is clawed
-back with `clawback_star_payment`, under the same key as every other path, so once; the same
+back with `ledger.stars_refunds.clawback_missed_refund`, under the same key as every other path, so once; the same
 ledger write queues a message to the user and to each admin through the outbox, keyed on the
 charge id, so they too are queued once however often reconciliation runs.
 """
@@ -15,20 +15,19 @@ charge id, so they too are queued once however often reconciliation runs.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from telegram import Bot, StarTransaction, TransactionPartnerUser
 
-from core import notices
 from core.money import format_stars
-from ledger import Ledger, LedgerError, OrderNotFound, Transfer, ops, outbox
+from ledger import Ledger, LedgerError, OrderNotFound
+from ledger.stars_refunds import clawback_missed_refund
 
 from .payload import PayloadError, verify_payload
 from .telegram_credit import CreditResult, credit_order_payment, keep_unapplied
 from .telegram_invoices import stars_for
-from .telegram_refunds import clawback_star_payment, refund_key
 
 __all__ = ["ReconcileReport", "reconcile_star_transactions"]
 
@@ -54,31 +53,6 @@ async def _all_transactions(bot: Bot, max_pages: int) -> list[StarTransaction]:
     return found
 
 
-def _clawback_and_tell(conn: sqlite3.Connection, now: int, charge_id: str,
-                       admin_ids: Sequence[int]) -> Transfer:
-    """Take back a refund the ledger missed and queue the messages about it, in one write.
-
-    The messages go only when this write takes the payment back: if another path (the
-    refunded_payment update, an admin's refund) got there first, it told the user itself."""
-    payment = ops.get_payment(conn, "stars", charge_id)
-    missed = payment is not None and payment.refunded < payment.amount
-    transfer = clawback_star_payment(conn, now, charge_id)
-    if payment is None or not missed:
-        return transfer
-    balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    text = notices.stars_refunded(transfer.amount, transfer.order_id)
-    if balance.posted < 0:
-        text += " " + notices.now_in_debt(balance.posted)
-    key = refund_key(charge_id)
-    outbox.enqueue(conn, now, payment.user_id, text, key=key)
-    for admin_id in admin_ids:
-        outbox.enqueue(conn, now, admin_id,
-                       notices.admin_stars_refund_missed(charge_id, payment.user_id, transfer.order_id,
-                                                         transfer.amount, balance.posted),
-                       key=f"{key}:admin:{admin_id}")
-    return transfer
-
-
 async def reconcile_star_transactions(
     bot: Bot, ledger: Ledger, secret: str | bytes, *, stars_per_tfc: int, max_pages: int = 1000,
     admin_ids: Sequence[int] | None = None,
@@ -101,7 +75,7 @@ async def reconcile_star_transactions(
             if payment is not None and payment.refunded < payment.amount:
                 try:
                     await ledger.write(
-                        lambda conn, now, charge_id=tx.id: _clawback_and_tell(conn, now, charge_id, admins))
+                        partial(clawback_missed_refund, charge_id=tx.id, admin_ids=admins))
                 except LedgerError as exc:
                     log.error("Stars payment %s was refunded at Telegram, not in the ledger: %s", tx.id, exc)
                     continue

@@ -1,6 +1,6 @@
 """Refund a Telegram Stars payment: `refundStarPayment`, then the ledger clawback, once.
 
-Order of steps: Telegram first (a refused refund, e.g. CHARGE_NOT_FOUND, must not debit the
+The clawback itself is `ledger.stars_refunds` (re-exported here). Order of steps: Telegram first (a refused refund, e.g. CHARGE_NOT_FOUND, must not debit the
 user), then the clawback under the fixed key `refund:stars:<charge_id>`. Both steps are
 idempotent, so a retry after a crash between them converges: Telegram answers
 CHARGE_ALREADY_REFUNDED (counted as success) and the clawback with the same key returns the
@@ -9,13 +9,13 @@ first transfer. The clawback may leave the user in debt (credits already spent).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from telegram import Bot
 from telegram.error import BadRequest
 
-from ledger import Ledger, PaymentNotFound, Transfer, ops
+from ledger import Ledger, PaymentNotFound, Transfer
+from ledger.stars_refunds import clawback_star_payment, refund_key
 
 __all__ = [
     "RefundError", "RefundResult", "clawback_star_payment", "record_star_refund", "refund_key",
@@ -23,8 +23,6 @@ __all__ = [
 ]
 
 ALREADY_REFUNDED = "charge_already_refunded"
-# The clawback's memo is part of its idempotent content, so every path uses the same one.
-REFUND_MEMO = "Telegram Stars refund"
 
 
 class RefundError(Exception):
@@ -40,23 +38,9 @@ class RefundResult:
     transfer: Transfer
 
 
-def refund_key(charge_id: str) -> str:
-    return f"refund:stars:{charge_id}"
-
-
 def _already_refunded(exc: BadRequest) -> bool:
     # PTB rewrites the description ("Charge_already_refunded"): compare case-insensitively.
     return ALREADY_REFUNDED in exc.message.lower()
-
-
-def clawback_star_payment(conn: sqlite3.Connection, now: int, charge_id: str) -> Transfer:
-    """The clawback as a step of a `Ledger.write` (to commit it with the messages about it):
-    take back the whole payment under `refund_key`, with the one memo, once per charge id."""
-    payment = ops.get_payment(conn, "stars", charge_id)
-    if payment is None:
-        raise PaymentNotFound(f"no Stars payment {charge_id!r} is recorded")
-    return ops.clawback(conn, now, "stars", charge_id, refund_key(charge_id), payment.amount,
-                        REFUND_MEMO)
 
 
 async def record_star_refund(ledger: Ledger, charge_id: str) -> Transfer:

@@ -1,7 +1,7 @@
 """The business operations that span several ledger steps, each through a real SQLite file:
 the savepoint a refused step rolls back to, finding a payment by any reference, an admin's
 adjustment, retry, cancel and catalogue change, each with its admin log entry, a broadcast
-queued in chunks, a buyer's confirm and renew buttons."""
+queued in chunks, a buyer's confirm and renew buttons, a Stars refund taken back."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from ledger import (
     InsufficientFunds,
     InvalidRequest,
     Ledger,
+    PaymentNotFound,
     admin_actions,
     admin_state,
     broadcasts,
     ops,
+    stars_refunds,
     users,
 )
 from ledger import deployments as jobs
@@ -292,3 +294,26 @@ async def test_blocking_and_unblocking_the_bot_is_remembered(ledger: Ledger) -> 
     assert 5 in await ledger.read(users.reachable_ids)
     user = await ledger.read(lambda conn: users.get(conn, 5))
     assert user is not None and user.username == "ann"
+
+
+# --- a Stars payment refunded -----------------------------------------------------------------
+
+
+async def test_a_stars_refund_is_taken_back_once_whichever_path_comes_first(
+    ledger: Ledger, db_path: Path
+) -> None:
+    await ledger.record_payment("stars", "ch-1", user_id=1, amount=100, provider_amount=20,
+                                provider_currency="XTR")
+    before = dump(db_path)
+    with pytest.raises(PaymentNotFound):
+        await ledger.write(partial(stars_refunds.take_back, charge_id="ch-unknown"))
+    assert dump(db_path) == before
+    missed = partial(stars_refunds.clawback_missed_refund, charge_id="ch-1", admin_ids=[77])
+    first = await ledger.write(missed)
+    assert (first.amount, first.memo, first.key) == (100, "Telegram Stars refund", "refund:stars:ch-1")
+    assert rows(db_path, "SELECT chat_id FROM notifications ORDER BY chat_id") == [(1,), (77,)]
+    after = dump(db_path)
+    assert await ledger.write(missed) == first  # reconciliation running again
+    assert await ledger.write(partial(stars_refunds.take_back, charge_id="ch-1")) == 0
+    assert dump(db_path) == after
+    assert (await ledger.balance(1)).available == 0
