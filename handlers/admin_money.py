@@ -8,6 +8,7 @@ keyed by the command message, so a re-delivered update or a second tap changes n
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -15,15 +16,11 @@ import stripe
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
-from core import notices
 from core.money import format_stars, format_tfc
 from ledger import (
     LedgerError,
     Payment,
     admin_actions,
-    adminlog,
-    ops,
-    outbox,
     queries,
     stars_refunds,
     users,
@@ -258,29 +255,19 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
         except stripe_refunds.StripeRefundError as exc:
             return await _refund_failed(shop, request, str(exc))
 
-    def write(conn: sqlite3.Connection, now: int) -> str:
-        if refund is None:
-            taken = stars_refunds.take_back(conn, now, payment.external_id)
-            refunded = format_stars(payment.provider_amount)
-            where = admin_texts.refunded_by_telegram(payment.provider_amount)
-        else:
-            taken = stripe_refunds.clawback_refunded(conn, now, payment, refund)
-            refunded = format_tfc(refund.amount)
-            where = admin_texts.refunded_by_stripe(refund.amount, refund.refund_id)
-        state.finish_request(conn, now, request.id, "done")
-        adminlog.record(conn, now, request.admin_id, "refund", f"payment {payment.id}",
-                        f"{payment.provider} {payment.external_id}: {where}; credits taken back {format_tfc(taken)}",
-                        key=request.key)
-        after = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-        text = notices.refunded_by_shop(refunded, taken)
-        if after.posted < 0:
-            text += " " + notices.now_in_debt(after.posted)
-        outbox.enqueue(conn, now, payment.user_id, text, key=f"admin:{request.key}")
-        result = admin_texts.refund_done(payment.id, where, taken, after.posted)
-        state.set_result(conn, now, request.id, result)
-        return result
-
-    return await shop.ledger.write(write)
+    if refund is None:
+        take_back: Callable[[sqlite3.Connection, int], int] = partial(
+            stars_refunds.take_back, charge_id=payment.external_id)
+        refunded = format_stars(payment.provider_amount)
+        where = admin_texts.refunded_by_telegram(payment.provider_amount)
+    else:
+        take_back = partial(stripe_refunds.clawback_refunded, payment=payment, refund=refund)
+        refunded = format_tfc(refund.amount)
+        where = admin_texts.refunded_by_stripe(refund.amount, refund.refund_id)
+    done = await shop.ledger.write(partial(
+        admin_actions.record_refund, request=request, payment=payment, take_back=take_back,
+        refunded=refunded, where=where))
+    return admin_texts.refund_done(payment.id, where, done.taken, done.balance.posted)
 
 
 async def _refund_failed(shop: Shop, request: state.AdminRequest, why: str) -> str:

@@ -11,6 +11,7 @@ Functions take the sqlite3 connection and the clock reading `now` first, like `l
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core import notices
@@ -20,11 +21,11 @@ from . import admin_state as state
 from . import adminlog, ops, outbox
 from . import deployments as jobs
 from .errors import InvalidRequest
-from .models import Balance, Transfer
+from .models import Balance, Payment, Transfer
 
 __all__ = [
-    "REFUND_CHOICES", "Adjusted", "Cancelled", "adjust_balance", "cancel_deployment", "refuse",
-    "retry_deployment", "set_service",
+    "REFUND_CHOICES", "Adjusted", "Cancelled", "Refunded", "adjust_balance", "cancel_deployment",
+    "record_refund", "refuse", "retry_deployment", "set_service",
 ]
 
 # What an admin may give back when cancelling a running deployment: nothing, the unused part
@@ -142,6 +143,37 @@ def set_service(
             (price is not None and before.price != price):
         adminlog.record(conn, now, admin_id, "service", service_id, f"{change} ({was})", key=key)
     return state.service_overrides(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class Refunded:
+    """An admin's refund recorded: the credits taken back now and the user's balance after."""
+
+    taken: int
+    balance: Balance
+
+
+def record_refund(
+    conn: sqlite3.Connection, now: int, request: state.AdminRequest, *, payment: Payment,
+    take_back: Callable[[sqlite3.Connection, int], int], refunded: str, where: str,
+) -> Refunded:
+    """After the provider refunded `payment` for a confirmed /refund: take the credits back with
+    `take_back` (the provider's clawback rule; it returns what it took now, nothing on a
+    replay), close the request, log it and tell the user, in one write. `refunded` is what went
+    back as the user is told ('5 Stars'), `where` the same with who refunded it, for the log."""
+    taken = take_back(conn, now)
+    state.finish_request(conn, now, request.id, "done")
+    detail = (f"{payment.provider} {payment.external_id}: {where}; credits taken back "
+              f"{format_tfc(taken)}")
+    adminlog.record(conn, now, request.admin_id, "refund", f"payment {payment.id}", detail,
+                    key=request.key)
+    after = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
+    text = notices.refunded_by_shop(refunded, taken)
+    if after.posted < 0:
+        text += " " + notices.now_in_debt(after.posted)
+    outbox.enqueue(conn, now, payment.user_id, text, key=f"admin:{request.key}")
+    state.set_result(conn, now, request.id, detail)
+    return Refunded(taken, after)
 
 
 def refuse(

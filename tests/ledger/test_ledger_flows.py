@@ -317,3 +317,29 @@ async def test_a_stars_refund_is_taken_back_once_whichever_path_comes_first(
     assert await ledger.write(partial(stars_refunds.take_back, charge_id="ch-1")) == 0
     assert dump(db_path) == after
     assert (await ledger.balance(1)).available == 0
+
+
+async def test_an_admins_refund_is_recorded_once_and_a_refused_take_back_changes_nothing(
+    ledger: Ledger, db_path: Path
+) -> None:
+    paid = await ledger.record_payment("stars", "ch-2", user_id=1, amount=100, provider_amount=20,
+                                       provider_currency="XTR")
+    await ledger.transfer("spent", await ledger.user_account(1), PAYABLE_GRID, 60)
+    request = await _request(ledger, "cmd:refund", {"payment_id": paid.payment.id, "amount": 100})
+    record = partial(admin_actions.record_refund, request=request, payment=paid.payment,
+                     refunded="20 Stars", where="20 Stars refunded by Telegram")
+    before = dump(db_path)
+    with pytest.raises(PaymentNotFound):
+        await ledger.write(partial(record, take_back=partial(stars_refunds.take_back,
+                                                             charge_id="ch-unknown")))
+    assert dump(db_path) == before
+    take_back = partial(stars_refunds.take_back, charge_id="ch-2")
+    first = await ledger.write(partial(record, take_back=take_back))
+    assert (first.taken, first.balance.posted) == (100, -60)  # spent credits become debt
+    assert rows(db_path, "SELECT text FROM notifications") == [(
+        "↩️ Your payment was refunded: 20 Stars refunded; 1.00 TFC taken off your balance. "
+        "Your balance is now -0.60 TFC (debt); new purchases wait until it is repaid.",)]
+    again = await ledger.write(partial(record, take_back=take_back))
+    assert again.taken == 0
+    assert rows(db_path, "SELECT count(*) FROM admin_log") == [(1,)]
+    assert rows(db_path, "SELECT count(*) FROM notifications") == [(1,)]
