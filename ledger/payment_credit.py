@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from . import deployments, ops
 from .errors import LedgerError
 from .models import Order, PaymentResult, Purchase
+from .savepoint import savepoint
 
 __all__ = ["BuyNow", "PaymentCredit", "buy_now", "credit_order_payment"]
 
@@ -71,15 +72,12 @@ def buy_now(conn: sqlite3.Connection, now: int, order: Order, new_payment: bool,
         return BuyNow()
     if order.state not in ("open", "paid"):
         return BuyNow(unplaceable=order.state)
-    conn.execute("SAVEPOINT buy_now")
     try:
-        purchase = ops.purchase(conn, now, order.id, order.user_id, now + hold_ttl_s)
-        deployments.enqueue_queued_status(conn, now, purchase.deployment_id)
+        with savepoint(conn, "buy_now"):
+            purchase = ops.purchase(conn, now, order.id, order.user_id, now + hold_ttl_s)
+            deployments.enqueue_queued_status(conn, now, purchase.deployment_id)
     except LedgerError as exc:
-        conn.execute("ROLLBACK TO buy_now")
-        conn.execute("RELEASE buy_now")
         return BuyNow(error=str(exc))
-    conn.execute("RELEASE buy_now")
     return BuyNow(purchase=purchase)
 
 
