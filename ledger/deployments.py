@@ -167,16 +167,42 @@ def due_for_expiry(conn: sqlite3.Connection, now: int, limit: int = 100) -> list
 # --- status message ---------------------------------------------------------------------------
 
 
+def _current_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord) -> str | None:
+    """The status text for a job that moved on before its status message was attached."""
+    took = now - dep.created_at
+    if dep.state == "deploying":
+        return notices.deployment_deploying(dep.service_id, took, 1, 1)
+    if dep.state == "ready":
+        return notices.deployment_ready(dep.service_id, (dep.ready_at or now) - dep.created_at)
+    hold = ops.get_hold(conn, dep.hold_id)
+    refunded = hold.amount if hold.state in ("voided", "expired") else 0
+    if dep.state == "failed":
+        return notices.deployment_failed(dep.service_id, dep.updated_at - dep.created_at,
+                                         dep.error or "unknown error", refunded)
+    if dep.state == "cancelled" and dep.ready_at is None:
+        return notices.deployment_cancelled_before_deploy(dep.service_id, refunded)
+    return None
+
+
 def attach_status_message(
     conn: sqlite3.Connection, now: int, deployment_id: int, chat_id: int, message_id: int
 ) -> DeploymentRecord:
-    """Remember the chat's status message, so later statuses edit it instead of sending anew."""
+    """Remember the chat's status message, so later statuses edit it instead of sending anew.
+
+    The worker may have claimed (or finished) the job between the purchase and this write; its
+    statuses then had no message to edit, so this one is brought up to date (an edit queued in
+    the outbox, once per state)."""
     get(conn, deployment_id)
     conn.execute(
         "UPDATE deployments SET status_chat_id = ?, status_message_id = ?, updated_at = ? WHERE id = ?",
         (chat_id, message_id, now, deployment_id),
     )
-    return get(conn, deployment_id)
+    dep = get(conn, deployment_id)
+    text = _current_status(conn, now, dep) if dep.state != "queued" else None
+    if text is not None:
+        outbox.enqueue(conn, now, chat_id, text, key=f"deploy:{dep.id}:attached:{dep.state}",
+                       edit_message_id=message_id)
+    return dep
 
 
 def enqueue_queued_status(conn: sqlite3.Connection, now: int, deployment_id: int) -> int:

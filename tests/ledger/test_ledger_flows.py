@@ -343,3 +343,23 @@ async def test_an_admins_refund_is_recorded_once_and_a_refused_take_back_changes
     assert again.taken == 0
     assert rows(db_path, "SELECT count(*) FROM admin_log") == [(1,)]
     assert rows(db_path, "SELECT count(*) FROM notifications") == [(1,)]
+
+
+async def test_a_status_message_attached_late_is_brought_up_to_date_once(
+    ledger: Ledger, db_path: Path
+) -> None:
+    await fund(ledger, 1, 100)
+    order = await ledger.create_order("o:status", 1, "purchase", 40, "vm-small")
+    bought = await ledger.purchase(order.id, 1)
+    await ledger.write(lambda conn, now: jobs.claim_next(conn, now, 60))  # the worker was first
+    attach = partial(jobs.attach_status_message, deployment_id=bought.deployment_id, chat_id=1,
+                     message_id=555)
+    with pytest.raises(DeploymentNotFound):
+        await ledger.write(partial(attach, deployment_id=999))
+    dep = await ledger.write(attach)
+    assert (dep.state, dep.status_message_id) == ("deploying", 555)
+    edits = "SELECT edit_message_id, text FROM notifications WHERE edit_message_id IS NOT NULL"
+    [(message_id, text)] = rows(db_path, edits)
+    assert message_id == 555 and "deploying" in text
+    await ledger.write(attach)
+    assert len(rows(db_path, edits)) == 1
