@@ -1,9 +1,10 @@
 """The admin's confirmed actions, each one ledger write.
 
-An action finishes its admin request first (a second tap, or a re-delivered update, finds it
-no longer pending and changes nothing), then changes the money, appends the admin log entry and
-queues the user's message, so all of it commits together or not at all. A refused action is
-recorded by `refuse`: the request is closed as failed with the refusal in the admin log.
+An action closes its admin request (a second tap, or a re-delivered update, finds it no longer
+pending and changes nothing), changes the money or the deployment, appends the admin log entry
+and queues the user's message, so all of it commits together or not at all. A refused action is
+recorded by `refuse`: the request is closed as failed with the refusal in the admin log. The
+request keeps what was done (the log entry's detail) as its result.
 
 Functions take the sqlite3 connection and the clock reading `now` first, like `ledger.ops`.
 """
