@@ -16,12 +16,13 @@ from typing import Any
 
 import stripe
 
-from ledger import Ledger, LedgerError, StoreError
+from ledger import Ledger, LedgerError, StoreError, cursors
 
 from .stripe_confirm import NotAtStripe, read_back
 from .stripe_events import (
     DEFAULT_POLICY,
     HANDLED_EVENTS,
+    PROVIDER,
     Outcome,
     Policy,
     StripeEvent,
@@ -50,10 +51,20 @@ async def find_session(client: stripe.StripeClient, payment_intent: str) -> dict
     return page.data[0].to_dict() if page.data else None
 
 
+def _apply_and_mark(conn: Any, now: int, event: StripeEvent, policy: Policy,
+                    session: StripeEvent | None) -> Outcome:
+    outcome = apply_event(conn, now, event, policy, session)
+    if outcome.status != "need_session" and event.id.startswith("evt_"):
+        # In the same transaction: reconciliation skips what is marked, and only that.
+        cursors.mark_applied(conn, now, PROVIDER, event.id)
+    return outcome
+
+
 async def _write(ledger: Ledger, event: StripeEvent, policy: Policy,
                  session: StripeEvent | None) -> Outcome:
     try:
-        return await ledger.write(partial(apply_event, event=event, policy=policy, session=session))
+        return await ledger.write(partial(_apply_and_mark, event=event, policy=policy,
+                                          session=session))
     except StoreError as exc:
         raise RetryLater(f"ledger unavailable: {exc}") from exc
     except LedgerError as exc:
@@ -64,23 +75,46 @@ async def _write(ledger: Ledger, event: StripeEvent, policy: Policy,
         return Outcome("kept", str(exc), event.order_id)
 
 
+async def apply_session(ledger: Ledger, client: stripe.StripeClient, session_id: str,
+                        policy: Policy, source: str) -> Outcome | None:
+    """Read a Checkout Session from Stripe and apply what it shows (paid: credited, once;
+    expired: the order expires), as the webhook would; None while it is open and unpaid.
+    Raises `stripe.StripeError` when Stripe cannot be asked, `RetryLater` from the write."""
+    session = (await client.v1.checkout.sessions.retrieve_async(session_id)).to_dict()
+    if session.get("payment_status") == "paid":
+        kind = "checkout.session.completed"
+    elif session.get("status") == "expired":
+        kind = "checkout.session.expired"
+    else:
+        return None
+    raw = {"id": f"{source}:{session_id}", "type": kind, "data": {"object": session}}
+    return await handle_event(ledger, raw, policy, client, read_from_stripe=False)
+
+
 async def handle_event(
     ledger: Ledger,
     raw: Mapping[str, Any],
     policy: Policy = DEFAULT_POLICY,
     client: stripe.StripeClient | None = None,
+    *,
+    read_from_stripe: bool = True,
 ) -> Outcome:
-    """Apply one verified event exactly once; raises `RetryLater` when it must come again."""
+    """Apply one verified event exactly once; raises `RetryLater` when it must come again.
+
+    `read_from_stripe=False` only for an event built around an object the caller has just
+    read from the API itself."""
     if raw.get("type") not in HANDLED_EVENTS:
         return Outcome("ignored", f"event type {raw.get('type')!r} is not handled")
     if client is None:
         raise RetryLater("no Stripe client to confirm the event with")
-    try:
-        confirmed = await read_back(client, raw)
-    except NotAtStripe as exc:
-        return await _keep(ledger, parse_event(raw), f"not confirmed by Stripe: {exc}")
-    except stripe.StripeError as exc:
-        raise RetryLater(f"Stripe read-back failed: {exc}") from exc
+    confirmed = raw
+    if read_from_stripe:
+        try:
+            confirmed = await read_back(client, raw)
+        except NotAtStripe as exc:
+            return await _keep(ledger, parse_event(raw), f"not confirmed by Stripe: {exc}")
+        except stripe.StripeError as exc:
+            raise RetryLater(f"Stripe read-back failed: {exc}") from exc
     event = parse_event(confirmed)
     outcome = await _write(ledger, event, policy, None)
     if outcome.status != "need_session":
@@ -94,9 +128,16 @@ async def handle_event(
     return await _write(ledger, event, policy, synthetic)
 
 
+def _keep_and_mark(conn: Any, now: int, event: StripeEvent, reason: str) -> None:
+    keep(conn, now, event, reason)
+    if event.id.startswith("evt_"):
+        cursors.mark_applied(conn, now, PROVIDER, event.id)
+
+
 async def _keep(ledger: Ledger, event: StripeEvent, reason: str) -> Outcome:
+    """Keep the event for the admins: it is not applied, and not tried again."""
     try:
-        await ledger.write(lambda conn, now: keep(conn, now, event, reason))
+        await ledger.write(partial(_keep_and_mark, event=event, reason=reason))
     except StoreError as exc:
         raise RetryLater(f"ledger unavailable: {exc}") from exc
     return Outcome("kept", reason, event.order_id)

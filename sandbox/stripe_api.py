@@ -114,6 +114,7 @@ class StripeEmulator:
         self._delivered: dict[str, bool | None] = {}
         self._idempotency: dict[str, _IdempotencyRecord] = {}
         self.faults = Faults()
+        self.requests: list[tuple[str, str]] = []  # (method, path with query) of API calls
         self.webhook_endpoints = WebhookEndpoints(api_version)
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -358,6 +359,7 @@ class StripeEmulator:
             [web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
             request_id = obj.new_id("req_", 14)
+            self.requests.append((request.method, request.path_qs))
             headers = {
                 # Stripe's own clock, which a shop may read to plan timestamps (expires_at).
                 "Date": formatdate(self.core.now(), usegmt=True),
