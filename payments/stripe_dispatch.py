@@ -16,7 +16,7 @@ from typing import Any
 
 import stripe
 
-from ledger import Ledger, LedgerError, StoreError, cursors
+from ledger import Ledger, LedgerError, StoreError, cursors, stripe_sessions
 
 from .stripe_confirm import NotAtStripe, read_back
 from .stripe_events import (
@@ -89,6 +89,27 @@ async def apply_session(ledger: Ledger, client: stripe.StripeClient, session_id:
         return None
     raw = {"id": f"{source}:{session_id}", "type": kind, "data": {"object": session}}
     return await handle_event(ledger, raw, policy, client, read_from_stripe=False)
+
+
+async def apply_order_sessions(ledger: Ledger, client: stripe.StripeClient, order_id: int,
+                               policy: Policy) -> list[Outcome]:
+    """Coming back from Checkout: read the order's sessions still open in the ledger from
+    Stripe and apply what they show (a paid one is credited, once, as by its webhook). What
+    Stripe cannot tell now is left to the webhook and reconciliation."""
+    known = await ledger.read(lambda conn: stripe_sessions.of_order(conn, order_id))
+    outcomes = []
+    for session in known:
+        if session.state != "open":
+            continue
+        try:
+            outcome = await apply_session(ledger, client, session.session_id, policy, "return")
+        except (stripe.StripeError, RetryLater) as exc:
+            log.warning("order %s: session %s not read back now: %s", order_id,
+                        session.session_id, exc)
+            continue
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
 
 
 async def handle_event(

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.settings import Config
 from ledger import inbox, outbox
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,12 @@ class Policy:
 
     admin_ids: Sequence[int] = ()
     hold_ttl_s: int = 2 * 3600
+
+    @classmethod
+    def of(cls, config: Config) -> Policy:
+        """The policy the configuration gives: its admins and hold lifetime."""
+        return cls(admin_ids=tuple(config.admin.user_ids),
+                   hold_ttl_s=config.marketplace.hold_ttl_s)
 
 
 DEFAULT_POLICY = Policy()

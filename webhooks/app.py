@@ -45,8 +45,7 @@ class WebhookSettings:
         telegram_secret = secrets.telegram_webhook_secret
         return cls(
             max_body_bytes=config.server.max_body_bytes,
-            stripe_policy=Policy(admin_ids=tuple(config.admin.user_ids),
-                                 hold_ttl_s=config.marketplace.hold_ttl_s),
+            stripe_policy=Policy.of(config),
             stripe_secret=stripe_secret.get_secret_value() if stripe_secret else None,
             telegram_secret=telegram_secret.get_secret_value() if telegram_secret else None,
         )

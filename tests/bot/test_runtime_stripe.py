@@ -369,3 +369,29 @@ async def test_tapping_stripe_again_while_the_webhook_is_late_says_paid_not_pay_
         assert (balance.posted, balance.held) == (500, 0)
     finally:
         await ledger.close()
+
+
+async def test_coming_back_from_checkout_credits_while_the_webhook_is_failing(
+    tmp_path: Path, tg: TelegramEmulator
+) -> None:
+    async with running_shop(tmp_path, tg) as world:
+        stripe = world.stripe
+        assert stripe.deliverer is not None
+        stripe.deliverer.url += "/nowhere"  # every webhook delivery fails (404)
+        user, last = await start_user(tg, "Hedy")
+        choices = await topup_choices(tg, user, last, 1000)
+        order_id, _ = await stripe_link(tg, user, choices)
+        stripe.pay_session(session_of(stripe, order_id)["id"])
+        before = tg.bot_messages(user)[-1].message_id
+        await tg.send_text(user, f"/start paid_{order_id}")  # Checkout's success link
+        status = await tg.wait_for_bot_message(user, after_message_id=before, timeout=10)
+        assert texts.ORDER_STATES["open"] not in (status.text or "")
+        await tg.wait_for(lambda: count(tg, user, "Payment received") == 1, timeout=10)
+        await tg.send_text(user, f"/start paid_{order_id}")  # and again: credited once
+        await asyncio.sleep(0.3)
+        assert count(tg, user, "Payment received") == 1
+    ledger = await audited_ledger(world.config)
+    try:
+        assert (await ledger.balance(user)).posted == 1000
+    finally:
+        await ledger.close()
