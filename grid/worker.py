@@ -30,15 +30,21 @@ T = TypeVar("T")
 
 
 class ServiceSpec(Protocol):
-    """What the worker needs of a catalogue entry (bot.config.ServiceConfig fits)."""
+    """What the worker needs of a catalogue entry, read only (core.catalog.Service, the shop's
+    catalogue with the admins' changes, fits; so does core.settings.ServiceConfig)."""
 
-    id: str
-    cpu: int
-    memory_gb: int
-    disk_gb: int
-    rootfs_gb: int
-    period_days: int
-
+    @property
+    def id(self) -> str: ...
+    @property
+    def cpu(self) -> int: ...
+    @property
+    def memory_gb(self) -> int: ...
+    @property
+    def disk_gb(self) -> int: ...
+    @property
+    def rootfs_gb(self) -> int: ...
+    @property
+    def period_days(self) -> int: ...
     @property
     def price_minor(self) -> int: ...
 

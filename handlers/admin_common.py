@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial, wraps
 from typing import Any
 
@@ -33,7 +33,7 @@ log = logging.getLogger("gridshop.admin")
 ADMIN_GROUP = -2  # before record_user (-1) and the shop's handlers (0)
 MAX_TEXT = 4000  # Telegram's limit is 4096 characters after parsing
 
-Handler = Callable[[Update, CustomContext], Awaitable[None]]
+Handler = Callable[[Update, CustomContext], Coroutine[Any, Any, None]]
 
 register_action("admenu", (SLUG,))      # admin menu item
 register_action("adok", (INT, SLUG))    # confirm request <id> with option (go, debt, none, unused, full)

@@ -233,15 +233,13 @@ async def services_command(update: Update, context: CustomContext) -> None:
 
 async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | None, *,
                        enabled: bool | None = None, price: int | None = None) -> str:
-    service = shop.catalogue.get(service_id)
-    if service is None:
+    listed = shop.catalogue.get(service_id)
+    if listed is None:
         raise Usage(admin_texts.no_service(service_id, admin_texts.USAGE_SERVICE))
-
     shop.catalogue.apply(await shop.ledger.write(partial(
         admin_actions.set_service, admin_id=admin_id, service_id=service_id, key=key,
-        was_enabled=service.enabled, was_price=service.price_minor, enabled=enabled, price=price)))
-    service = shop.catalogue.get(service_id)
-    assert service is not None
+        was_enabled=listed.enabled, was_price=listed.price_minor, enabled=enabled, price=price)))
+    service = shop.catalogue[service_id]
     return admin_texts.service_set(service_id, service.enabled, service.price_minor)
 
 
