@@ -27,7 +27,7 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from sandbox.webchat.server import WebChat
 
-from .config import Config
+from .config import Config, with_overrides
 from .logs import redact
 from .runtime import make_configured_deployer, open_ledger, serve
 from .sandbox_config import (
@@ -92,29 +92,32 @@ class Sandbox:
 
     async def start(self) -> str:
         redact(self.secrets.environment().values())
-        config = self.config = sandbox_config(self.data_dir)
+        base = sandbox_config(self.data_dir)
         telegram = self.telegram = TelegramEmulator(
             self.secrets.bot_token, bot_username=BOT_USERNAME, bot_first_name=BOT_NAME)
-        config.telegram.api_base = await telegram.start(self.host)
-        config.telegram.bot_username = BOT_USERNAME
+        telegram_api = await telegram.start(self.host)
         self.people = load_people(self.data_dir)
         for person in self.people:
             telegram.add_user(person.first_name, user_id=person.user_id, username=person.username)
 
         runner, port = await _start_site(gridproxy.make_app(), self.host, 0)
         self._runners.append(runner)
-        config.grid.gridproxy_url = f"http://{self.host}:{port}"
-        if not config.grid.ssh_key:
-            config.grid.ssh_key = SSH_KEY
+        gridproxy_url = f"http://{self.host}:{port}"
 
-        config.server.host = self.host
-        config.server.port = _free_port(self.host)
+        shop_port = _free_port(self.host)
         stripe = self.stripe = StripeEmulator(
-            webhook_url=f"http://{self.host}:{config.server.port}/webhooks/stripe",
+            webhook_url=f"http://{self.host}:{shop_port}/webhooks/stripe",
             webhook_secret=self.secrets.stripe_webhook_secret, api_key=self.secrets.stripe_secret_key,
             retry_schedule=WEBHOOK_RETRIES_S, async_settle_s=BANK_DEBIT_SETTLE_S,
         )
-        config.stripe.api_base = await stripe.start(self.host)
+        stripe_api = await stripe.start(self.host)
+        # The emulators' addresses, validated like the file's own values.
+        config = self.config = with_overrides(base, "gridshop sandbox", {
+            "telegram": {"api_base": telegram_api, "bot_username": BOT_USERNAME},
+            "grid": {"gridproxy_url": gridproxy_url, "ssh_key": base.grid.ssh_key or SSH_KEY},
+            "server": {"host": self.host, "port": shop_port},
+            "stripe": {"api_base": stripe_api},
+        })
 
         self.grid = grid = make_configured_deployer(config)
         if not isinstance(grid, SimulatedGrid):

@@ -16,7 +16,7 @@ import secrets as random
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, Secrets, load_config, load_secrets
+from .config import Config, Secrets, load_config, load_secrets, with_overrides
 
 CONFIG_NAME = "config.toml"
 USERS_NAME = "users.json"
@@ -126,10 +126,10 @@ def sandbox_config(data_dir: Path) -> Config:
     path = data_dir / CONFIG_NAME
     if not path.exists():
         path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
-    config = load_config(path)
-    config.database.path = data_dir / "gridshop.db"
-    config.grid.sim_state_path = data_dir / "grid-sim.sqlite3"
-    return config
+    return with_overrides(load_config(path), str(path), {
+        "database": {"path": data_dir / "gridshop.db"},
+        "grid": {"sim_state_path": data_dir / "grid-sim.sqlite3"},
+    })
 
 
 @dataclass(frozen=True)
