@@ -2,12 +2,16 @@
 
 The Bot API puts the bot token in every URL, so any library that logs a URL would leak it; the
 redacting filter replaces every configured secret with `***` in every record that is emitted.
+Grid tools can print the wallet mnemonic or seed in their errors; the formatter scrubs every
+whole formatted record, traceback included, of anything that looks like one (`core.scrub`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+
+from core.scrub import scrub
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -31,8 +35,18 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class ScrubbingFormatter(logging.Formatter):
+    """Formats a record as usual, then scrubs mnemonics and seeds from the whole text
+    (message, exception and stack), so a secret inside an exception's text is caught too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format=FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(ScrubbingFormatter(FORMAT))
     # httpx logs every request URL at INFO, and Bot API URLs carry the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -43,12 +43,6 @@ SESSION_EXPIRY_INTERVAL_S = 15.0
 PERIODS_INTERVAL_S = 60.0
 
 
-def _grid_options(config: Config) -> dict[str, Any]:
-    options = config.grid.model_dump(exclude={"backend"})
-    options["sim_state_path"] = str(config.grid.sim_state_path)
-    return options
-
-
 async def load_catalogue(ledger: Ledger, config: Config) -> Catalogue:
     """The services of `config` with the admins' overrides kept in the ledger."""
     return Catalogue(config.services, await ledger.read(admin_state.service_overrides))
@@ -85,7 +79,7 @@ async def open_ledger(config: Config, clock: Callable[[], float] = time.time) ->
 
 def make_configured_deployer(config: Config) -> Deployer:
     """The grid backend `[grid]` asks for."""
-    return make_deployer(config.grid.backend, **_grid_options(config))
+    return make_deployer(config.grid)
 
 
 async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
@@ -98,7 +92,11 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
     ledger = await open_ledger(config, clock)
     catalogue = await load_catalogue(ledger, config)
     deployer = deployer if deployer is not None else make_configured_deployer(config)
-    gridproxy = make_gridproxy(config.grid.gridproxy_url) if config.grid.gridproxy_url else None
+    # The tfcmd backend's gridproxy knows the operator's twin, so capacity counts what it may use.
+    gridproxy = getattr(deployer, "gridproxy", None) or (
+        make_gridproxy(config.grid.gridproxy_url, farm_ids=config.grid.farm_ids)
+        if config.grid.gridproxy_url else None)
+    owns_gridproxy = gridproxy is not getattr(deployer, "gridproxy", None)
 
     stripe_client = stripe_client_for(config, secrets)
     stripe_on = config.stripe.enabled and stripe_client is not None
@@ -184,7 +182,7 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
             await application.stop()
         await runner.cleanup()
         await application.shutdown()
-        if gridproxy is not None:
+        if gridproxy is not None and owns_gridproxy:
             await gridproxy.close()
         close = getattr(deployer, "aclose", None)
         if close is not None:

@@ -317,3 +317,22 @@ def parked_payment_credited(amount: int, available: int) -> str:
 def parked_payment_refunded(what: str) -> str:
     """To the user: an admin refunded a payment the shop could not apply."""
     return "↩️ Your payment of {what} could not be applied to an order and was refunded.".format(what=what)
+
+
+# --- why a deployment failed, as the buyer reads it ------------------------------------------
+
+# A buyer never sees what a grid tool printed: the kind of a grid failure (grid.errors sets
+# `kind` on each exception class) gives one short reason from this fixed set.
+GRID_FAILURE_REASONS: dict[str, str] = {
+    "no_capacity": "no capacity on the grid for this service right now",
+    "node_unavailable": "no node of the grid could take it right now",
+    "insufficient_funds": "the shop could not pay the grid for it",
+    "grid_busy": "the grid is busy",
+    "invalid": "the grid refused this service's settings",
+    "failed": "the grid refused the deployment",
+}
+
+
+def grid_failure_reason(kind: str) -> str:
+    """The buyer's reason for a grid failure of `kind`; an unknown kind reads as refused."""
+    return GRID_FAILURE_REASONS.get(kind, GRID_FAILURE_REASONS["failed"])

@@ -325,7 +325,11 @@ class GridConfig(_Section):
     )
     tfcmd_path: Text = Field(default="tfcmd", description="The tfcmd executable (name on PATH or a path).")
     tfcmd_timeout_s: int = Field(
-        default=300, gt=0, le=3600, description="Seconds one tfcmd call may take before it is killed."
+        default=3000,
+        gt=0,
+        le=3600,
+        description="Seconds one tfcmd deploy may take before it is killed; default 3000 (50 min), "
+        "tfcmd's own overall limit (it gives up by itself after 4 min without progress).",
     )
     network: Literal["main", "test", "qa", "dev"] = Field(
         default="main", description="ThreeFold network tfcmd deploys on."
@@ -340,6 +344,16 @@ class GridConfig(_Section):
     )
     farm_ids: list[Annotated[int, Field(gt=0)]] = Field(
         default_factory=list, description="Farms to deploy on; empty = any farm with capacity."
+    )
+    twin_id: int | None = Field(
+        default=None,
+        gt=0,
+        description="Twin id of the tfcmd login's account: nodes must be available to it and its "
+        "contracts are reconciled; absent = learnt from tfcmd's own log.",
+    )
+    reconcile_interval_s: int = Field(
+        default=900, ge=60, le=86400,
+        description="Seconds between two contract reconciliations with gridproxy (tfcmd backend).",
     )
     sim_latency_s: Seconds = Field(
         default=3.0, ge=0, le=600, description="Simulated backend: seconds each deployment takes."

@@ -1,7 +1,6 @@
-"""Build the configured grid backend from plain `[grid]` config values.
+"""Build the configured grid backend from the typed `[grid]` config (`core.settings.GridConfig`).
 
-The config model lives elsewhere; this module takes the values as keyword arguments named
-like the config keys, so wiring is `make_deployer(cfg.backend, **cfg.options())`.
+Every default lives in `GridConfig`; this module only turns the model into a backend.
 """
 
 from __future__ import annotations
@@ -9,61 +8,40 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from typing import Any
 
 import aiohttp
 
+from core.settings import GridConfig
 from grid.deployer import Deployer
 from grid.gridproxy import PUBLIC_GRIDPROXIES, GridProxyClient
-from grid.simulated import FAILURE_KINDS, SimulatedGrid
+from grid.simulated import SimulatedGrid
 from grid.tfcmd import TfcmdDeployer
 
-BACKENDS = ("simulated", "tfcmd")
-DEFAULT_SIM_STATE_PATH = "gridshop-grid-sim.sqlite3"
 
-# Every key of the [grid] table; keys meant for the other backend are accepted and ignored.
-GRID_OPTION_KEYS = frozenset(
-    {
-        "tfcmd_path", "tfcmd_timeout_s", "network", "ssh_key", "gridproxy_url", "farm_ids",
-        "sim_latency_s", "sim_failure_rate", "sim_seed", "sim_state_path", "sim_failure_kinds",
-        # read by the deployment worker, not by the backends
-        "max_attempts", "expiry_warning_days",
-    }
-)
-
-
-def make_deployer(backend: str, **options: Any) -> Deployer:
-    """Return the `Deployer` for `backend` ("simulated" or "tfcmd").
+def make_deployer(grid: GridConfig) -> Deployer:
+    """Return the `Deployer` for `grid.backend` ("simulated" or "tfcmd").
 
     For tfcmd, a gridproxy (`gridproxy_url`, else the public one of `network`) picks a node
-    within `farm_ids` for specs that name neither node nor farm; call `aclose()` at shutdown.
-
-    Raises ValueError for an unknown backend, an unknown option, or a tfcmd that cannot be
-    found, so a bad config fails at startup rather than at the first sale.
+    within `farm_ids`; call `aclose()` at shutdown. Raises ValueError for a tfcmd that cannot
+    be found, so a bad config fails at startup rather than at the first sale.
     """
-    unknown = sorted(set(options) - GRID_OPTION_KEYS)
-    if unknown:
-        raise ValueError(f"unknown [grid] options {unknown}; known: {sorted(GRID_OPTION_KEYS)}")
-    opts = {key: value for key, value in options.items() if value is not None}
-
-    if backend == "simulated":
+    if grid.backend == "simulated":
+        if grid.sim_state_path is None:
+            raise ValueError("grid.sim_state_path is not set (Config fills it next to the database)")
         return SimulatedGrid(
-            path=str(opts.get("sim_state_path", DEFAULT_SIM_STATE_PATH)),
-            latency_s=float(opts.get("sim_latency_s", 3.0)),
-            failure_rate=float(opts.get("sim_failure_rate", 0.0)),
-            failure_kinds=tuple(opts.get("sim_failure_kinds", FAILURE_KINDS)),
-            seed=int(opts["sim_seed"]) if "sim_seed" in opts else None,
+            path=str(grid.sim_state_path),
+            latency_s=float(grid.sim_latency_s),
+            failure_rate=float(grid.sim_failure_rate),
+            seed=grid.sim_seed,
         )
-    if backend == "tfcmd":
-        path = _resolve_executable(str(opts.get("tfcmd_path", "tfcmd")))
-        network = opts.get("network")
-        return TfcmdDeployer(
-            tfcmd_path=path,
-            timeout_s=float(opts.get("tfcmd_timeout_s", 600)),
-            network=network,
-            gridproxy=make_gridproxy(opts.get("gridproxy_url"), network, opts.get("farm_ids")),
-        )
-    raise ValueError(f"unknown grid backend {backend!r}; expected one of {BACKENDS}")
+    path = _resolve_executable(grid.tfcmd_path)
+    return TfcmdDeployer(
+        tfcmd_path=path,
+        timeout_s=float(grid.tfcmd_timeout_s),
+        network=grid.network,
+        gridproxy=make_gridproxy(grid.gridproxy_url, grid.network, grid.farm_ids,
+                                 twin_id=grid.twin_id),
+    )
 
 
 def make_gridproxy(
@@ -71,12 +49,14 @@ def make_gridproxy(
     network: str | None = None,
     farm_ids: Sequence[int] | None = None,
     session: aiohttp.ClientSession | None = None,
+    *,
+    twin_id: int | None = None,
 ) -> GridProxyClient | None:
     """A gridproxy client for the configured URL, else the public one of `network`, else None."""
     url = gridproxy_url or (PUBLIC_GRIDPROXIES.get(network) if network else None)
     if not url:
         return None
-    return GridProxyClient(url, session=session, farm_ids=farm_ids)
+    return GridProxyClient(url, session=session, farm_ids=farm_ids, twin_id=twin_id)
 
 
 def _resolve_executable(path: str) -> str:

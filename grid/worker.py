@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from core.scrub import scrub
 from grid.deployer import Deployer, Deployment, VmSpec
-from grid.errors import PermanentGridError, TransientGridError
+from grid.errors import GridError, PermanentGridError, TransientGridError
 from ledger import Ledger, LedgerError, ops
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentRecord
@@ -229,10 +230,10 @@ class DeploymentWorker:
                 async with self._heartbeat(dep.id):
                     result = await self.deployer.deploy(spec, name)
         except PermanentGridError as exc:
-            await self._fail(dep, name, exc.message)
+            await self._fail(dep, name, exc.reason, exc.message)
             return
         except TransientGridError as exc:
-            await self._retry(dep, name, exc.message)
+            await self._retry(dep, name, exc.reason, exc.message)
             return
         await self._succeed(dep, name, service, result)
 
@@ -265,27 +266,33 @@ class DeploymentWorker:
             return
         log.info("deployment %d ready as %s (contract %d)", dep.id, name, result.contract_id)
 
-    async def _retry(self, dep: DeploymentRecord, name: str, error: str) -> None:
+    async def _retry(self, dep: DeploymentRecord, name: str, reason: str, detail: str) -> None:
+        """A transient failure: `reason` is the buyer's text, `detail` the scrubbed tool text."""
         if dep.attempts + 1 >= self.options.max_attempts:
-            await self._fail(dep, name, error)
+            await self._fail(dep, name, reason, detail)
             return
-        log.info("deployment %d: attempt %d failed (%s); retrying", dep.id, dep.attempts + 1, error)
+        log.info("deployment %d: attempt %d failed (%s); retrying", dep.id, dep.attempts + 1, detail)
         await self.write(lambda conn, now: jobs.record_attempt_failure(
-            conn, now, dep.id, error, backoff_base_s=self.options.backoff_base_s,
-            backoff_max_s=self.options.backoff_max_s))
+            conn, now, dep.id, reason, backoff_base_s=self.options.backoff_base_s,
+            backoff_max_s=self.options.backoff_max_s, detail=detail))
 
-    async def _fail(self, dep: DeploymentRecord, name: str, reason: str) -> None:
-        """Final failure: make sure nothing of `name` stays billed on the grid, then refund."""
+    async def _fail(self, dep: DeploymentRecord, name: str, reason: str,
+                    detail: str | None = None) -> None:
+        """Final failure: make sure nothing of `name` stays billed on the grid, then refund.
+
+        `reason` is told to the buyer (ours, or a grid error's fixed reason); `detail` is kept
+        for admins."""
         try:
             await self.deployer.cancel(name)
         except Exception as exc:  # the contract may still live: keep the hold and try later
-            log.warning("deployment %d: cancelling %s failed (%s); will retry", dep.id, name, exc)
+            text = exc.message if isinstance(exc, GridError) else scrub(str(exc))
+            log.warning("deployment %d: cancelling %s failed (%s); will retry", dep.id, name, text)
             await self.write(lambda conn, now: jobs.record_attempt_failure(
                 conn, now, dep.id, reason, backoff_base_s=self.options.backoff_base_s,
-                backoff_max_s=self.options.backoff_max_s))
+                backoff_max_s=self.options.backoff_max_s, detail=detail or text))
             return
-        await self.write(lambda conn, now: jobs.complete_failure(conn, now, dep.id, reason))
-        log.info("deployment %d failed: %s", dep.id, reason)
+        await self.write(lambda conn, now: jobs.complete_failure(conn, now, dep.id, reason, detail))
+        log.info("deployment %d failed: %s (%s)", dep.id, reason, detail or "-")
 
     @contextlib.asynccontextmanager
     async def _heartbeat(self, deployment_id: int) -> Any:

@@ -79,12 +79,12 @@ async def _ask_retry(update: Update, shop: Shop, key: str, deployment_id: int) -
         raise Usage(admin_texts.not_retryable(dep.id, dep.state))
     balance = await shop.ledger.balance(dep.user_id)
     if dep.state == "queued":
-        text = admin_texts.ask_retry_queued(dep.id, dep.attempts + 1, dep.error)
+        text = admin_texts.ask_retry_queued(dep.id, dep.attempts + 1, _admin_error(dep))
     elif hold.state == "pending" and hold.expires_at > shop.ledger.now():
-        text = admin_texts.ask_retry_on_hold(dep.id, dep.service_id, hold.amount, dep.error)
+        text = admin_texts.ask_retry_on_hold(dep.id, dep.service_id, hold.amount, _admin_error(dep))
     else:
         text = admin_texts.ask_retry_new_hold(dep.id, dep.service_id, await user_label(shop, dep.user_id),
-                                              order.amount, balance.available, dep.error)
+                                              order.amount, balance.available, _admin_error(dep))
     await ask(update, shop, key, "retry", {"deployment_id": dep.id}, text, [(admin_texts.BTN_RETRY, "go")])
 
 
@@ -279,3 +279,9 @@ async def service_button(update: Update, context: CustomContext) -> None:
         await query.edit_message_text(text, reply_markup=markup)
     except Exception as exc:
         log.info("could not edit the services list: %s", exc)
+
+
+def _admin_error(dep: jobs.DeploymentRecord) -> str | None:
+    """What an admin sees as a deployment's last error: the grid tool's scrubbed text when there
+    is one (never shown to the buyer), else the buyer's reason."""
+    return dep.error_detail or dep.error

@@ -6,7 +6,8 @@ money it moves and the message it sends to the user commit together or not at al
 
 States: queued -> deploying -> ready -> cancelling -> cancelled, with deploying -> queued for a
 retry and queued/deploying -> failed (hold voided, credits back). A queued job may also be
-cancelled directly (hold voided). `cancelling` means the grid contract is still to be cancelled;
+cancelled (hold voided): directly if it never ran, through 'cancelling' if an attempt ran (it
+may have left a contract). `cancelling` means the grid contract is still to be cancelled;
 the periods job retries that until it is done.
 """
 
@@ -31,7 +32,8 @@ CLOSED_STATES = ("failed", "cancelled")
 _COLUMNS = (
     "id, order_id, user_id, service_id, hold_id, state, created_at, updated_at, name, attempts, "
     "lease_until, next_attempt_at, details, error, status_chat_id, status_message_id, "
-    "period_days, started_at, ready_at, expires_at, auto_renew, warned_at"
+    "period_days, started_at, ready_at, expires_at, auto_renew, warned_at, error_detail, "
+    "contract_ids, grid_cost"
 )
 
 
@@ -69,6 +71,14 @@ class DeploymentRecord:
     expires_at: int | None
     auto_renew: bool
     warned_at: int | None
+    error_detail: str | None = None  # the grid tool's text, scrubbed; for admins only
+    contract_ids_json: str | None = None
+    grid_cost: int = 0  # what the grid billed, TFT in its smallest unit (1e-7 TFT)
+
+    @property
+    def contract_ids(self) -> list[int]:
+        """The grid contracts of this deployment (network and VM), as last seen."""
+        return [int(c) for c in json.loads(self.contract_ids_json)] if self.contract_ids_json else []
 
     @property
     def details(self) -> dict[str, Any]:
@@ -292,18 +302,21 @@ def backoff_s(attempts: int, base_s: int, max_s: int) -> int:
 
 def record_attempt_failure(
     conn: sqlite3.Connection, now: int, deployment_id: int, error: str, *,
-    backoff_base_s: int = 30, backoff_max_s: int = 600,
+    backoff_base_s: int = 30, backoff_max_s: int = 600, detail: str | None = None,
 ) -> DeploymentRecord:
-    """A transient failure: count the attempt and queue the job again after a backoff."""
+    """A transient failure: count the attempt and queue the job again after a backoff.
+
+    `error` is what the buyer may be told, `detail` the grid tool's (scrubbed) text for admins.
+    """
     dep = get(conn, deployment_id)
     if dep.state != "deploying":
         raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}, not deploying")
     attempts = dep.attempts + 1
     conn.execute(
         "UPDATE deployments SET state = 'queued', attempts = ?, next_attempt_at = ?, error = ?, "
-        "lease_until = NULL, updated_at = ? WHERE id = ?",
-        (attempts, now + backoff_s(attempts, backoff_base_s, backoff_max_s), error[:500], now,
-         deployment_id),
+        "error_detail = coalesce(?, error_detail), lease_until = NULL, updated_at = ? WHERE id = ?",
+        (attempts, now + backoff_s(attempts, backoff_base_s, backoff_max_s), error[:500],
+         detail[:2000] if detail else None, now, deployment_id),
     )
     return get(conn, deployment_id)
 
@@ -373,9 +386,12 @@ def complete_success(
 
 
 def complete_failure(
-    conn: sqlite3.Connection, now: int, deployment_id: int, reason: str
+    conn: sqlite3.Connection, now: int, deployment_id: int, reason: str, detail: str | None = None
 ) -> DeploymentRecord:
-    """Give up: void the hold (the credits come back), state failed with the reason, tell the user."""
+    """Give up: void the hold (the credits come back), state failed with the reason, tell the user.
+
+    `reason` is told to the user; `detail` (the grid tool's scrubbed text) is kept for admins.
+    """
     dep = get(conn, deployment_id)
     if dep.state == "failed":
         return dep
@@ -387,9 +403,9 @@ def complete_failure(
         ops.void_hold(conn, now, hold.id, attempt_key(dep, "deploy-failed"))
         refunded = hold.amount
     conn.execute(
-        "UPDATE deployments SET state = 'failed', error = ?, lease_until = NULL, updated_at = ? "
-        "WHERE id = ?",
-        (reason[:500], now, deployment_id),
+        "UPDATE deployments SET state = 'failed', error = ?, error_detail = coalesce(?, error_detail), "
+        "lease_until = NULL, updated_at = ? WHERE id = ?",
+        (reason[:500], detail[:2000] if detail else None, now, deployment_id),
     )
     ops.set_order_state(conn, now, dep.order_id, "failed", ("placed",))
     dep = get(conn, deployment_id)
@@ -497,14 +513,17 @@ def request_cancel(
     if dep.state in ("cancelling", "cancelled"):
         return dep
     if dep.state == "queued":
+        # A queued retry may have left a contract on the grid (its clean-up cancel failed):
+        # it goes through 'cancelling', so the grid is asked to cancel its name first.
+        left_on_grid = dep.attempts > 0 and dep.name is not None
         hold = ops.get_hold(conn, dep.hold_id)
         refunded = 0
         if hold.state == "pending":
             ops.void_hold(conn, now, hold.id, attempt_key(dep, "deploy-cancelled"))
             refunded = hold.amount
         conn.execute(
-            "UPDATE deployments SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?",
-            (reason[:500], now, deployment_id),
+            "UPDATE deployments SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+            ("cancelling" if left_on_grid else "cancelled", reason[:500], now, deployment_id),
         )
         ops.set_order_state(conn, now, dep.order_id, "cancelled", ("placed",))
         text = notices.deployment_cancelled_before_deploy(dep.service_id, refunded)
@@ -530,8 +549,9 @@ def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> De
         raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}, not cancelling")
     conn.execute("UPDATE deployments SET state = 'cancelled', updated_at = ? WHERE id = ?",
                  (now, deployment_id))
-    outbox.enqueue(conn, now, dep.chat_id, notices.deployment_removed(dep.name or "", dep.error or "cancelled"),
-                   key=f"deploy:{dep.id}:removed")
+    if dep.ready_at is not None:  # a job cancelled before it ran was told so already
+        outbox.enqueue(conn, now, dep.chat_id, notices.deployment_removed(dep.name or "", dep.error or "cancelled"),
+                       key=f"deploy:{dep.id}:removed")
     return get(conn, deployment_id)
 
 

@@ -297,7 +297,34 @@ ALTER TABLE provider_events ADD COLUMN resolved_at INTEGER;
 CREATE INDEX provider_events_open ON provider_events (state, id);
 """
 
-MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6)]
+
+# v7: the grid side of a deployment. `error` is what the buyer is told (a fixed reason),
+# `error_detail` the tool's text for admins (scrubbed of secrets); the contract ids and what
+# the grid billed for them (TFT in its smallest unit, 1e-7 TFT). `shop_meta` holds the shop id
+# that makes this database's grid names its own; `grid_orphans` the contracts of the operator's
+# twin that no live deployment owns, until gridproxy no longer lists them.
+_V7 = """
+ALTER TABLE deployments ADD COLUMN error_detail TEXT;
+ALTER TABLE deployments ADD COLUMN contract_ids TEXT;
+ALTER TABLE deployments ADD COLUMN grid_cost INTEGER NOT NULL DEFAULT 0 CHECK (grid_cost >= 0);
+ALTER TABLE deployments ADD COLUMN grid_checked_at INTEGER;
+CREATE TABLE shop_meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+CREATE TABLE grid_orphans (
+    contract_id   INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    first_seen_at INTEGER NOT NULL,
+    last_seen_at  INTEGER NOT NULL,
+    cancel_attempts INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    gone_at       INTEGER
+);
+"""
+
+MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6), _script(_V7)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

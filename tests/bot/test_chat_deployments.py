@@ -300,8 +300,9 @@ async def test_cancelling_a_queued_vm_refunds_and_a_deploying_one_waits(gshop: G
 
 @pytest.fixture
 async def gridproxy() -> AsyncIterator[tuple[TestServer, GridProxyClient]]:
-    # One node with 3 GB of memory free: room for the small VM (2 GB), none for the medium (4 GB).
-    server = TestServer(make_app([node_json(11, 1, total_mru_gb=16, used_mru_gb=13)]))
+    # One node with 3 GB of memory free (16 GB, 11 booked, gridproxy's 2 GiB reserve): room for
+    # the small VM (2 GB), none for the medium (4 GB).
+    server = TestServer(make_app([node_json(11, 1, total_mru_gb=16, used_mru_gb=11)]))
     await server.start_server()
     async with GridProxyClient(str(server.make_url(""))) as client:
         yield server, client

@@ -1,15 +1,39 @@
 #!/usr/bin/env python3
-"""A fake `tfcmd` for the tests: the real one's commands, flags, log lines and error texts.
+"""A fake `tfcmd` for the tests, made from the real one's source.
 
-It speaks like tfcmd v0.15/0.16 (threefoldtech/tfgrid-sdk-go grid-cli): zerolog console lines
-on stderr ("3:37PM INF ..."), a failure as `FTL error="..."` with exit status 1, cobra's
-"Error: ..." for bad flags, and `get vm` logging "vm:" followed by the deployment JSON.
+Follows threefoldtech/tfgrid-sdk-go at tag v0.15.14 (2024-09-02, the newest release), with the
+texts of v0.14.6 (the last release whose `get vm` said "no vm with name X found") and of the
+`development` branch (light VMs) where they differ; pick one with FAKE_TFCMD_VERSION
+(`v0.15.14` default, `v0.14.6`, `development`). Files followed, all under that tag:
 
-State lives in the JSON file named by $FAKE_TFCMD_STATE. Knobs, all environment variables:
+  grid-cli/cmd/root.go              zerolog console writer on stderr; cobra errors exit 1
+  grid-cli/cmd/deploy_vm.go         flags, defaults, the node filter when --node is not given,
+                                    the "vm ... ip:" lines
+  grid-cli/internal/cmd/deploy.go   "deploying network" / "deploying vm", the wrapped errors, the
+                                    network removed when the vm fails, project name "vm/<name>"
+  grid-cli/cmd/get_vm.go, internal/cmd/get.go   "vm:\\n<json>", not-found text, exit 1
+  grid-cli/cmd/cancel.go            three CancelByProjectName calls, exit 0 with nothing found
+  grid-client/deployer/tf_plugin_client_projects.go  "canceling contracts" / "project is canceled"
+  grid-client/deployer/tf_plugin_client.go  twin lookup errors (they embed the mnemonic)
+  grid-client/deployer/deployer.go  contract creation, "you must cancel it manually", the
+                                    4-minute no-progress wait timeout
+  grid-client/deployer/node_filter.go  "could not find enough nodes with options: ..."
+  grid-client/graphql/contracts.go  contracts listed through the indexer: Created/GracePeriod
+                                    node contracts of the twin whose deployment data names the
+                                    project
+
+The fake plays the chain and its indexer. State lives in the JSON file $FAKE_TFCMD_STATE:
+`chain` holds every contract as the chain has it, `contracts` what the indexer has seen (in
+grid-proxy's contract JSON, `pkg/types/contracts.go`), `bills` contract billing reports.
+`sandbox.gridproxy --contracts-file` serves `contracts` and `bills` from the same file.
+
+Knobs, all environment variables:
 
   FAKE_TFCMD_FAIL        how `deploy vm` fails: no_capacity | no_nodes | node_down |
-                         wait_timeout | leave_contract | low_balance
+                         wait_timeout | leave_contract | low_balance | twin_lookup
   FAKE_TFCMD_FAIL_TIMES  fail only the first N deploy attempts (default: every attempt)
+  FAKE_TFCMD_REFUSE_NODES  node ids whose contracts the chain refuses (NodeNotAvailableToDeploy)
+  FAKE_TFCMD_INDEX_LAG   tfcmd runs before the indexer shows a contract change (default 0)
   FAKE_TFCMD_HANG        commands that hang forever, comma separated (deploy, get, cancel);
                          a hanging deploy has already created its contracts
   FAKE_TFCMD_PIDFILE     a hanging fake writes its pid here first
@@ -20,6 +44,7 @@ State lives in the JSON file named by $FAKE_TFCMD_STATE. Knobs, all environment 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import random
@@ -31,21 +56,30 @@ from typing import Any, NoReturn
 
 STATE_PATH = os.environ.get("FAKE_TFCMD_STATE", "")
 COLOR = os.environ.get("FAKE_TFCMD_COLOR") == "1"
+VERSION = os.environ.get("FAKE_TFCMD_VERSION", "v0.15.14")
+VERSIONS = ("v0.14.6", "v0.15.14", "development")
 UBUNTU_FLIST = "https://hub.grid.tf/tf-official-apps/threefoldtech-ubuntu-22.04.flist"
 GB = 1024**3
+# A valid BIP-39 test mnemonic: what `tfcmd login` stored, and what some errors print.
+MNEMONIC = ("actress online cable another alter awake entire canal fence clap orange fuel "
+            "grid glance toward")
+TWIN = 192
 
 VALUE_FLAGS = {
     "name": "string", "ssh": "string", "node": "uint32", "farm": "uint64", "cpu": "uint8",
-    "memory": "uint64", "rootfs": "uint64", "disk": "uint64", "volume": "uint64",
-    "flist": "string", "entrypoint": "string", "gpus": "strings", "env": "stringToString",
+    "memory": "uint64", "rootfs": "uint64", "disk": "uint64", "flist": "string",
+    "entrypoint": "string", "gpus": "strings", "env": "stringToString",
 }
-BOOL_FLAGS = {"ipv4": False, "ipv6": False, "ygg": False, "mycelium": True}
+if VERSION == "development":
+    VALUE_FLAGS["volume"] = "uint64"
+# deploy_vm.go init(): ygg defaults to true up to v0.15.x, false on development.
+BOOL_FLAGS = {"ipv4": False, "ipv6": False, "ygg": VERSION != "development", "mycelium": True}
 SHORTHANDS = {"n": "name", "e": "env"}
 UINT_BITS = {"uint8": 8, "uint32": 32, "uint64": 64}
 DEFAULTS = {"farm": 1, "cpu": 1, "memory": 1, "rootfs": 2, "disk": 0, "volume": 0}
 
 
-# -- output ---------------------------------------------------------------------------------
+# -- output: zerolog's ConsoleWriter on stderr (grid-cli/cmd/root.go) ----------------------------
 
 def _clock() -> str:
     return time.strftime("%I:%M%p").lstrip("0")
@@ -68,6 +102,7 @@ def _quote(value: Any) -> str:
 
 
 def fatal(error: str) -> NoReturn:
+    """`log.Fatal().Err(err).Send()`: one FTL line with the error field, exit status 1."""
     log("FTL", "", error=error)
     sys.exit(1)
 
@@ -77,7 +112,7 @@ def cobra_error(message: str, usage: str) -> NoReturn:
     sys.exit(1)
 
 
-# -- state ----------------------------------------------------------------------------------
+# -- state: the chain and its indexer ---------------------------------------------------------
 
 @contextmanager
 def state() -> Iterator[dict[str, Any]]:
@@ -90,13 +125,10 @@ def state() -> Iterator[dict[str, Any]]:
                 data = json.load(f)
         except FileNotFoundError:
             data = {}
-        data.setdefault("next_contract", 100063)
-        data.setdefault("twin", 192)
-        data.setdefault("deployments", {})
-        data.setdefault("contracts_created", {})
-        data.setdefault("cancelled", [])
-        data.setdefault("deploy_attempts", 0)
-        data.setdefault("calls", [])
+        for key, default in (("next_contract", 100063), ("twin", TWIN), ("step", 0),
+                             ("chain", []), ("contracts", []), ("vms", {}), ("bills", {}),
+                             ("deploy_attempts", 0), ("calls", [])):
+            data.setdefault(key, default)
         yield data
         tmp = STATE_PATH + ".tmp"
         with open(tmp, "w") as f:
@@ -104,19 +136,75 @@ def state() -> Iterator[dict[str, Any]]:
         os.replace(tmp, STATE_PATH)
 
 
-def record_call(argv: list[str]) -> None:
-    with state() as data:
-        data["calls"].append(argv)
+def _index_lag() -> int:
+    return int(os.environ.get("FAKE_TFCMD_INDEX_LAG", "0") or 0)
 
 
-def new_contract(data: dict[str, Any], name: str) -> int:
+def advance_indexer(data: dict[str, Any]) -> None:
+    """One tfcmd run later: the indexer shows every chain change whose lag has passed."""
+    data["step"] += 1
+    seen = {c["contract_id"]: c for c in data["contracts"]}
+    for contract in data["chain"]:
+        if contract["index_at"] <= data["step"]:
+            seen[contract["contract_id"]] = {k: v for k, v in contract.items() if k != "index_at"}
+    data["contracts"] = sorted(seen.values(), key=lambda c: c["contract_id"])
+
+
+def create_contract(data: dict[str, Any], node: int, kind: str, name: str, project: str) -> int:
+    """A node contract as grid-proxy lists it (pkg/types/contracts.go Contract/NodeContractDetails);
+    its deployment data is grid-client's workloads.DeploymentData JSON."""
     contract_id = data["next_contract"]
     data["next_contract"] += 1
-    data["contracts_created"][name] = data["contracts_created"].get(name, 0) + 1
+    deployment_data = json.dumps(
+        {"version": 0, "type": kind, "name": name, "projectName": project}, separators=(",", ":"))
+    data["chain"].append({
+        "contract_id": contract_id,
+        "twin_id": data["twin"],
+        "state": "Created",
+        "created_at": int(time.time()),
+        "type": "node",
+        "details": {
+            "nodeId": node,
+            "deployment_data": deployment_data,
+            "deployment_hash": hashlib.md5(deployment_data.encode()).hexdigest(),
+            "number_of_public_ips": 0,
+            "farm_name": f"farm{node // 10}",
+            "farm_id": node // 10,
+        },
+        "index_at": data["step"] + _index_lag(),
+    })
     return contract_id
 
 
+def cancel_contracts(data: dict[str, Any], contract_ids: list[int]) -> None:
+    for contract in data["chain"]:
+        if contract["contract_id"] in contract_ids and contract["state"] != "Deleted":
+            contract["state"] = "Deleted"
+            contract["index_at"] = data["step"] + _index_lag()
+            data["vms"].pop(str(contract["contract_id"]), None)
+
+
+def project_contracts(data: dict[str, Any], project: str) -> list[dict[str, Any]]:
+    """graphql/contracts.go ListContractsOfProjectName: the twin's Created/GracePeriod node
+    contracts, as the indexer has them, whose deployment data names `project`."""
+    found = []
+    for contract in data["contracts"]:
+        if contract["twin_id"] != data["twin"] or contract["state"] not in ("Created", "GracePeriod"):
+            continue
+        meta = json.loads(contract["details"]["deployment_data"])
+        if meta.get("projectName") == project:
+            found.append(contract)
+    return found
+
+
+def record_call(argv: list[str]) -> None:
+    with state() as data:
+        data["calls"].append(argv)
+        advance_indexer(data)
+
+
 def require_login() -> None:
+    """internal/config/config.go GetUserConfig, wrapped by the command's log.Fatal."""
     if os.environ.get("FAKE_TFCMD_LOGGED_OUT") == "1":
         path = os.path.expanduser("~/.config/.tfgridconfig")
         fatal(
@@ -126,6 +214,11 @@ def require_login() -> None:
 
 
 def start_peer() -> None:
+    """deployer.NewTFPluginClient: the twin lookup (its error embeds the mnemonic,
+    tf_plugin_client.go), then the RMB peer logs its session."""
+    if os.environ.get("FAKE_TFCMD_FAIL") == "twin_lookup":
+        fatal(f"failed to get twin for the given mnemonic/seed {MNEMONIC}: "
+              "failed to query twin id: context deadline exceeded")
     with state() as data:
         twin = data["twin"]
     log("INF", "starting peer", session=f"tf-{random.randint(1_000_000, 9_999_999)}", twin=twin)
@@ -141,7 +234,7 @@ def hang_if_asked(command: str) -> None:
     time.sleep(3600)
 
 
-# -- flags ----------------------------------------------------------------------------------
+# -- flags: cobra/pflag's texts ---------------------------------------------------------------
 
 def parse_deploy_flags(args: list[str]) -> dict[str, Any]:
     usage = "tfcmd deploy vm"
@@ -209,36 +302,46 @@ def convert(key: str, value: str, usage: str) -> Any:
     return value
 
 
-# -- commands -------------------------------------------------------------------------------
+# -- commands ---------------------------------------------------------------------------------
+
+def _refused(node: int) -> bool:
+    refused = os.environ.get("FAKE_TFCMD_REFUSE_NODES", "")
+    return str(node) in [n.strip() for n in refused.split(",") if n.strip()]
+
 
 def deploy_vm(args: list[str]) -> None:
     flags = parse_deploy_flags(args)
-    require_login()
     name = flags["name"]
     try:
         with open(flags["ssh"]) as f:
             ssh_key = f.read()
     except OSError as exc:
         fatal(f"open {flags['ssh']}: {exc.strerror.lower()}")
+    require_login()
     start_peer()
 
     with state() as data:
         data["deploy_attempts"] += 1
         attempt = data["deploy_attempts"]
+        twin = data["twin"]
     fail = os.environ.get("FAKE_TFCMD_FAIL", "")
     fail_times = os.environ.get("FAKE_TFCMD_FAIL_TIMES")
     if fail and fail_times is not None and attempt > int(fail_times):
         fail = ""
 
+    # deploy_vm.go (development): no public IP and no yggdrasil means a light VM.
+    light = VERSION == "development" and not (flags["ipv4"] or flags["ipv6"] or flags["ygg"])
     mru, sru = flags["memory"] * GB, (flags["rootfs"] + flags["disk"]) * GB
-    if fail == "no_nodes":
-        fatal(
-            f"could not find enough nodes with options: FreeMRU: {mru}, FreeSRU: {sru}, "
-            f"Status: [up], FarmIDs: [{flags['farm']}], Healthy: true, AvailableFor: 192"
-        )
+    if "node" not in flags:
+        if fail == "no_nodes":
+            # node_filter.go FilterNodes: serializeOptions prints the filter's schema keys.
+            fatal(
+                f"could not find enough nodes with options: status: up, free_mru: {mru}, "
+                f"free_sru: {sru}, free_ips: 0, farm_ids: {flags['farm']}, rented: false, "
+                f"available_for: {twin}, healthy: true"
+            )
     node = flags.get("node") or flags["farm"] * 10 + 1
-    if fail == "low_balance":
-        fatal("failed to create contract: account contains 1200, min fee is 20000")
+    project = name if VERSION == "v0.14.6" else f"vm/{name}"
 
     log("INF", "deploying network")
     if fail == "node_down":
@@ -246,46 +349,52 @@ def deploy_vm(args: list[str]) -> None:
             f"failed to deploy network on node {node}: failed to get node client: failed to "
             f"get node {node}: context deadline exceeded"
         )
-    with state() as data:
-        network_contract = new_contract(data, name)
-        vm_contract = new_contract(data, name) if fail != "no_capacity" else None
-        entry = make_entry(flags, node, network_contract, vm_contract, ssh_key)
-        entry["healthy"] = False
-        if fail != "no_capacity":
-            data["deployments"].setdefault(name, []).append(entry)
-    hang_if_asked("deploy")
-    log("INF", "deploying vm")
-
-    if fail in ("no_capacity", "wait_timeout"):
-        reason = (
-            f"node {node} does not have enough resources. needed: [mru: {mru}, sru: {sru}, "
-            f"hru: 0], free: [mru: {mru // 2}, sru: {sru // 2}, hru: 0]"
-            if fail == "no_capacity"
-            else f"error waiting deployment: waiting for deployment {vm_contract} timed out"
+    if fail == "low_balance":
+        # deployer.go: CreateNodeContract's error, wrapped; the text is substrate's.
+        fatal(
+            f"failed to deploy network on node {node}: failed to create contract on node "
+            f"{node}: Inability to pay some fees (e.g. account balance too low)"
         )
+    if _refused(node):
+        fatal(
+            f"failed to deploy network on node {node}: failed to create contract on node "
+            f"{node}: NodeNotAvailableToDeploy"
+        )
+    with state() as data:
+        network_contract = create_contract(data, node, "network", f"{name}network", project)
+    log("INF", "deploying vm")
+    with state() as data:
+        vm_contract = create_contract(data, node, "vm", name, project)
+        data["vms"][str(vm_contract)] = make_entry(flags, node, network_contract, vm_contract,
+                                                   ssh_key, light, healthy=False)
+    hang_if_asked("deploy")
+
+    if fail in ("no_capacity", "wait_timeout", "leave_contract"):
+        if fail == "no_capacity":
+            reason = (
+                f"node {node} does not have enough resources. needed: [mru: {mru}, sru: {sru}, "
+                f"hru: 0], free: [mru: {mru // 2}, sru: {sru // 2}, hru: 0]"
+            )
+        elif fail == "wait_timeout":
+            reason = f"error waiting deployment: waiting for deployment {vm_contract} timed out"
+        else:
+            # deployer.go: the contract stays when cancelling it after a failed send fails too.
+            reason = (
+                f"error cancelling contract: rpc timeout; you must cancel it manually "
+                f"(id: {vm_contract}): error sending deployment to node {node}: connection "
+                "reset by peer"
+            )
+        with state() as data:
+            if fail != "leave_contract":
+                cancel_contracts(data, [vm_contract])
         log("WRN", "error happened while deploying. removing network")
         with state() as data:
-            data["cancelled"].append(network_contract)
-            if vm_contract is not None:
-                data["cancelled"].append(vm_contract)
-                data["deployments"][name] = [
-                    e for e in data["deployments"][name] if e["ContractID"] != vm_contract
-                ]
-                if not data["deployments"][name]:
-                    del data["deployments"][name]
+            cancel_contracts(data, [network_contract])
         fatal(f"failed to deploy vm on node {node}: {reason}")
-    if fail == "leave_contract":
-        fatal(
-            f"failed to deploy vm on node {node}: error sending deployment to node {node}: "
-            f"connection reset by peer; error cancelling contract: rpc timeout; you must "
-            f"cancel it manually (id: {vm_contract})"
-        )
 
     with state() as data:
-        for stored in data["deployments"][name]:
-            if stored["ContractID"] == vm_contract:
-                stored["healthy"] = True
-                entry = stored
+        entry = data["vms"][str(vm_contract)]
+        entry["healthy"] = True
     vm = entry["vm"]
     if flags["ipv4"]:
         log("INF", f"vm ipv4: {vm['computedip']}")
@@ -298,7 +407,8 @@ def deploy_vm(args: list[str]) -> None:
 
 
 def make_entry(
-    flags: dict[str, Any], node: int, network_contract: int, vm_contract: int | None, key: str
+    flags: dict[str, Any], node: int, network_contract: int, vm_contract: int, key: str,
+    light: bool, healthy: bool,
 ) -> dict[str, Any]:
     name = flags["name"]
     rng = random.Random(f"{name}:{vm_contract}")
@@ -324,8 +434,9 @@ def make_entry(
         "ContractID": vm_contract,
         "NetworkContractID": network_contract,
         "NodeID": node,
-        "light": not (flags["ipv4"] or flags["ipv6"] or flags["ygg"]),
+        "light": light,
         "disk": flags["disk"],
+        "healthy": healthy,
         "vm": vm,
     }
 
@@ -338,9 +449,23 @@ def get_vm(args: list[str]) -> None:
     start_peer()
     name = args[0]
     with state() as data:
-        entries = data["deployments"].get(name, [])
+        if VERSION == "v0.14.6":
+            # graphql/contracts.go GetNodeContractsByTypeAndName, v0.14.6
+            contracts = [c for c in project_contracts(data, name)
+                         if json.loads(c["details"]["deployment_data"])["type"] == "vm"]
+            if not contracts:
+                fatal(f"no vm with name {name} found")
+        else:
+            # internal/cmd/get.go GetVM: old project name "<name>", then "vm/<name>"
+            contracts = project_contracts(data, name) or project_contracts(data, f"vm/{name}")
+            if not contracts:
+                fatal(f"couldn't find any contracts with name {name}")
+        entries = [data["vms"][str(c["contract_id"])] for c in contracts
+                   if str(c["contract_id"]) in data["vms"]]
     if not entries:
-        fatal(f"no vm with name {name} found")
+        node = contracts[-1]["details"]["nodeId"]
+        fatal(f"failed to get deployment {contracts[-1]['contract_id']} of node {node}: "
+              "deployment not found")
     entry = entries[-1]
     vm = dict(entry["vm"])
     if not entry["healthy"]:
@@ -360,14 +485,25 @@ def get_vm(args: list[str]) -> None:
         "Disks": disks,
         "Zdbs": [],
         "Vms": [] if entry["light"] else [vm],
-        "VmsLight": [vm] if entry["light"] else [],
         "QSFS": [],
-        "Volumes": [],
         "NodeDeploymentID": {str(node): entry["ContractID"]},
         "ContractID": entry["ContractID"],
         "IPrange": "10.20.2.0/24",
     }
+    if VERSION == "development":
+        doc["VmsLight"] = [vm] if entry["light"] else []
+        doc["Volumes"] = []
     log("INF", "vm:\n" + json.dumps(doc, indent="\t"))
+
+
+def cancel_project(project: str) -> None:
+    """tf_plugin_client_projects.go CancelByProjectName: cancels what the indexer lists (nothing
+    is no error), logging before and after."""
+    log("INF", "canceling contracts", **{"project name": project})
+    with state() as data:
+        ids = [c["contract_id"] for c in project_contracts(data, project)]
+        cancel_contracts(data, ids)
+    log("INF", "project is canceled", **{"project name": project})
 
 
 def cancel(args: list[str]) -> None:
@@ -377,21 +513,18 @@ def cancel(args: list[str]) -> None:
     hang_if_asked("cancel")
     start_peer()
     name = args[0]
-    log("INF", "canceling contracts", **{"project name": name})
-    with state() as data:
-        entries = data["deployments"].pop(name, [])
-        for entry in entries:
-            data["cancelled"] += [entry["NetworkContractID"], entry["ContractID"]]
-    if not entries:
-        log("INF", "No contracts exist for the project name", **{"project name": name})
+    if VERSION == "v0.14.6":
+        cancel_project(name)
         return
-    log("INF", "project is canceled", **{"project name": name})
+    for project in (f"vm/{name}", f"kubernetes/{name}", name):  # cmd/cancel.go
+        cancel_project(project)
 
 
 def login(args: list[str]) -> None:
+    """internal/cmd/login.go."""
     sys.stdout.write("Please enter your mnemonics: ")
     words = sys.stdin.readline().split()
-    if len(words) not in (12, 24):
+    if len(words) not in (12, 15, 18, 21, 24):
         fatal("failed to validate mnemonics")
     sys.stdout.write("Please enter grid network (main,test): ")
     network = sys.stdin.readline().strip()
@@ -403,6 +536,8 @@ def login(args: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
+    if VERSION not in VERSIONS:
+        fatal(f"FAKE_TFCMD_VERSION must be one of {VERSIONS}")
     record_call(argv)
     if argv[:2] == ["deploy", "vm"]:
         deploy_vm(argv[2:])

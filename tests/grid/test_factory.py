@@ -1,4 +1,4 @@
-"""make_deployer and make_gridproxy: plain config values in, the right backend out."""
+"""make_deployer and make_gridproxy: the typed [grid] config in, the right backend out."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import GridConfig
 from grid.deployer import Deployer
 from grid.factory import make_deployer, make_gridproxy
 from grid.simulated import SimulatedGrid
@@ -14,18 +15,10 @@ from grid.tfcmd import TfcmdDeployer
 
 
 def test_simulated_backend_takes_sim_options(tmp_path: Path) -> None:
-    grid = make_deployer(
-        "simulated",
-        sim_state_path=str(tmp_path / "sim.db"),
-        sim_latency_s=0.5,
-        sim_failure_rate=0.25,
-        sim_seed=42,
-        tfcmd_path="/ignored/for/this/backend",
-        network="test",
-        ssh_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO x",
-        gridproxy_url=None,
-        farm_ids=[1, 2],
-    )
+    grid = make_deployer(GridConfig(
+        sim_state_path=tmp_path / "sim.db", sim_latency_s=0.5, sim_failure_rate=0.25, sim_seed=42,
+        tfcmd_path="/ignored/for/this/backend", network="test", farm_ids=[1, 2],
+    ))
     assert isinstance(grid, SimulatedGrid) and isinstance(grid, Deployer)
     assert (grid.latency_s, grid.failure_rate, grid.seed) == (0.5, 0.25, 42)
     assert (tmp_path / "sim.db").exists()
@@ -35,31 +28,33 @@ def test_tfcmd_backend(tmp_path: Path) -> None:
     exe = tmp_path / "tfcmd"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
-    deployer = make_deployer(
-        "tfcmd", tfcmd_path=str(exe), tfcmd_timeout_s=90, network="main", farm_ids=[4],
-        max_attempts=3, expiry_warning_days=3,
-    )
+    deployer = make_deployer(GridConfig(
+        backend="tfcmd", tfcmd_path=str(exe), tfcmd_timeout_s=90, network="main", farm_ids=[4],
+        twin_id=77,
+    ))
     assert isinstance(deployer, TfcmdDeployer)
     assert (deployer.tfcmd_path, deployer.timeout_s, deployer.network) == (str(exe), 90.0, "main")
     assert deployer.gridproxy is not None
     assert deployer.gridproxy.base_url == "https://gridproxy.grid.tf"
-    assert deployer.gridproxy.farm_ids == [4]
-    no_proxy = make_deployer("tfcmd", tfcmd_path=str(exe))
-    assert isinstance(no_proxy, TfcmdDeployer) and no_proxy.gridproxy is None
+    assert (deployer.gridproxy.farm_ids, deployer.gridproxy.twin_id) == ([4], 77)
+
+
+def test_tfcmd_timeout_default_outlasts_tfcmd_itself(tmp_path: Path) -> None:
+    # grid-client deployer.go: tfcmd waits up to 50 minutes for a deployment that progresses.
+    exe = tmp_path / "tfcmd"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    deployer = make_deployer(GridConfig(backend="tfcmd", tfcmd_path=str(exe)))
+    assert isinstance(deployer, TfcmdDeployer)
+    assert deployer.timeout_s >= 50 * 60
+    assert deployer.query_timeout_s == 300
 
 
 def test_tfcmd_missing_fails_at_startup(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not an executable"):
-        make_deployer("tfcmd", tfcmd_path=str(tmp_path / "nope"))
+        make_deployer(GridConfig(backend="tfcmd", tfcmd_path=str(tmp_path / "nope")))
     with pytest.raises(ValueError, match="not on PATH"):
-        make_deployer("tfcmd", tfcmd_path="tfcmd-that-does-not-exist")
-
-
-def test_unknown_backend_or_option() -> None:
-    with pytest.raises(ValueError, match="unknown grid backend"):
-        make_deployer("aws")
-    with pytest.raises(ValueError, match="sim_latency"):
-        make_deployer("simulated", sim_latncy_s=1)
+        make_deployer(GridConfig(backend="tfcmd", tfcmd_path="tfcmd-that-does-not-exist"))
 
 
 def test_make_gridproxy() -> None:

@@ -2,73 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from grid.deployer import Deployer, VmSpec
 from grid.errors import (
+    InsufficientFundsError,
     InvalidSpecError,
     NoCapacityError,
+    NodeUnavailableError,
     PermanentGridError,
     TransientGridError,
 )
 from grid.gridproxy import GridProxyClient
 from grid.tfcmd import TfcmdDeployer, classify_error, deploy_args, error_message
 from sandbox.gridproxy import make_app
+from tests.grid.tfcmd_support import Fake
 
-FAKE = Path(__file__).with_name("fake_tfcmd.py")
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKutte2DUvEk0ZTuZoBzagIUHVMnhkT5i80s3XUbQFzO buyer@example"
 SPEC = VmSpec(cpu=2, memory_gb=4, rootfs_gb=10, disk_gb=20, ssh_key=KEY)
-
-
-class Fake:
-    """The fake tfcmd's executable and state file, plus helpers to read what it saw."""
-
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.path = tmp_path / "tfcmd"
-        self.path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
-        self.path.chmod(self.path.stat().st_mode | stat.S_IXUSR)
-        self.state_path = tmp_path / "tfcmd-state.json"
-        self.pidfile = tmp_path / "tfcmd.pid"
-        self.monkeypatch = monkeypatch
-        monkeypatch.setenv("FAKE_TFCMD_STATE", str(self.state_path))
-        monkeypatch.setenv("FAKE_TFCMD_PIDFILE", str(self.pidfile))
-        for knob in ("FAIL", "FAIL_TIMES", "HANG", "LOGGED_OUT", "COLOR"):
-            monkeypatch.delenv(f"FAKE_TFCMD_{knob}", raising=False)
-
-    def set(self, **knobs: str) -> None:
-        for key, value in knobs.items():
-            self.monkeypatch.setenv(f"FAKE_TFCMD_{key.upper()}", value)
-
-    def state(self) -> dict[str, Any]:
-        if not self.state_path.exists():
-            return {}
-        return json.loads(self.state_path.read_text())
-
-    def calls(self, command: str | None = None) -> list[list[str]]:
-        calls = self.state().get("calls", [])
-        return [c for c in calls if command is None or c[:1] == [command]]
-
-    def live(self, name: str) -> list[dict[str, Any]]:
-        return self.state().get("deployments", {}).get(name, [])
-
-    def deployer(self, **kwargs: Any) -> TfcmdDeployer:
-        kwargs.setdefault("timeout_s", 20)
-        return TfcmdDeployer(str(self.path), **kwargs)
-
-
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fake:
-    return Fake(tmp_path, monkeypatch)
 
 
 async def test_deploy_get_cancel(fake: Fake) -> None:
@@ -81,7 +38,8 @@ async def test_deploy_get_cancel(fake: Fake) -> None:
     assert dep.contract_id == 100064  # the network contract came first
     assert dep.node_id == 11  # first node of the default farm 1
     assert dep.mycelium_ip and dep.ssh_command == f"ssh root@{dep.mycelium_ip}"
-    assert dep.ipv4 is None and dep.ipv6 is None and dep.planetary_ip is None
+    assert dep.ipv4 is None and dep.ipv6 is None
+    assert dep.planetary_ip  # v0.15's --ygg defaults to true
     deploy_call = fake.calls("deploy")[0]
     assert deploy_call[:3] == ["deploy", "vm", "--name"]
     assert deploy_call[4] == "--ssh" and not Path(deploy_call[5]).exists()  # key file cleaned up
@@ -105,7 +63,7 @@ async def test_node_and_farm_flags(fake: Fake) -> None:
     in_farm = await tf.deploy(VmSpec(1, 1, 2, 0, KEY, farm_id=3), "in_farm")
     assert on_node.node_id == 77 and in_farm.node_id == 31
     calls = fake.calls("deploy")
-    assert calls[0][-2:] == ["--node", "77"] and "--disk" not in calls[0]
+    assert calls[0][-3:] == ["--node", "77", "--ygg"] and "--disk" not in calls[0]
     assert calls[1][-2:] == ["--farm", "3"]
 
 
@@ -115,7 +73,7 @@ async def test_deploy_is_idempotent_by_name(fake: Fake) -> None:
     second = await fake.deployer().deploy(SPEC, "order_2")  # e.g. after a restart
     assert second == first
     assert len(fake.calls("deploy")) == 1
-    assert fake.state()["contracts_created"]["order_2"] == 2  # one network + one vm contract
+    assert len(fake.contracts("order_2")) == 2  # one network + one vm contract
 
 
 async def test_unhealthy_existing_deployment_is_replaced(fake: Fake) -> None:
@@ -135,12 +93,12 @@ async def test_unhealthy_existing_deployment_is_replaced(fake: Fake) -> None:
 @pytest.mark.parametrize(
     ("fail", "error", "text"),
     [
-        ("no_capacity", NoCapacityError, "node 11 does not have enough resources"),
+        ("no_capacity", NodeUnavailableError, "node 11 does not have enough resources"),
         ("no_nodes", NoCapacityError, "could not find enough nodes"),
         ("node_down", TransientGridError, "failed to get node client"),
         ("wait_timeout", TransientGridError, "timed out"),
         ("leave_contract", TransientGridError, "you must cancel it manually"),
-        ("low_balance", PermanentGridError, "min fee is 20000"),
+        ("low_balance", InsufficientFundsError, "Inability to pay some fees"),
     ],
 )
 async def test_deploy_errors_are_mapped_and_leave_nothing_billed(
@@ -150,7 +108,7 @@ async def test_deploy_errors_are_mapped_and_leave_nothing_billed(
     with pytest.raises(error) as info:
         await fake.deployer().deploy(SPEC, "order_4")
     assert text in info.value.message
-    assert fake.live("order_4") == []
+    assert fake.live("order_4") == [] and fake.contracts("order_4") == []
     assert fake.calls("cancel"), "a failed deploy must cancel whatever it created"
 
 
@@ -197,7 +155,7 @@ async def test_coloured_output_is_parsed(fake: Fake) -> None:
     dep = await tf.deploy(SPEC, "order_9")
     assert await tf.get("order_9") == dep
     fake.set(fail="no_capacity")
-    with pytest.raises(NoCapacityError):
+    with pytest.raises(NodeUnavailableError):
         await tf.deploy(SPEC, "order_10")
 
 
@@ -221,9 +179,13 @@ async def test_gridproxy_picks_the_node_when_spec_names_none(fake: Fake) -> None
     server = TestServer(make_app())
     await server.start_server()
     try:
-        tf = fake.deployer(gridproxy=GridProxyClient(str(server.make_url(""))))
+        proxy = GridProxyClient(str(server.make_url("")))
+        tf = fake.deployer(gridproxy=proxy)
         dep = await tf.deploy(SPEC, "placed")
-        assert dep.node_id == 21 and fake.calls("deploy")[0][-2:] == ["--node", "21"]
+        assert proxy.twin_id == 192  # learnt from tfcmd's "starting peer ... twin=192"
+        # the best fit among deployable nodes (not 24, rented by another twin; not 41, in a
+        # dedicated farm): 12 has exactly the 4 GB free after its 2 GiB reserve
+        assert dep.node_id == 12 and fake.calls("deploy")[0][-3:] == ["--node", "12", "--ygg"]
         with pytest.raises(NoCapacityError):
             await tf.deploy(VmSpec(4, 512, 10, 0, KEY), "too_big")
         assert len(fake.calls("deploy")) == 1  # no tfcmd run when nothing fits
@@ -232,6 +194,69 @@ async def test_gridproxy_picks_the_node_when_spec_names_none(fake: Fake) -> None
         await tf.aclose()
     finally:
         await server.close()
+
+
+async def test_a_refusing_node_is_not_picked_again(fake: Fake) -> None:
+    server = TestServer(make_app())
+    await server.start_server()
+    try:
+        tf = fake.deployer(gridproxy=GridProxyClient(str(server.make_url("")), twin_id=192))
+        fake.set(refuse_nodes="12")  # the chain: NodeNotAvailableToDeploy
+        with pytest.raises(NodeUnavailableError) as info:
+            await tf.deploy(SPEC, "picky")
+        assert info.value.node_id == 12 and info.value.reason == "no node of the grid could take it right now"
+        assert tf.refused_nodes("picky") == {12}
+        dep = await tf.deploy(SPEC, "picky")  # the retry of the same job
+        assert dep.node_id == 31  # the next best fit, 12 left out
+        assert [c[c.index("--node") + 1] for c in fake.calls("deploy")] == ["12", "31"]
+        await tf.aclose()
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("version", ["v0.14.6", "v0.15.14", "development"])
+async def test_not_found_texts_of_each_version(fake: Fake, version: str) -> None:
+    fake.set(version=version)
+    tf = fake.deployer()
+    assert await tf.get("nothing_here") is None  # "couldn't find any contracts" / "no vm ... found"
+    dep = await tf.deploy(VmSpec(1, 1, 2, 0, KEY, node_id=5), "v_one")
+    assert await tf.get("v_one") == dep
+    await tf.cancel("v_one")
+    assert await tf.get("v_one") is None and fake.contracts("v_one") == []
+
+
+def test_not_found_texts() -> None:
+    assert error_message('3:37PM FTL error="couldn\'t find any contracts with name gs1"') == (
+        "couldn't find any contracts with name gs1")
+    assert classify_error("couldn't find any contracts with name gs1").kind == "grid_busy"
+
+
+async def test_pinned_node_stays_a_full_vm_on_newer_tfcmd(fake: Fake) -> None:
+    # development tfcmd: no ipv4/ipv6/ygg makes a light VM, and --node skips the light filter
+    fake.set(version="development")
+    dep = await fake.deployer().deploy(VmSpec(1, 1, 2, 0, KEY, node_id=5), "full_vm")
+    assert dep.planetary_ip  # --ygg was passed: a full VM, which every node runs
+    assert [e["light"] for e in fake.live("full_vm")] == [False]
+
+
+async def test_cancel_before_the_indexer_saw_the_contracts_leaves_them(fake: Fake) -> None:
+    # the indexer lags the chain: cancel lists nothing, exits 0, and the contracts stay
+    fake.set(hang="deploy", index_lag="5")
+    tf = fake.deployer(timeout_s=1.0)
+    with pytest.raises(TransientGridError, match="timed out"):
+        await tf.deploy(SPEC, "lagging")
+    assert len(fake.contracts("lagging")) == 2  # still billed: grid.reconcile must find them
+
+
+async def test_twin_lookup_error_is_scrubbed(fake: Fake) -> None:
+    from tests.grid.fake_tfcmd import MNEMONIC
+
+    fake.set(fail="twin_lookup")
+    with pytest.raises(TransientGridError) as info:
+        await fake.deployer().get("any_name")
+    assert "failed to get twin for the given mnemonic/seed [redacted]" in info.value.message
+    assert MNEMONIC not in info.value.message and MNEMONIC.split()[3] not in str(info.value)
+    assert info.value.reason == "the grid is busy"
 
 
 async def test_invalid_input_never_reaches_tfcmd(fake: Fake) -> None:
@@ -264,7 +289,15 @@ def test_deploy_args() -> None:
     ("message", "error"),
     [
         ("failed to deploy vm on node 3: node 3 does not have enough resources. needed: x",
-         NoCapacityError),
+         NodeUnavailableError),
+        ("failed to deploy network on node 7: failed to create contract on node 7: "
+         "NodeNotAvailableToDeploy", NodeUnavailableError),
+        ("failed to create contract on node 7: Inability to pay some fees (e.g. account balance "
+         "too low)", InsufficientFundsError),
+        ("failed to get twin for the given mnemonic/seed a b c: context deadline exceeded",
+         TransientGridError),
+        ("no twin associated with the account with the given mnemonic/seed", PermanentGridError),
+        ("mnemonic/seed 'x' is invalid", PermanentGridError),
         ("could not find enough nodes with options: FreeMRU: 1", NoCapacityError),
         ("farm 4 does not have enough public ips", NoCapacityError),
         ('required flag(s) "name" not set', InvalidSpecError),

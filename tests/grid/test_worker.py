@@ -85,7 +85,8 @@ async def test_failure_restores_the_credits_exactly(ledger: Ledger, tmp_path: Pa
     await make_worker(ledger, grid).run_once()
 
     dep = await deployment(ledger, purchase.deployment_id)
-    assert dep.state == "failed" and "does not have enough resources" in (dep.error or "")
+    assert dep.state == "failed" and dep.error == "no capacity on the grid for this service right now"
+    assert "does not have enough resources" in (dep.error_detail or "")  # the tool's text, for admins
     assert dep.attempts == 0  # a permanent failure is not retried
     balance = await ledger.balance(7)
     assert (balance.posted, balance.held, balance.available) == (5_000, 0, 5_000)
