@@ -345,11 +345,11 @@ class GridConfig(_Section):
     farm_ids: list[Annotated[int, Field(gt=0)]] = Field(
         default_factory=list, description="Farms to deploy on; empty = any farm with capacity."
     )
-    twin_id: int | None = Field(
-        default=None,
-        gt=0,
+    twin_id: int = Field(
+        default=0,
+        ge=0,
         description="Twin id of the tfcmd login's account: nodes must be available to it and its "
-        "contracts are reconciled; absent = learnt from tfcmd's own log.",
+        "contracts are reconciled; 0 = learnt from tfcmd's own log.",
     )
     reconcile_interval_s: int = Field(
         default=900, ge=60, le=86400,

@@ -40,7 +40,7 @@ def make_deployer(grid: GridConfig) -> Deployer:
         timeout_s=float(grid.tfcmd_timeout_s),
         network=grid.network,
         gridproxy=make_gridproxy(grid.gridproxy_url, grid.network, grid.farm_ids,
-                                 twin_id=grid.twin_id),
+                                 twin_id=grid.twin_id or None),
     )
 
 
