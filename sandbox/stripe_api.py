@@ -298,6 +298,10 @@ class StripeEmulator:
         """Every charge, newest first, as the Dashboard's payments list shows them."""
         return [copy.deepcopy(c) for c in reversed(self.core.charges.values())]
 
+    def disputes(self) -> list[dict[str, Any]]:
+        """Every dispute, newest first."""
+        return [copy.deepcopy(d) for d in reversed(self.core.disputes.values())]
+
     def get_object(self, ident: str) -> dict[str, Any] | None:
         """Any stored object (cs_, pi_, ch_, re_, dp_, evt_) by id, or None."""
         found = self.core.lookup(ident) or self.core.events.get(ident)

@@ -82,6 +82,8 @@ class WebChat:
         r.add_post("/api/operator/clock", self._guard(self._clock))
         r.add_post("/api/stripe/refund", self._guard(self._refund))
         r.add_post("/api/stripe/dispute", self._guard(self._dispute))
+        r.add_post("/api/stripe/dispute/close", self._guard(self._close_dispute))
+        r.add_post("/api/stripe/refund/fail", self._guard(self._fail_refund))
         r.add_get("/api/events", self._events)
         app.on_shutdown.append(self._shutdown)
         return app
@@ -187,14 +189,31 @@ class WebChat:
                                           "requested_by_customer")
 
     async def _dispute(self, request: web.Request) -> dict[str, Any]:
+        """The cardholder disputes: a chargeback, or with `inquiry` a retrieval request."""
         body = await self._body(request)
-        return self.stripe.dispute_payment(str(body["charge"]), str(body.get("reason") or "fraudulent"))
+        return self.stripe.dispute_payment(str(body["charge"]), str(body.get("reason") or "fraudulent"),
+                                           inquiry=bool(body.get("inquiry")))
+
+    async def _close_dispute(self, request: web.Request) -> dict[str, Any]:
+        """The card network decides: the merchant won (funds reinstated) or lost."""
+        body = await self._body(request)
+        return self.stripe.close_dispute(str(body["dispute"]), bool(body.get("won")))
+
+    async def _fail_refund(self, request: web.Request) -> dict[str, Any]:
+        """The bank sends a refund back (say, the card was closed)."""
+        return self.stripe.fail_refund(str((await self._body(request))["refund"]))
 
     def _stripe_payments(self) -> list[dict[str, Any]]:
+        disputes: dict[str, list[dict[str, Any]]] = {}
+        for d in self.stripe.disputes():
+            disputes.setdefault(d["charge"], []).append(
+                {"id": d["id"], "status": d["status"], "amount": d["amount"], "reason": d["reason"]})
         return [{"id": c["id"], "amount": c["amount"], "currency": c["currency"], "status": c["status"],
                  "amount_refunded": c["amount_refunded"], "disputed": c["disputed"],
                  "method": c["payment_method_details"]["type"], "created": c["created"],
-                 "failure_message": c["failure_message"], "metadata": c["metadata"]}
+                 "failure_message": c["failure_message"], "disputes": disputes.get(c["id"], []),
+                 "refunds": [{"id": r["id"], "status": r["status"], "amount": r["amount"]}
+                             for r in c["refunds"]["data"]]}
                 for c in self.stripe.charges()]
 
     # -- the event stream ----------------------------------------------------------------

@@ -123,9 +123,25 @@ async def test_a_refund_from_the_stripe_dashboard_takes_the_credits_back(sandbox
     assert (await post(sandbox, "/api/stripe/refund", {"charge": charge}))[0] == 400  # nothing left
 
 
-async def test_a_dispute_from_the_stripe_dashboard_reaches_the_admin(sandbox: Sandbox) -> None:
+async def test_a_chargeback_from_the_stripe_dashboard_follows_its_lifecycle(sandbox: Sandbox) -> None:
     charge = await stripe_top_up(sandbox, BUYER_ID)
+    tg, stripe, config = sandbox.telegram, sandbox.stripe, sandbox.config
+    assert tg is not None and stripe is not None and config is not None
     assert (await post(sandbox, "/api/stripe/dispute", {"charge": charge}))[0] == 200
-    assert sandbox.telegram is not None and sandbox.config is not None
-    [admin] = sandbox.config.admin.user_ids
-    await said(sandbox.telegram, admin, "Stripe dispute")
+    await said(tg, BUYER_ID, "which took the money back: 10.00 TFC taken off")
+    [admin] = config.admin.user_ids
+    await said(tg, admin, "Stripe dispute")
+    [dispute] = stripe.disputes()
+    assert (await post(sandbox, "/api/stripe/dispute/close", {"dispute": dispute["id"], "won": True}))[0] == 200
+    await said(tg, BUYER_ID, "money came back: 10.00 TFC credited again")
+    status, answer = await post(sandbox, "/api/stripe/dispute/close", {"dispute": dispute["id"], "won": False})
+    assert status == 400 and "already" in answer["error"]
+
+
+async def test_a_refund_the_bank_returns_gives_the_credits_back(sandbox: Sandbox) -> None:
+    charge = await stripe_top_up(sandbox, BUYER_ID)
+    assert sandbox.telegram is not None
+    refund = (await post(sandbox, "/api/stripe/refund", {"charge": charge}))[1]
+    await said(sandbox.telegram, BUYER_ID, "Refund: 10.00 TFC")
+    assert (await post(sandbox, "/api/stripe/refund/fail", {"refund": refund["id"]}))[0] == 200
+    await said(sandbox.telegram, BUYER_ID, "could not be completed by your bank")

@@ -552,13 +552,47 @@ function renderStripe() {
     row.appendChild(head);
     const sub = el("div", "muted", c.failure_message ? `${c.id} · ${c.failure_message}` : c.id);
     row.appendChild(sub);
+    const money = (amount) => starsOrMoney(c.currency.toUpperCase(), amount);
+    c.refunds.forEach((r) => {
+      const line = el("div", "row");
+      line.appendChild(el("span", "muted", `refund ${money(r.amount)}`));
+      line.appendChild(el("span", "tag " + (r.status === "succeeded" ? "succeeded" : r.status === "pending" ? "pending" : "failed"), r.status));
+      if (r.status === "succeeded" || r.status === "pending") {
+        const fail = el("button", "", "Bank returns it");
+        fail.title = "The refund fails after it was made (e.g. the card was closed)";
+        fail.addEventListener("click", () => stripeAction("refund/fail", {refund: r.id}, "The refund failed at the bank"));
+        line.appendChild(fail);
+      }
+      row.appendChild(line);
+    });
+    c.disputes.forEach((d) => {
+      const line = el("div", "row");
+      line.appendChild(el("span", "muted", `dispute ${money(d.amount)} (${d.reason})`));
+      line.appendChild(el("span", "tag warn", d.status.replace(/_/g, " ")));
+      if (!["won", "lost", "warning_closed"].includes(d.status)) {
+        const won = el("button", "", d.status.startsWith("warning") ? "Close inquiry" : "Won");
+        won.addEventListener("click", () => stripeAction("dispute/close", {dispute: d.id, won: true}, "The dispute was closed"));
+        line.appendChild(won);
+        if (!d.status.startsWith("warning")) {
+          const lost = el("button", "danger", "Lost");
+          lost.addEventListener("click", () => stripeAction("dispute/close", {dispute: d.id, won: false}, "The dispute was lost"));
+          line.appendChild(lost);
+        }
+      }
+      row.appendChild(line);
+    });
     if (c.status === "succeeded" && !c.disputed && c.amount_refunded < c.amount) {
       const actions = el("div", "row");
       const refund = el("button", "", "Refund");
-      refund.addEventListener("click", () => stripeAction("refund", {charge: c.id}));
-      const dispute = el("button", "danger", "Dispute");
-      dispute.addEventListener("click", () => stripeAction("dispute", {charge: c.id, reason: "fraudulent"}));
+      refund.addEventListener("click", () => stripeAction("refund", {charge: c.id}, "Refund created in Stripe"));
+      const inquiry = el("button", "", "Inquiry");
+      inquiry.title = "The cardholder's bank asks about the charge (no money moves yet)";
+      inquiry.addEventListener("click", () => stripeAction("dispute", {charge: c.id, reason: "fraudulent", inquiry: true}, "The bank opened an inquiry"));
+      const dispute = el("button", "danger", "Chargeback");
+      dispute.title = "The cardholder disputes the charge as fraudulent; the funds are withdrawn";
+      dispute.addEventListener("click", () => stripeAction("dispute", {charge: c.id, reason: "fraudulent"}, "The cardholder disputed the charge"));
       actions.appendChild(refund);
+      actions.appendChild(inquiry);
       actions.appendChild(dispute);
       row.appendChild(actions);
     }
@@ -566,10 +600,10 @@ function renderStripe() {
   });
 }
 
-async function stripeAction(action, body) {
+async function stripeAction(action, body, done) {
   try {
     await api(`/api/stripe/${action}`, body);
-    toast(action === "refund" ? "Refund created in Stripe" : "The cardholder disputed the charge");
+    toast(done);
   } catch (e) { toast(e.message); }
 }
 
