@@ -1,6 +1,7 @@
 """Texts of the messages the shop queues in the notification outbox: a payment credited or
 refunded, a dispute, a deployment's status and details, its period running out, renewed or
-removed, and what admins are told about money that needs a look.
+removed, what admins are told about money that needs a look; and the answers the Stripe
+checkout gives the chat, which payments/ produces below the handlers.
 
 Each message is one function returning plain text (no parse mode, so no value needs escaping)
 from one format string with named placeholders, so a translation catalogue can take the
@@ -336,3 +337,14 @@ GRID_FAILURE_REASONS: dict[str, str] = {
 def grid_failure_reason(kind: str) -> str:
     """The buyer's reason for a grid failure of `kind`; an unknown kind reads as refused."""
     return GRID_FAILURE_REASONS.get(kind, GRID_FAILURE_REASONS["failed"])
+
+
+# --- answers of the Stripe checkout (shown in the chat by the payment button) ----------------
+
+CHECKOUT_UNAVAILABLE = "Card payment is not available right now. Please try again later or pay another way."
+CHECKOUT_NO_ORDER = "This order does not exist."
+CHECKOUT_ALREADY_PAID = "This order was already paid; your credits arrive in a moment."
+
+
+def checkout_order_closed(order_id: int, state: str) -> str:
+    return "Order {order} is {state}; it cannot be paid again.".format(order=order_id, state=state)

@@ -6,7 +6,7 @@ Format: `v1:<action>[:<arg>...]`, for example `v1:svc:vm-small`, `v1:pay:42:star
 sees well-formed data. Buttons carry ids only, never state: everything needed to finish a
 purchase is in the ledger, so buttons keep working after a restart.
 
-Other issues add actions with `register_action("dep", (INT,))` and handle them with
+A new feature adds its actions with `register_action("dep", (INT,))` and handles them with
 `CallbackQueryHandler(fn, pattern=pattern("dep"))` installed through build_application's
 `extra` hooks.
 """
@@ -62,7 +62,7 @@ class Callback:
 
 
 def register_action(action: str, arg_shapes: tuple[re.Pattern[str], ...]) -> None:
-    """Declare a new action (for other issues' buttons)."""
+    """Declare a new action (the buttons of a feature installed as an extension)."""
     if not re.fullmatch(r"[a-z]{1,8}", action):
         raise ValueError(f"action names are 1-8 lowercase letters, not {action!r}")
     if action in ACTIONS and ACTIONS[action] != arg_shapes:

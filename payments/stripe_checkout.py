@@ -22,6 +22,7 @@ from typing import Any
 
 import stripe
 
+from core import notices
 from core.money import format_tfc
 from ledger import Ledger, stripe_sessions, stripe_state
 from ledger.models import Order
@@ -39,7 +40,7 @@ MIN_LIFETIME_S, MAX_LIFETIME_S, CLOCK_SLACK_S = 30 * 60, 24 * 3600, 60
 class CheckoutError(Exception):
     """Base of the checkout errors; `user_message` is safe to show in the chat."""
 
-    user_message = "Card payment is not available right now. Please try again later or pay another way."
+    user_message = notices.CHECKOUT_UNAVAILABLE
 
 
 class CheckoutUnavailable(CheckoutError):
@@ -126,7 +127,7 @@ class StripeCheckout:
     async def _checkout_url(self, order_id: int) -> str:
         ref = await self.ledger.read(lambda conn: stripe_state.order_ref(conn, order_id))
         if ref is None:
-            raise OrderNotPayable(f"order {order_id} does not exist", "This order does not exist.")
+            raise OrderNotPayable(f"order {order_id} does not exist", notices.CHECKOUT_NO_ORDER)
         self._check_open(ref.order)
         now = self.stripe_now()
         if ref.provider_ref and (ref.provider_ref_expires_at or 0) > now + REUSE_MARGIN_S:
@@ -200,7 +201,7 @@ class StripeCheckout:
         if order.state != "open":
             raise OrderNotPayable(
                 f"order {order.id} is {order.state}",
-                f"Order {order.id} is {order.state}; it cannot be paid again.",
+                notices.checkout_order_closed(order.id, order.state),
             )
 
     async def _reusable(self, order: Order, session_id: str) -> str | None:
@@ -213,7 +214,7 @@ class StripeCheckout:
         if session.status == "complete":
             raise OrderNotPayable(
                 f"order {order.id}: session {session_id} is complete",
-                "This order was already paid; your credits arrive in a moment.",
+                notices.CHECKOUT_ALREADY_PAID,
             )
         return None
 

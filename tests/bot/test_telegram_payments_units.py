@@ -96,7 +96,7 @@ def test_callback_codec_refuses_to_encode_bad_data() -> None:
         callbacks.encode("unknown")
 
 
-def test_register_action_for_other_issues() -> None:
+def test_register_action_for_a_new_feature() -> None:
     callbacks.register_action("dep", (callbacks.INT,))
     assert callbacks.decode("v1:dep:5").int_arg(0) == 5
     assert callbacks.pattern("dep").match("v1:dep:5")

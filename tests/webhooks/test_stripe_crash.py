@@ -1,4 +1,4 @@
-"""Crashes and races around a Stripe payment (issue 4).
+"""Crashes and races around a Stripe payment.
 
 1. The webhook server SIGKILLed between the ledger COMMIT and its 2xx: Stripe's retry changes
    nothing and the credit is there (the real server in a subprocess on a real SQLite file).
