@@ -1,6 +1,9 @@
-"""Every user-facing text of the chat, in one place. Money is shown with `format_tfc`.
+"""Every user-facing text of the chat, in one place. Money is shown through `core.money`.
 
-Texts are plain (no parse mode), so names and descriptions need no escaping.
+Texts are plain (no parse mode), so names and descriptions need no escaping. Each message is
+one constant or one function built from format strings with named placeholders, so a
+translation catalogue can take them over; texts the chat shares with messages queued in the
+outbox (a Stars refund, a VM's connection details) come from `core.notices`.
 """
 
 from __future__ import annotations
@@ -49,23 +52,23 @@ BTN_CANCEL = "✖ Cancel"
 
 
 def btn_buy(service: Service) -> str:
-    return f"Buy for {format_tfc(service.price_minor)}"
+    return "Buy for {price}".format(price=format_tfc(service.price_minor))
 
 
 def btn_pay_balance(amount: int) -> str:
-    return f"💰 Pay {format_tfc(amount)} from balance"
+    return "💰 Pay {amount} from balance".format(amount=format_tfc(amount))
 
 
 def btn_topup_difference(amount: int) -> str:
-    return f"➕ Top up {format_tfc(amount)}"
+    return "➕ Top up {amount}".format(amount=format_tfc(amount))
 
 
 def btn_pay_stars(stars: int) -> str:
-    return f"⭐ Pay {format_stars(stars)}"
+    return "⭐ Pay {stars}".format(stars=format_stars(stars))
 
 
 def btn_pay_card(amount: int) -> str:
-    return f"💳 Pay {format_tfc(amount)} by card"
+    return "💳 Pay {amount} by card".format(amount=format_tfc(amount))
 
 
 BTN_PAY_STRIPE = "🌐 Pay with Stripe"
@@ -73,7 +76,7 @@ BTN_OPEN_STRIPE = "Open secure checkout"
 
 
 def btn_service(service: Service) -> str:
-    return f"{service.name} · {format_tfc(service.price_minor)}"
+    return "{name} · {price}".format(name=service.name, price=format_tfc(service.price_minor))
 
 
 def btn_preset(amount: int) -> str:
@@ -83,16 +86,17 @@ def btn_preset(amount: int) -> str:
 # --- messages ---
 
 def welcome(first_name: str, balance: Balance) -> str:
-    return (
-        f"Hi {first_name}! This shop sells virtual machines on the ThreeFold grid.\n\n"
-        f"Your balance: {format_tfc(balance.available)} available."
-        f"{debt_line(balance)}\n\n"
-        "Pick a VM with /buy, add credits with /topup, or see /help."
-    )
+    return ("Hi {name}! This shop sells virtual machines on the ThreeFold grid.\n\n"
+            "Your balance: {available} available.{debt}\n\n"
+            "Pick a VM with /buy, add credits with /topup, or see /help.").format(
+        name=first_name, available=format_tfc(balance.available), debt=debt_line(balance))
 
 
 def debt_line(balance: Balance) -> str:
-    return f"\nYou owe {format_tfc(balance.debt)}; top up to clear it." if balance.debt else ""
+    """The sentence (on its own line) that tells a user in debt what they owe, or nothing."""
+    if not balance.debt:
+        return ""
+    return "\nYou owe {debt}; top up to clear it.".format(debt=format_tfc(balance.debt))
 
 
 HELP = (
@@ -100,16 +104,17 @@ HELP = (
     "1. Add credits (TFC, 1 TFC = 1 USD) with /topup, paid in Telegram Stars.\n"
     "2. Pick a VM with /buy and pay from your balance or directly.\n"
     "3. Your VM is deployed on the ThreeFold grid; follow it with /deployments.\n\n"
-    "Commands:\n" + "\n".join(f"/{name} — {text}" for name, text in COMMANDS)
+    "Commands:\n" + "\n".join("/{name} — {what}".format(name=name, what=what) for name, what in COMMANDS)
 )
 
 
 def balance(balance: Balance) -> str:
-    lines = [f"Available: {format_tfc(balance.available)}"]
+    lines = ["Available: {amount}".format(amount=format_tfc(balance.available))]
     if balance.held:
-        lines.append(f"Held for purchases in progress: {format_tfc(balance.held)}")
+        lines.append("Held for purchases in progress: {amount}".format(amount=format_tfc(balance.held)))
     if balance.debt:
-        lines.append(f"Debt: {format_tfc(balance.debt)} (top up to clear it; purchases are paused)")
+        lines.append("Debt: {amount} (top up to clear it; purchases are paused)".format(
+            amount=format_tfc(balance.debt)))
     return "Your balance\n" + "\n".join(lines)
 
 
@@ -117,64 +122,67 @@ CATALOG_EMPTY = "Nothing is on sale right now. Please come back later."
 
 
 def catalog(page: int, pages: int) -> str:
-    suffix = f" (page {page + 1} of {pages})" if pages > 1 else ""
-    return f"Our VMs{suffix}. Pick one to see the details:"
+    if pages > 1:
+        return "Our VMs (page {page} of {pages}). Pick one to see the details:".format(page=page + 1, pages=pages)
+    return "Our VMs. Pick one to see the details:"
 
 
 def service_card(service: Service) -> str:
-    disk = f", {service.disk_gb} GB disk" if service.disk_gb else ""
-    return (
-        f"{service.name}\n{service.description}\n\n"
-        f"{service.cpu} vCPU, {service.memory_gb} GB RAM, {service.rootfs_gb} GB root{disk}\n"
-        f"Price: {format_tfc(service.price_minor)} for {service.period_days} days"
-    )
+    values = {"name": service.name, "description": service.description, "cpu": service.cpu,
+              "memory": service.memory_gb, "rootfs": service.rootfs_gb, "disk": service.disk_gb,
+              "price": format_tfc(service.price_minor), "days": service.period_days}
+    if service.disk_gb:
+        template = ("{name}\n{description}\n\n{cpu} vCPU, {memory} GB RAM, {rootfs} GB root, {disk} GB disk\n"
+                    "Price: {price} for {days} days")
+    else:
+        template = "{name}\n{description}\n\n{cpu} vCPU, {memory} GB RAM, {rootfs} GB root\nPrice: {price} for {days} days"
+    return template.format(**values)
 
 
 def payment_choices(service: Service, order: Order, balance: Balance) -> str:
     short = order.amount - balance.available
-    lack = (f"\nYour balance ({format_tfc(balance.available)}) is {format_tfc(short)} short."
-            if short > 0 else "")
-    return (
-        f"Order #{order.id}: {service.name}, {service.period_days} days, "
-        f"{format_tfc(order.amount)}.{lack}{debt_line(balance)}\n\nHow would you like to pay?"
-    )
+    lack = ("\nYour balance ({available}) is {short} short.".format(
+        available=format_tfc(balance.available), short=format_tfc(short)) if short > 0 else "")
+    return "Order #{order}: {name}, {days} days, {amount}.{lack}{debt}\n\nHow would you like to pay?".format(
+        order=order.id, name=service.name, days=service.period_days, amount=format_tfc(order.amount),
+        lack=lack, debt=debt_line(balance))
 
 
 def topup_choices(order: Order) -> str:
-    return f"Top-up #{order.id}: {format_tfc(order.amount)} of credits. How would you like to pay?"
+    return "Top-up #{order}: {amount} of credits. How would you like to pay?".format(
+        order=order.id, amount=format_tfc(order.amount))
 
 
 def confirm_purchase(service: Service, order: Order, balance: Balance) -> str:
-    return (
-        f"Buy {service.name} for {format_tfc(order.amount)} from your balance?\n"
-        f"Available now: {format_tfc(balance.available)}"
-    )
+    return "Buy {name} for {amount} from your balance?\nAvailable now: {available}".format(
+        name=service.name, amount=format_tfc(order.amount), available=format_tfc(balance.available))
 
 
 def purchased(service_name: str, order: Order, deployment_id: int, balance: Balance) -> str:
-    return (
-        f"✅ Bought {service_name} (order #{order.id}).\n"
-        f"{format_tfc(order.amount)} is held until your VM is ready; deployment #{deployment_id} "
-        f"is queued.\nAvailable now: {format_tfc(balance.available)}. Follow it with /deployments."
-    )
+    return ("✅ Bought {name} (order #{order}).\n"
+            "{amount} is held until your VM is ready; deployment #{deployment} is queued.\n"
+            "Available now: {available}. Follow it with /deployments.").format(
+        name=service_name, order=order.id, amount=format_tfc(order.amount), deployment=deployment_id,
+        available=format_tfc(balance.available))
 
 
 def insufficient(order: Order, balance: Balance) -> str:
-    return (f"Your balance ({format_tfc(balance.available)}) does not cover order #{order.id} "
-            f"({format_tfc(order.amount)}).{debt_line(balance)}")
+    return "Your balance ({available}) does not cover order #{order} ({amount}).{debt}".format(
+        available=format_tfc(balance.available), order=order.id, amount=format_tfc(order.amount),
+        debt=debt_line(balance))
 
 
 TOPUP_PROMPT = "How many credits would you like to add? 1 TFC = 1 USD."
 
 
 def topup_ask_amount(minimum: int, maximum: int) -> str:
-    return (f"Type the amount in TFC, between {format_tfc(minimum)} and {format_tfc(maximum)} "
-            "(for example 12.50), or /cancel.")
+    return "Type the amount in TFC, between {minimum} and {maximum} (for example 12.50), or /cancel.".format(
+        minimum=format_tfc(minimum), maximum=format_tfc(maximum))
 
 
 def topup_bad_amount(minimum: int, maximum: int) -> str:
-    return (f"That is not an amount I can take. Type a number between {format_tfc(minimum)} and "
-            f"{format_tfc(maximum)} with at most 2 decimals, or /cancel.")
+    return ("That is not an amount I can take. Type a number between {minimum} and {maximum} with at most "
+            "2 decimals, or /cancel.").format(minimum=format_tfc(minimum), maximum=format_tfc(maximum))
 
 
 NOT_UNDERSTOOD = "I did not get that. Use the menu buttons or /help."
@@ -183,22 +191,25 @@ NOTHING_TO_CANCEL = "There is nothing to cancel. Use /help to see what I can do.
 
 
 def order_cancelled(order: Order) -> str:
-    return f"Order #{order.id} is cancelled."
+    return "Order #{order} is cancelled.".format(order=order.id)
 
 
 def invoice_title(service: Service | None, order: Order) -> str:
-    return service.name if service is not None else f"{format_tfc(order.amount)} credits"
+    if service is not None:
+        return service.name
+    return "{amount} credits".format(amount=format_tfc(order.amount))
 
 
 def invoice_description(service: Service | None, order: Order) -> str:
     if service is not None:
-        return (f"Order #{order.id}: {service.name} for {service.period_days} days "
-                f"({format_tfc(order.amount)}).")
-    return f"Order #{order.id}: {format_tfc(order.amount)} of gridshop credits."
+        return "Order #{order}: {name} for {days} days ({amount}).".format(
+            order=order.id, name=service.name, days=service.period_days, amount=format_tfc(order.amount))
+    return "Order #{order}: {amount} of gridshop credits.".format(order=order.id, amount=format_tfc(order.amount))
 
 
 def stripe_link(order: Order) -> str:
-    return f"Pay order #{order.id} ({format_tfc(order.amount)}) on Stripe's secure page:"
+    return "Pay order #{order} ({amount}) on Stripe's secure page:".format(
+        order=order.id, amount=format_tfc(order.amount))
 
 
 STRIPE_UNAVAILABLE = "Stripe checkout is not available right now. Please try another method."
@@ -206,15 +217,19 @@ STRIPE_UNAVAILABLE = "Stripe checkout is not available right now. Please try ano
 
 def receipt(amount: int, paid: str, order: Order, balance: Balance, placed: bool,
             purchase_error: str | None, unplaceable_state: str | None = None) -> str:
-    lines = [f"✅ Payment received: {paid}.", f"Credited {format_tfc(amount)} for order #{order.id}."]
+    lines = ["✅ Payment received: {paid}.".format(paid=paid),
+             "Credited {amount} for order #{order}.".format(amount=format_tfc(amount), order=order.id)]
     if placed:
         lines.append("Your purchase is placed; your VM is queued for deployment (/deployments).")
     elif unplaceable_state is not None:
         lines.append(notices.unplaceable(order.id, unplaceable_state))
     elif purchase_error is not None:
         lines.append("We could not place the purchase yet; the credits stay on your balance.")
-    lines.append(f"Balance: {format_tfc(balance.available)} available"
-                 + (f", {format_tfc(balance.held)} held" if balance.held else "") + ".")
+    if balance.held:
+        lines.append("Balance: {available} available, {held} held.".format(
+            available=format_tfc(balance.available), held=format_tfc(balance.held)))
+    else:
+        lines.append("Balance: {available} available.".format(available=format_tfc(balance.available)))
     return "\n".join(lines)
 
 
@@ -233,7 +248,8 @@ def _when(ts: int) -> str:
 def history(entries: list[HistoryEntry], first_page: bool) -> str:
     if not entries:
         return "No history yet." if first_page else "No older entries."
-    lines = [f"{_when(e.created_at)}  {format_tfc_signed(e.amount)}  {e.memo or e.kind}" for e in entries]
+    lines = ["{when}  {amount}  {what}".format(when=_when(e.created_at), amount=format_tfc_signed(e.amount),
+                                               what=e.memo or e.kind) for e in entries]
     return "Your history (newest first):\n" + "\n".join(lines)
 
 
@@ -241,12 +257,13 @@ ORDER_STATES = {
     "open": "waiting for payment", "paid": "paid", "placed": "placed", "failed": "failed",
     "expired": "expired", "cancelled": "cancelled", "completed": "completed",
 }
+WHAT_CREDITS = "credits"
 
 
 def order_line(order: Order, service_name: str | None) -> str:
-    what = service_name or "credits"
-    return (f"#{order.id} · {what} · {format_tfc(order.amount)} · "
-            f"{ORDER_STATES.get(order.state, order.state)}")
+    return "#{order} · {what} · {amount} · {state}".format(
+        order=order.id, what=service_name or WHAT_CREDITS, amount=format_tfc(order.amount),
+        state=ORDER_STATES.get(order.state, order.state))
 
 
 def orders(lines: list[str]) -> str:
@@ -254,7 +271,7 @@ def orders(lines: list[str]) -> str:
 
 
 def order_status(order: Order, service_name: str | None) -> str:
-    return "Order " + order_line(order, service_name)
+    return "Order {line}".format(line=order_line(order, service_name))
 
 
 ORDER_UNKNOWN = "I could not find that order."
@@ -269,32 +286,33 @@ DEPLOYMENT_STATES = {
 def _deployment_state(dep: DeploymentRecord) -> str:
     state = DEPLOYMENT_STATES.get(dep.state, dep.state)
     if dep.state == "ready" and dep.expires_at is not None:
-        state += f" until {_when(dep.expires_at)}"
+        return "{state} until {until}".format(state=state, until=_when(dep.expires_at))
     return state
 
 
 def deployment_line(dep: DeploymentRecord, name: str) -> str:
-    return f"#{dep.id} · {name} · {_deployment_state(dep)}"
+    return "#{id} · {name} · {state}".format(id=dep.id, name=name, state=_deployment_state(dep))
 
 
 def deployments(deps: list[DeploymentRecord], names: dict[str, str]) -> str:
     if not deps:
         return "You have no VMs yet. Buy one with /buy."
     lines = [deployment_line(d, names.get(d.service_id, d.service_id)) for d in deps]
-    return "Your VMs (times in UTC):\n" + "\n".join(lines) + "\n\nPick one for details and actions."
+    return "Your VMs (times in UTC):\n{lines}\n\nPick one for details and actions.".format(lines="\n".join(lines))
 
 
 def deployment_details(dep: DeploymentRecord, name: str, renew_price: int | None) -> str:
-    lines = [f"VM #{dep.id}: {name}" + (f" ({dep.name})" if dep.name else ""),
-             f"State: {DEPLOYMENT_STATES.get(dep.state, dep.state)}"]
+    title = ("VM #{id}: {name} ({vm})" if dep.name else "VM #{id}: {name}").format(id=dep.id, name=name, vm=dep.name)
+    lines = [title, "State: {state}".format(state=DEPLOYMENT_STATES.get(dep.state, dep.state))]
     if dep.state in ("ready", "cancelling"):
         lines.extend(notices.connection_lines(dep.details))
     if dep.state == "ready" and dep.expires_at is not None:
-        lines.append(f"Paid until {_when(dep.expires_at)} UTC; auto-renew is {'on' if dep.auto_renew else 'off'}.")
+        lines.append("Paid until {until} UTC; auto-renew is {auto_renew}.".format(
+            until=_when(dep.expires_at), auto_renew=notices.on_off(dep.auto_renew)))
         if renew_price is not None:
-            lines.append(f"One more period costs {format_tfc(renew_price)}.")
+            lines.append("One more period costs {price}.".format(price=format_tfc(renew_price)))
     if dep.state == "failed" and dep.error:
-        lines.append(f"Reason: {dep.error}. The credits went back to your balance.")
+        lines.append("Reason: {reason}. The credits went back to your balance.".format(reason=dep.error))
     if dep.state in ("queued", "deploying"):
         lines.append("You will get a message when it is ready.")
     return "\n".join(lines)
@@ -302,34 +320,38 @@ def deployment_details(dep: DeploymentRecord, name: str, renew_price: int | None
 
 def confirm_cancel_deployment(dep: DeploymentRecord, name: str) -> str:
     if dep.state == "queued":
-        return f"Cancel VM #{dep.id} ({name}) before it is deployed? The held credits come back to you."
-    return (f"Remove VM #{dep.id} ({name}) from the grid? It stops at once and its data is lost; "
-            "the paid period is not refunded.")
+        return "Cancel VM #{id} ({name}) before it is deployed? The held credits come back to you.".format(
+            id=dep.id, name=name)
+    return ("Remove VM #{id} ({name}) from the grid? It stops at once and its data is lost; the paid period "
+            "is not refunded.").format(id=dep.id, name=name)
 
 
 def deployment_cancelled(dep: DeploymentRecord, name: str) -> str:
     if dep.state == "cancelled":
-        return f"VM #{dep.id} ({name}) is cancelled."
-    return f"VM #{dep.id} ({name}) is being removed from the grid; you will get a message when it is gone."
+        return "VM #{id} ({name}) is cancelled.".format(id=dep.id, name=name)
+    return "VM #{id} ({name}) is being removed from the grid; you will get a message when it is gone.".format(
+        id=dep.id, name=name)
 
 
 def renewed(dep: DeploymentRecord, name: str, price: int, balance: Balance) -> str:
-    until = _when(dep.expires_at) if dep.expires_at is not None else "?"
-    return (f"🔁 VM #{dep.id} ({name}) renewed for {format_tfc(price)}: paid until {until} UTC.\n"
-            f"Available now: {format_tfc(balance.available)}.")
+    return "🔁 VM #{id} ({name}) renewed for {price}: paid until {until} UTC.\nAvailable now: {available}.".format(
+        id=dep.id, name=name, price=format_tfc(price),
+        until=_when(dep.expires_at) if dep.expires_at is not None else "?",
+        available=format_tfc(balance.available))
 
 
 def renew_short(dep: DeploymentRecord, price: int, balance: Balance) -> str:
-    return (f"Renewing VM #{dep.id} costs {format_tfc(price)}, but your balance is "
-            f"{format_tfc(balance.available)}.{debt_line(balance)}\nTop up, then renew again.")
+    return ("Renewing VM #{id} costs {price}, but your balance is {available}.{debt}\n"
+            "Top up, then renew again.").format(id=dep.id, price=format_tfc(price),
+                                                available=format_tfc(balance.available), debt=debt_line(balance))
 
 
 def btn_deployment(dep: DeploymentRecord, name: str) -> str:
-    return f"#{dep.id} {name} · {DEPLOYMENT_STATES.get(dep.state, dep.state)}"
+    return "#{id} {name} · {state}".format(id=dep.id, name=name, state=DEPLOYMENT_STATES.get(dep.state, dep.state))
 
 
 def btn_renew(price: int, days: int) -> str:
-    return f"🔁 Renew {days} days for {format_tfc(price)}"
+    return "🔁 Renew {days} days for {price}".format(days=days, price=format_tfc(price))
 
 
 def btn_auto_renew(on: bool) -> str:
@@ -337,7 +359,7 @@ def btn_auto_renew(on: bool) -> str:
 
 
 def btn_vm(deployment_id: int) -> str:
-    return f"🖥 VM #{deployment_id}"
+    return "🖥 VM #{id}".format(id=deployment_id)
 
 
 BTN_CANCEL_VM = "🗑 Cancel this VM"
@@ -355,7 +377,7 @@ def status_queued(service_id: str) -> str:
 # --- capacity ---
 
 def btn_service_unavailable(service: Service) -> str:
-    return f"{service.name} · unavailable"
+    return "{name} · unavailable".format(name=service.name)
 
 
 SERVICE_UNAVAILABLE_LINE = "⛔ Unavailable right now: the grid has no room for this VM. Please check back later."
@@ -366,19 +388,21 @@ SERVICE_UNAVAILABLE_LINE = "⛔ Unavailable right now: the grid has no room for 
 def order_details(order: Order, service_name: str | None, payable: bool, deployment_id: int | None,
                   expired: bool = False) -> str:
     state = "expired" if expired and order.state == "open" else order.state
-    lines = [f"Order #{order.id}", f"What: {service_name or 'credits'}",
-             f"Amount: {format_tfc(order.amount)}",
-             f"State: {ORDER_STATES.get(state, state)}",
-             f"Created: {_when(order.created_at)} UTC"]
+    lines = ["Order #{order}".format(order=order.id),
+             "What: {what}".format(what=service_name or WHAT_CREDITS),
+             "Amount: {amount}".format(amount=format_tfc(order.amount)),
+             "State: {state}".format(state=ORDER_STATES.get(state, state)),
+             "Created: {when} UTC".format(when=_when(order.created_at))]
     if deployment_id is not None:
-        lines.append(f"VM: #{deployment_id} (see /deployments)")
+        lines.append("VM: #{deployment} (see /deployments)".format(deployment=deployment_id))
     if payable:
         lines.append("\nHow would you like to pay?")
     return "\n".join(lines)
 
 
 def btn_order(order: Order, service_name: str | None) -> str:
-    return f"#{order.id} · {service_name or 'credits'} · {ORDER_STATES.get(order.state, order.state)}"
+    return "#{order} · {what} · {state}".format(order=order.id, what=service_name or WHAT_CREDITS,
+                                                state=ORDER_STATES.get(order.state, order.state))
 
 
 # --- answers to buttons (answerCallbackQuery, at most 200 characters) ---
@@ -433,21 +457,21 @@ SSH_KEY_REMOVED = "Your SSH key is removed. Set a new one with /sshkey <your pub
 
 def _short_key(key: str) -> str:
     kind, body, *comment = key.split()
-    return f"{kind} …{body[-12:]}" + (f" {comment[0]}" if comment else "")
+    return "{kind} …{tail}{comment}".format(kind=kind, tail=body[-12:], comment=" " + comment[0] if comment else "")
 
 
 def ssh_key_status(key: str | None) -> str:
     if key is None:
         return ("You have no SSH key yet. Send /sshkey followed by your public key "
                 "(the line in ~/.ssh/id_ed25519.pub) so you can log into the VMs you buy.")
-    return (f"Your SSH key: {_short_key(key)}\nIt goes on every VM you buy from now on. "
-            "Send /sshkey <new key> to change it, or /sshkey remove.")
+    return ("Your SSH key: {key}\nIt goes on every VM you buy from now on. Send /sshkey <new key> to change "
+            "it, or /sshkey remove.").format(key=_short_key(key))
 
 
 def ssh_key_saved(key: str) -> str:
-    return f"✅ SSH key saved: {_short_key(key)}\nYour next VMs will accept it."
+    return "✅ SSH key saved: {key}\nYour next VMs will accept it.".format(key=_short_key(key))
 
 
 def ssh_key_invalid(reason: str) -> str:
-    return (f"That is not an SSH public key ({reason.removeprefix('ssh_key ')}). Send the one line "
-            "from your .pub file, e.g. /sshkey ssh-ed25519 AAAA… you@laptop. Never send a private key.")
+    return ("That is not an SSH public key ({reason}). Send the one line from your .pub file, e.g. /sshkey "
+            "ssh-ed25519 AAAA… you@laptop. Never send a private key.").format(reason=reason.removeprefix("ssh_key "))
