@@ -18,6 +18,7 @@ import pytest
 from bot.config import Config, load_config, load_secrets
 from bot.runtime import serve
 from ledger import Ledger
+from ledger import deployments as jobs
 from sandbox.telegram_api import TelegramEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,3 +149,43 @@ async def test_gridshop_run_polls_the_configured_api_and_stops_on_sigterm(
     assert proc.returncode == 0, log
     assert "gridshop stopped" in log
     assert emu.token not in log  # the token never reaches the log
+
+
+async def test_an_admins_new_price_is_what_auto_renew_charges(tmp_path: Path, emu: TelegramEmulator) -> None:
+    """`gridshop run`'s periods job renews at the catalogue's price, the admin's change included."""
+    from ledger import admin_state
+    from tests.conftest import FakeClock
+    from tests.grid.worker_support import buy, deployment, fund, make_grid, make_worker
+
+    clock = FakeClock()
+    config = shipped_config(tmp_path, emu)
+    grid = make_grid(tmp_path, clock=clock)
+    async with await Ledger.open(config.database.path, clock=clock) as ledger:
+        await fund(ledger, 7, 1000)
+        purchase = await buy(ledger, 7, "vm-small")  # 4.00 TFC a period
+        await ledger.write(lambda conn, now: jobs.set_auto_renew(conn, now, purchase.deployment_id, True))
+        await make_worker(ledger, grid).run_once()
+        dep = await deployment(ledger, purchase.deployment_id)
+        assert dep.state == "ready" and (await ledger.balance(7)).posted == 600
+        # /service price vm-small 5.50, as kept by the admin command.
+        await ledger.write(lambda conn, now: admin_state.set_service_override(
+            conn, now, "vm-small", 1, price=550))
+    clock.now = dep.expires_at or 0
+
+    secrets = load_secrets({"BOT_TOKEN": emu.token, "PAYLOAD_SECRET": PAYLOAD_SECRET})
+    stop = asyncio.Event()
+    shop = asyncio.create_task(serve(config, secrets, stop, clock=clock, deployer=grid))
+    try:
+        async with await Ledger.open(config.database.path, clock=clock) as ledger:
+            async def renewed() -> bool:
+                return (await deployment(ledger, dep.id)).expires_at != dep.expires_at
+
+            for _ in range(500):
+                if shop.done() or await renewed():
+                    break
+                await asyncio.sleep(0.02)
+            assert await renewed()
+            assert (await ledger.balance(7)).posted == 50  # 10.00 - 4.00 - 5.50
+    finally:
+        stop.set()
+        await asyncio.wait_for(shop, 30)
