@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import stripe
@@ -27,6 +28,7 @@ from handlers.deps import Shop
 from handlers.registry import set_commands
 from ledger import Ledger, Order, admin_state, rate_to_ppm, users
 from payments.notifier import Notifier
+from payments.payment_spool import PaymentSpool
 from payments.stripe_checkout import StripeCheckout, make_client
 from payments.stripe_reconcile import StripeReconciler
 from payments.stripe_session_expiry import StripeSessionExpiry
@@ -53,6 +55,12 @@ def stripe_client_for(config: Config, secrets: Secrets) -> stripe.StripeClient |
     even while new checkouts are off (`stripe.enabled = false`)."""
     key = secrets.stripe_secret_key
     return make_client(key.get_secret_value(), config.stripe.api_base) if key is not None else None
+
+
+def payment_spool_for(config: Config) -> PaymentSpool:
+    """The spool of Telegram payments not yet recorded: a file beside the database."""
+    path = config.database.path
+    return PaymentSpool(Path(f"{path}.payments-spool.jsonl") if str(path) != ":memory:" else None)
 
 
 async def _every(interval_s: float, stop: asyncio.Event, job: Callable[[], Awaitable[Any]],
@@ -117,6 +125,7 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
 
     worker = DeploymentWorker(ledger, deployer, options, ssh_key_for=ssh_key_for)
     shop = Shop(config=config, secrets=secrets, ledger=ledger, catalogue=catalogue,
+                payment_spool=payment_spool_for(config),
                 stripe_checkout=stripe_link if checkout else None, stripe_client=stripe_client,
                 deployer=deployer, worker=worker, gridproxy=gridproxy)
     application = build_application(shop)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
 import stripe
@@ -55,6 +54,8 @@ class Shop:
     secrets: Secrets
     ledger: Ledger
     catalogue: Catalogue
+    # Payments met by a passing store error, until the spool job credits them.
+    payment_spool: PaymentSpool
     stripe_checkout: StripeCheckout | None = None
     stripe_client: stripe.StripeClient | None = None
     deployer: Deployer | None = None
@@ -69,15 +70,6 @@ class Shop:
     seen_users: dict[int, Profile] = field(default_factory=dict)
     # One lock per admin request: concurrent taps on its confirm button run one at a time.
     admin_request_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
-    # Payments met by a passing store error, until the spool job credits them (a file beside
-    # the database unless given).
-    payment_spool: PaymentSpool = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.payment_spool is None:
-            path = self.config.database.path
-            spool = PaymentSpool(Path(f"{path}.payments-spool.jsonl") if str(path) != ":memory:" else None)
-            object.__setattr__(self, "payment_spool", spool)
 
     @property
     def payload_secret(self) -> str:
