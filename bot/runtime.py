@@ -124,14 +124,14 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         return await ledger.read(partial(users.ssh_key, user_id=user_id))
 
     worker = DeploymentWorker(ledger, deployer, options, ssh_key_for=ssh_key_for)
+    webhooks = WebhookSettings.from_config(config, secrets)
     shop = Shop(config=config, secrets=secrets, ledger=ledger, catalogue=catalogue,
-                payment_spool=payment_spool_for(config),
+                payment_spool=payment_spool_for(config), stripe_policy=webhooks.stripe_policy,
                 stripe_checkout=stripe_link if checkout else None, stripe_client=stripe_client,
                 deployer=deployer, worker=worker, gridproxy=gridproxy)
     application = build_application(shop)
 
     webhook_mode = config.telegram.mode == "webhook"
-    webhooks = WebhookSettings.from_config(config, secrets)
     web_app = make_app(ledger, webhooks, stripe_client=stripe_client if stripe_on else None,
                        telegram_application=application if webhook_mode else None)
     runner = web.AppRunner(web_app)

@@ -13,7 +13,6 @@ from telegram.constants import ChatMemberStatus
 from ledger import InvalidRequest, OrderNotFound, users
 from ledger import deployments as jobs
 from payments.stripe_dispatch import apply_order_sessions
-from payments.stripe_events import Policy
 
 from . import keyboards, texts
 from .buy import has_capacity, payment_markup
@@ -80,8 +79,7 @@ async def _show_order(update: Update, context: CustomContext, raw_id: str) -> No
         return
     if order.state == "open" and shop.stripe_client is not None:
         # Back from Checkout before (or without) the webhook: ask Stripe, credit once if paid.
-        await apply_order_sessions(shop.ledger, shop.stripe_client, order.id,
-                                   Policy.of(shop.config))
+        await apply_order_sessions(shop.ledger, shop.stripe_client, order.id, shop.stripe_policy)
         order = await shop.ledger.get_order(order.id)
     await message.reply_text(texts.order_status(order, service_name(shop, order.service_id)),
                              reply_markup=keyboards.main_menu())

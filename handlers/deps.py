@@ -28,6 +28,7 @@ from grid.deployer import Deployer
 from grid.gridproxy import GridProxyClient
 from ledger import Ledger, Order
 from payments.payment_spool import PaymentSpool
+from payments.stripe_events import Policy
 
 __all__ = [
     "CONTEXT_TYPES", "CustomContext", "Profile", "Shop", "ShopApplication", "StripeCheckout", "Wakeable",
@@ -56,6 +57,8 @@ class Shop:
     catalogue: Catalogue
     # Payments met by a passing store error, until the spool job credits them.
     payment_spool: PaymentSpool
+    # Admins to tell and the hold a buy-now gets, for Stripe payments the chat finds paid.
+    stripe_policy: Policy
     stripe_checkout: StripeCheckout | None = None
     stripe_client: stripe.StripeClient | None = None
     deployer: Deployer | None = None

@@ -14,6 +14,7 @@ from bot.config import Config, Secrets, load_secrets
 from bot.runtime import load_catalogue, payment_spool_for, stripe_client_for
 from handlers.deps import Shop, ShopApplication
 from ledger import Ledger
+from payments.stripe_events import Policy
 from sandbox.telegram_api import TelegramEmulator
 from sandbox.telegram_state import ChatMessage
 
@@ -93,6 +94,7 @@ class Shopfront:
         app_options.setdefault("reconcile_interval_s", None)
         shop_options.setdefault("stripe_client", stripe_client_for(self.config, self.secrets))
         shop_options.setdefault("payment_spool", payment_spool_for(self.config))
+        shop_options.setdefault("stripe_policy", Policy.of(self.config))
         shop = Shop(config=self.config, secrets=self.secrets, ledger=self.ledger,
                     catalogue=await load_catalogue(self.ledger, self.config), **shop_options)
         self.app = build_application(shop, base_url=self.emu.api_url, **app_options)
