@@ -236,8 +236,9 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
         return (admin_texts.ask_refund_again(amount, debt),
                 confirm_markup(request.id, [(admin_texts.btn_refund_with_debt(debt), "debt")]))
     # The provider first: a refused refund must not debit the user. Both provider calls are
-    # idempotent (Telegram answers CHARGE_ALREADY_REFUNDED, Stripe replays the key), so a retry
-    # after a crash between the call and the write converges.
+    # idempotent (Telegram answers CHARGE_ALREADY_REFUNDED; Stripe's key is per payment and
+    # amount, and an earlier refund is looked up first), so a retry after a crash, or after an
+    # answer that never came, converges and never refunds twice.
     if payment.provider == "stars":
         try:
             await context.bot.refund_star_payment(user_id=payment.user_id,
@@ -249,9 +250,12 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
             return admin_texts.telegram_unreachable(str(exc))
         refund: stripe_refunds.StripeRefund | None = None
     else:
+        taken = await shop.ledger.read(partial(stripe_refunds.taken_back, payment=payment))
         try:
-            refund = await stripe_refunds.create_refund(_stripe_client(shop), payment, amount,
-                                                        f"gridshop-admin-refund-{request.id}")
+            refund = await stripe_refunds.create_refund(_stripe_client(shop), payment, amount, taken)
+        except stripe_refunds.StripeRefundPending as exc:
+            return await refused(shop, request, "refund.pending", f"payment {payment.id}", str(exc),
+                                 admin_texts.refund_pending(payment.id, str(exc)))
         except stripe_refunds.StripeRefundError as exc:
             return await _refund_failed(shop, request, str(exc))
 
@@ -263,7 +267,8 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
     else:
         take_back = partial(stripe_refunds.clawback_refunded, payment=payment, refund=refund)
         refunded = format_tfc(refund.amount)
-        where = admin_texts.refunded_by_stripe(refund.amount, refund.refund_id)
+        where = (admin_texts.refund_found_at_stripe(refund.amount, refund.refund_id) if refund.found
+                 else admin_texts.refunded_by_stripe(refund.amount, refund.refund_id))
     done = await shop.ledger.write(partial(
         admin_actions.record_refund, request=request, payment=payment, take_back=take_back,
         refunded=refunded, where=where))

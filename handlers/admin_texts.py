@@ -346,6 +346,19 @@ def refunded_by_stripe(amount: int, refund_id: str) -> str:
     return "{amount} refunded by Stripe ({refund})".format(amount=format_tfc(amount), refund=refund_id)
 
 
+def refund_found_at_stripe(amount: int, refund_id: str) -> str:
+    """An earlier try's refund found at Stripe (its answer was lost): nothing new refunded."""
+    return ("{amount} refunded by Stripe ({refund}, made by an earlier try whose answer was lost; "
+            "nothing new was refunded)").format(amount=format_tfc(amount), refund=refund_id)
+
+
+def refund_pending(payment_id: int, why: str) -> str:
+    """Stripe's answer did not come: the refund may have happened. Never a refusal."""
+    return ("⏳ Payment #{id}: the refund's outcome is not known yet ({why}). Nothing was taken back "
+            "so far. If Stripe refunded, its webhook takes the credits back; /refund {id} again "
+            "checks Stripe first and never refunds twice.").format(id=payment_id, why=why)
+
+
 def refund_done(payment_id: int, where: str, taken: int, balance: int) -> str:
     """`where` is `refunded_by_telegram` or `refunded_by_stripe`."""
     template = ("✅ Payment #{id}: {where}; {taken} of credits taken back. User balance {balance} (debt)."

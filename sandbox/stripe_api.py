@@ -382,14 +382,16 @@ class StripeEmulator:
                 source = await request.text() if is_post else request.query_string
                 raw = decode_form(source)
                 self.core.sweep()
+                fault = self.faults.take(request.method, request.path)
                 if key is not None:
                     replay = self._idempotency_replay(request, key, raw)
                     if replay is not None:
+                        if fault == LOST_ANSWER and request.transport is not None:
+                            request.transport.abort()  # the replayed answer is lost too
                         return replay
                     record = _IdempotencyRecord(request.method, request.path, raw,
                                                 time.time(), request_id)
                     self._idempotency[key] = record
-                fault = self.faults.take(request.method, request.path)
                 if fault == ERROR_500:
                     raise StripeError("An unknown error occurred", status=500, type="api_error")
                 status, body = 200, fn(request, raw, RequestInfo(request_id, key))

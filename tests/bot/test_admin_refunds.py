@@ -141,7 +141,7 @@ async def test_stripe_refund_in_part_then_the_rest(stripe_shop: AdminFront, stri
     assert (await stripe_shop.db.audit()).ok
 
 
-async def test_stripe_refund_refused_by_stripe_takes_nothing_back(
+async def test_stripe_refund_made_in_the_dashboard_meanwhile_is_found_not_made_again(
         stripe_shop: AdminFront, stripe_emulator: StripeEmulator) -> None:
     amy = stripe_shop.user("Amy")
     await stripe_shop.send(amy, "/start")
@@ -151,7 +151,55 @@ async def test_stripe_refund_refused_by_stripe_takes_nothing_back(
     intent = (await client.v1.checkout.sessions.retrieve_async(session_id)).payment_intent
     stripe_emulator.refund_payment(str(intent), None, None)  # refunded in the dashboard meanwhile
     await stripe_shop.confirm(prompt)
+    done = await stripe_shop.wait_text(stripe_shop.admin, prompt.message_id, "earlier try")
+    assert "10.00 TFC of credits taken back" in done.text
+    assert len(stripe_emulator.core.refunds) == 1
+    assert (await stripe_shop.db.balance(amy)).posted == 0
+
+
+async def test_stripe_refund_refused_by_stripe_takes_nothing_back(
+        stripe_shop: AdminFront, stripe_emulator: StripeEmulator) -> None:
+    amy = stripe_shop.user("Amy")
+    await stripe_shop.send(amy, "/start")
+    session_id = await _paid_session(stripe_shop, stripe_emulator, amy, 1000)
+    prompt = await stripe_shop.admin_says("/refund 1")
+    stripe_emulator.dispute_payment(session_id)  # a disputed charge cannot be refunded
+    await stripe_shop.confirm(prompt)
     failed = await stripe_shop.wait_text(stripe_shop.admin, prompt.message_id, "Refund refused")
     assert "nothing was taken back" in failed.text
     assert (await stripe_shop.db.balance(amy)).available == 1000
     assert [e.action for e in await stripe_shop.db.read(lambda conn: adminlog.recent(conn))] == ["refund.failed"]
+
+
+async def test_stripe_refund_with_a_lost_answer_is_pending_then_found_never_made_twice(
+        stripe_shop: AdminFront, stripe_emulator: StripeEmulator) -> None:
+    amy = stripe_shop.user("Amy")
+    await stripe_shop.send(amy, "/start")
+    await _paid_session(stripe_shop, stripe_emulator, amy, 2000)
+    # Stripe refunds; its answer never comes, nor the answer to the SDK's own retry.
+    stripe_emulator.lose_next_answer("/v1/refunds", times=2)
+    prompt = await stripe_shop.admin_says("/refund 1 5")
+    await stripe_shop.confirm(prompt)
+    pending = await stripe_shop.wait_text(stripe_shop.admin, prompt.message_id, "not known yet")
+    assert "refused" not in pending.text.lower()
+    assert [r["amount"] for r in stripe_emulator.core.refunds.values()] == [500]
+    again = await stripe_shop.admin_says("/refund 1 5")  # a new admin request, same payment
+    await stripe_shop.confirm(again)
+    done = await stripe_shop.wait_text(stripe_shop.admin, again.message_id, "earlier try")
+    assert "5.00 TFC of credits taken back" in done.text
+    assert [r["amount"] for r in stripe_emulator.core.refunds.values()] == [500]
+    assert (await stripe_shop.db.balance(amy)).posted == 1500
+    assert (await stripe_shop.db.audit()).ok
+
+
+async def test_stripe_refund_after_a_stored_500_is_made_once_under_the_next_key(
+        stripe_shop: AdminFront, stripe_emulator: StripeEmulator) -> None:
+    amy = stripe_shop.user("Amy")
+    await stripe_shop.send(amy, "/start")
+    await _paid_session(stripe_shop, stripe_emulator, amy, 2000)
+    stripe_emulator.fail_next("/v1/refunds")  # stored under the key, replayed to the SDK's retry
+    prompt = await stripe_shop.admin_says("/refund 1 5")
+    await stripe_shop.confirm(prompt)
+    await stripe_shop.wait_text(stripe_shop.admin, prompt.message_id, "5.00 TFC refunded by Stripe")
+    assert [r["amount"] for r in stripe_emulator.core.refunds.values()] == [500]
+    assert (await stripe_shop.db.balance(amy)).posted == 1500
