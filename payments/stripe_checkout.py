@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 
 import stripe
@@ -146,8 +147,8 @@ class StripeCheckout:
             # A new plan never repeats the previous one's expiry, hence never its key: a 500
             # Stripe stored under the old key cannot block the order.
             planned = max(self.stripe_now() + self.expiry_s, (planned or 0) + 1)
-            await self.ledger.write(lambda conn, t, p=planned: stripe_state.set_provider_ref(
-                conn, t, order_id, None, p))
+            await self.ledger.write(partial(stripe_state.set_provider_ref, order_id=order_id,
+                                            ref=None, expires_at=planned))
             session = await self._try_create(ref.order, planned)
         if session is None:
             raise CheckoutUnavailable(f"Stripe checkout failed twice for order {order_id}")
@@ -158,7 +159,7 @@ class StripeCheckout:
 
         await self.ledger.write(record)
         log.info("order %s: checkout session %s until %s", order_id, session.id, session.expires_at)
-        return session.url
+        return str(session.url)
 
     async def _try_create(self, order: Order, expires_at: int) -> Any | None:
         """The session for this plan, or None when the plan must change: Stripe refused its
@@ -210,7 +211,7 @@ class StripeCheckout:
         except stripe.StripeError as exc:
             raise self._unavailable(order, exc) from exc
         if session.status == "open" and session.url:
-            return session.url
+            return str(session.url)
         if session.status == "complete":
             raise OrderNotPayable(
                 f"order {order.id}: session {session_id} is complete",

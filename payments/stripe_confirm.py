@@ -53,4 +53,5 @@ async def _retrieve(client: stripe.StripeClient, kind: str, object_id: str) -> d
         found = await v1.disputes.retrieve_async(object_id)
     else:
         raise NotAtStripe(f"no read-back for {kind}")
-    return found.to_dict()
+    as_dict: dict[str, Any] = found.to_dict()
+    return as_dict

@@ -19,6 +19,7 @@ import stripe
 from ledger import Ledger, LedgerError, StoreError, cursors, stripe_sessions
 
 from .stripe_confirm import NotAtStripe, read_back
+from .stripe_event_model import keep
 from .stripe_events import (
     DEFAULT_POLICY,
     HANDLED_EVENTS,
@@ -27,7 +28,6 @@ from .stripe_events import (
     Policy,
     StripeEvent,
     apply_event,
-    keep,
     parse_event,
     session_event,
 )

@@ -113,7 +113,7 @@ class StripeReconciler:
         report.cursor = held_back if held_back is not None else max(newest, since)
         await self.ledger.write(lambda conn, t: cursors.put(conn, t, CURSOR, str(report.cursor)))
 
-    async def _apply_one(self, raw: dict, report: ReconcileReport) -> str:
+    async def _apply_one(self, raw: dict[str, Any], report: ReconcileReport) -> str:
         """Apply one event; its failure never stops the others."""
         try:
             outcome = await handle_event(self.ledger, raw, self.policy, self.client)

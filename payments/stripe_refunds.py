@@ -72,9 +72,10 @@ async def payment_intent_of(client: stripe.StripeClient, payment: Payment) -> st
     except stripe.StripeError as exc:
         raise _failure(exc, "about the payment") from exc
     intent = session.payment_intent
-    if isinstance(intent, str) and intent:
-        return intent
-    if intent is not None and getattr(intent, "id", None):
+    if isinstance(intent, str):
+        if intent:
+            return intent
+    elif intent is not None and intent.id:
         return str(intent.id)
     raise StripeRefundError(f"session {payment.external_id} has no payment to refund")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 
 import stripe
 
@@ -49,8 +50,8 @@ class StripeSessionExpiry:
             if state is None:
                 report.unknown.append(session.session_id)
                 continue
-            await self.ledger.write(lambda conn, t, sid=session.session_id, st=state:
-                                    stripe_sessions.set_state(conn, t, sid, st))
+            await self.ledger.write(partial(stripe_sessions.set_state,
+                                            session_id=session.session_id, state=state))
             (report.expired if state == "expired" else report.closed_meanwhile).append(
                 session.session_id)
             log.info("order %s: checkout session %s %s at Stripe", session.order_id,
