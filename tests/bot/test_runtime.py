@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import Config, load_config, load_secrets
+from bot.config import Config, load_config, load_secrets, with_overrides
 from bot.runtime import serve
 from ledger import Ledger
 from ledger import deployments as jobs
@@ -34,13 +34,12 @@ def free_port() -> int:
 
 def shipped_config(tmp_path: Path, emu: TelegramEmulator) -> Config:
     """The repository's own config.toml, pointed at temporary files and the emulator."""
-    config = load_config(ROOT / "config.toml")
-    config.database.path = tmp_path / "shop.db"
-    config.grid.sim_state_path = tmp_path / "grid.sqlite3"
-    config.grid.sim_latency_s = 0.0
-    config.server.port = free_port()
-    config.telegram.api_base = emu.url
-    return config
+    return with_overrides(load_config(ROOT / "config.toml"), "the test", {
+        "database": {"path": tmp_path / "shop.db"},
+        "grid": {"sim_state_path": tmp_path / "grid.sqlite3", "sim_latency_s": 0.0},
+        "server": {"port": free_port()},
+        "telegram": {"api_base": emu.url},
+    })
 
 
 @pytest.fixture
