@@ -1,5 +1,6 @@
 """/broadcast through the outbox and the real notifier, against the emulator's flood control:
-500 users at a raised limit with exact counts, and a smaller one at Telegram's real ~30/s."""
+500 users at a raised limit with exact counts, a smaller one at Telegram's real ~30/s, and one
+a restart cut short after its first chunk, queued to the end at start."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from telegram import Bot
 
-from ledger import users
+from ledger import Ledger, admin_state, broadcasts, users
 from payments.notifier import Notifier, NotifierSettings
 from sandbox.telegram_api import TelegramEmulator
 
@@ -90,3 +91,39 @@ async def test_broadcast_at_telegrams_real_limit_through_the_rate_limited_bot(tm
             assert max(per_second.values()) <= 30
         finally:
             await front.stop()
+
+
+async def test_a_broadcast_cut_short_by_a_restart_is_queued_to_the_end(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emu:
+        front = make_front(emu, tmp_path)
+        people = [int(emu.add_user(f"U{i}")["id"]) for i in range(7)]
+        front.ledger = await Ledger.open(front.db_path)
+
+        def interrupted(conn, now):  # type: ignore[no-untyped-def]
+            for user_id in people:
+                users.upsert(conn, now, user_id, None, "U")
+            request = admin_state.open_request(conn, now, "cmd:bc", front.admin, "broadcast",
+                                               {"text": "Back soon"}, front.admin).request
+            # The process stopped after the first chunk was committed.
+            broadcasts.start(conn, now, request, text="Back soon", rate=25.0, chunk=3)
+            return request.id
+
+        request_id = await front.ledger.write(interrupted)
+        assert front.sql("SELECT count(*) FROM notifications") == [(3,)]
+        await front.start(broadcast_rate=25.0, broadcast_progress_s=0.2)
+        stop = asyncio.Event()
+        try:
+            async with Bot(emu.token, base_url=emu.api_url) as bot:
+                notifier = Notifier(front.db, bot, NotifierSettings(poll_interval_s=0.05))
+                task = asyncio.create_task(notifier.run(stop))
+                final = await emu.wait_for(lambda: next(
+                    (m for m in emu.bot_messages(front.admin) if "finished" in (m.text or "")), None),
+                    timeout=30)
+                stop.set()
+                await task
+        finally:
+            stop.set()
+            # Stopping waits for the progress follower, which only ends with the broadcast.
+            await asyncio.wait_for(front.stop(), 20)
+    assert f"Broadcast #{request_id} finished: sent 7, blocked 0, failed 0 (of 7)" in (final.text or "")
+    assert [r[0] for r in front.sql("SELECT chat_id FROM notifications ORDER BY chat_id")] == sorted(people)
