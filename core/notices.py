@@ -339,6 +339,25 @@ def grid_failure_reason(kind: str) -> str:
     return GRID_FAILURE_REASONS.get(kind, GRID_FAILURE_REASONS["failed"])
 
 
+# Why a deployment failed or was removed, kept on the deployment and read by the buyer in
+# `deployment_failed` and `deployment_removed` (and by admins in /deployments and /user).
+REASON_GRID_KEPT_FAILING = "the grid kept failing"
+REASON_HOLD_LAPSED = "the payment hold lapsed before the deployment started"
+REASON_NOT_SETTLED = "the payment could not be settled"
+REASON_RENEWAL_NOT_COVERED = "the balance did not cover the renewal"
+REASON_PERIOD_ENDED = "the paid period ended and auto-renew is off"
+REASON_CANCELLED_BY_USER = "cancelled at your request"
+REASON_CANCELLED = "cancelled"
+
+
+def reason_service_withdrawn(service_id: str) -> str:
+    return "service {service} is no longer offered".format(service=service_id)
+
+
+def reason_cancelled_by_shop(admin_id: int) -> str:
+    return "cancelled by the shop (admin {admin})".format(admin=admin_id)
+
+
 # --- answers of the Stripe checkout (shown in the chat by the payment button) ----------------
 
 CHECKOUT_UNAVAILABLE = "Card payment is not available right now. Please try again later or pay another way."

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core import notices
 from grid.deployer import Deployer
 from grid.worker import LedgerWriter, WorkerOptions
 from ledger import Ledger, ops
@@ -116,7 +117,7 @@ async def cancel_deployment(
     deployment_id: int,
     *,
     user_id: int | None = None,
-    reason: str = "cancelled at your request",
+    reason: str = notices.REASON_CANCELLED_BY_USER,
     clock: Callable[[], float] | None = None,
 ) -> DeploymentRecord:
     """The chat's confirmed "cancel": a queued job is cancelled and refunded at once; a running

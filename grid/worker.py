@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from core import notices
 from core.scrub import scrub
 from grid.deployer import Deployer, Deployment, VmSpec
 from grid.errors import GridError, PermanentGridError, TransientGridError
@@ -212,15 +213,15 @@ class DeploymentWorker:
         name = dep.name or jobs.deployment_name(dep.id, self.options.name_prefix)
         service = self.options.services.get(dep.service_id)
         if service is None:
-            await self._fail(dep, name, f"service {dep.service_id} is no longer offered")
+            await self._fail(dep, name, notices.reason_service_withdrawn(dep.service_id))
             return
         if dep.attempts >= self.options.max_attempts:
-            await self._fail(dep, name, dep.error or "the grid kept failing")
+            await self._fail(dep, name, dep.error or notices.REASON_GRID_KEPT_FAILING)
             return
         hold = await self.ledger.read(lambda conn: ops.get_hold(conn, dep.hold_id))
         existing = await self._existing(name)
         if existing is None and (hold.state != "pending" or hold.expires_at <= self.write.now()):
-            await self._fail(dep, name, "the payment hold lapsed before the deployment started")
+            await self._fail(dep, name, notices.REASON_HOLD_LAPSED)
             return
         try:
             if existing is not None:
@@ -262,7 +263,7 @@ class DeploymentWorker:
         except LedgerError as exc:
             # Not paid for (the hold lapsed and the balance no longer covers it): take it down.
             log.warning("deployment %d: could not settle (%s); cancelling %s", dep.id, exc, name)
-            await self._fail(dep, name, "the payment could not be settled")
+            await self._fail(dep, name, notices.REASON_NOT_SETTLED)
             return
         log.info("deployment %d ready as %s (contract %d)", dep.id, name, result.contract_id)
 

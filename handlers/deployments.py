@@ -13,6 +13,7 @@ from functools import partial
 
 from telegram import CallbackQuery, Update
 
+from core import notices
 from grid.periods import cancel_deployment
 from ledger import InsufficientFunds
 from ledger import deployments as jobs
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 LIST_LIMIT = 10
-CANCEL_REASON = "cancelled at your request"
+CANCEL_REASON = notices.REASON_CANCELLED_BY_USER
 
 for _action, _shapes in (
     ("deps", ()),                          # the list

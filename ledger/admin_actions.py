@@ -117,7 +117,7 @@ def cancel_deployment(
     if before.state == "ready" and refund != "none":
         amount = price if refund == "full" else state.unused_share(before, now, price)
     dep = jobs.request_cancel(conn, now, deployment_id,
-                              f"cancelled by the shop (admin {request.admin_id})")
+                              notices.reason_cancelled_by_shop(request.admin_id))
     state.refund_period(conn, now, deployment_id, amount, commission_ppm=commission_ppm,
                         key=f"admin-cancel-refund:{request.key}")
     if amount:

@@ -550,7 +550,7 @@ def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> De
     conn.execute("UPDATE deployments SET state = 'cancelled', updated_at = ? WHERE id = ?",
                  (now, deployment_id))
     if dep.ready_at is not None:  # a job cancelled before it ran was told so already
-        outbox.enqueue(conn, now, dep.chat_id, notices.deployment_removed(dep.name or "", dep.error or "cancelled"),
+        outbox.enqueue(conn, now, dep.chat_id, notices.deployment_removed(dep.name or "", dep.error or notices.REASON_CANCELLED),
                        key=f"deploy:{dep.id}:removed")
     return get(conn, deployment_id)
 
@@ -571,10 +571,10 @@ def expire(
                 renew(conn, now, deployment_id, commission_ppm=commission_ppm, price=price,
                       period_days=period_days)
         except LedgerError:
-            reason = "the balance did not cover the renewal"
+            reason = notices.REASON_RENEWAL_NOT_COVERED
         else:
             return "renewed"
     else:
-        reason = "the paid period ended and auto-renew is off"
+        reason = notices.REASON_PERIOD_ENDED
     request_cancel(conn, now, deployment_id, reason)
     return "cancelling"
