@@ -145,3 +145,21 @@ async def test_a_refund_the_bank_returns_gives_the_credits_back(sandbox: Sandbox
     await said(sandbox.telegram, BUYER_ID, "Refund: 10.00 TFC")
     assert (await post(sandbox, "/api/stripe/refund/fail", {"refund": refund["id"]}))[0] == 200
     await said(sandbox.telegram, BUYER_ID, "could not be completed by your bank")
+
+
+async def test_a_kept_folder_brings_back_balances_and_added_users(tmp_path: Path) -> None:
+    async with Sandbox(tmp_path, port=0) as first:
+        status, linus = await post(first, "/api/users", {"first_name": "Linus"})
+        assert status == 200
+        await stripe_top_up(first, linus["id"])
+    async with Sandbox(tmp_path, port=0) as again:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(again.url + "api/state") as resp:
+                users = (await resp.json())["users"]
+        assert [u["first_name"] for u in users] == ["Ada", "Grace", "Linus"]
+        assert again.telegram is not None
+        sent = await again.telegram.send_text(linus["id"], "/balance")
+        reply = await again.telegram.wait_for_bot_message(linus["id"], after_message_id=sent["message_id"],
+                                                          timeout=20)
+        assert "10.00 TFC" in (reply.text or "")
+        assert (await post(again, "/api/users", {"first_name": "Mia"}))[1]["id"] != linus["id"]
