@@ -31,3 +31,11 @@ async def test_new_user_buys_a_vm_with_stars_and_sees_it_ready(sandbox: Sandbox,
     await expect(status).to_have_count(1)
     await expect(page.locator(".msg.in").last).to_contain_text("is running")
     await screenshot(page, "buy-with-stars")
+
+    # The bot's answer to a button press shows as a toast.
+    await page.fill("#text", "/deployments")
+    await page.press("#text", "Enter")
+    await page.locator(".keyboard button", has_text="#1 Small VM").last.click()
+    await page.locator(".keyboard button", has_text="Auto-renew: off").last.click()
+    await expect(page.locator(".toast")).to_have_text("Auto-renew is on.")
+    await expect(page.locator(".keyboard button", has_text="Auto-renew: on").last).to_be_visible()
