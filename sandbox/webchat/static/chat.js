@@ -397,7 +397,7 @@ function openSheet(event, invoice) {
     method.appendChild(el("label", "", "Payment method"));
     method.appendChild(el("div", "", "⭐ Telegram Stars (sandbox balance)"));
   } else {
-    method.appendChild(el("label", "", "Card (test payment provider)"));
+    method.appendChild(el("label", "", "Card · the test payment provider accepts its test cards"));
     const card = el("input");
     card.value = "4242 4242 4242 4242";
     card.setAttribute("aria-label", "Card number");
