@@ -141,7 +141,7 @@ class DatabaseConfig(_Section):
     """`[database]`: the SQLite file."""
 
     path: ResolvedPath = Field(
-        default="data/gridshop.db",  # type: ignore[assignment]
+        default="data/gridshop.db",
         validate_default=True,
         description="SQLite database file; a relative path is relative to the config file's folder. "
         "Exposed as an absolute Path.",

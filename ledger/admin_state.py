@@ -19,6 +19,7 @@ from . import deployments as jobs
 from . import ops, outbox
 from .commission import split_commission
 from .errors import InvalidRequest, LedgerError
+from .rows import inserted_id
 from .schema import PAYABLE_GRID, REVENUE_COMMISSION
 
 _REQUEST_COLUMNS = (
@@ -49,7 +50,8 @@ class AdminRequest:
 
     @property
     def params(self) -> dict[str, Any]:
-        return json.loads(self.params_json)
+        params: dict[str, Any] = json.loads(self.params_json)
+        return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ def open_request(
         "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
         (key, admin_id, action, json.dumps(params, sort_keys=True), chat_id, now, now),
     )
-    return Opened(get_request(conn, cur.lastrowid), True)  # type: ignore[arg-type]
+    return Opened(get_request(conn, inserted_id(cur)), True)
 
 
 def set_prompt(conn: sqlite3.Connection, now: int, request_id: int, message_id: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from .rows import inserted_id
+
 
 @dataclass(frozen=True, slots=True)
 class AdminAction:
@@ -25,13 +27,13 @@ def record(
     if key is not None:
         row = conn.execute("SELECT id FROM admin_log WHERE key = ?", (key,)).fetchone()
         if row is not None:
-            return row[0]
+            return int(row[0])
     cur = conn.execute(
         "INSERT INTO admin_log (key, admin_id, action, target, detail, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         (key, admin_id, action, target, detail, now),
     )
-    return cur.lastrowid  # type: ignore[return-value]
+    return inserted_id(cur)
 
 
 def recent(conn: sqlite3.Connection, limit: int = 20, before_id: int | None = None) -> list[AdminAction]:

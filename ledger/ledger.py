@@ -63,7 +63,7 @@ def _id(value: Any, name: str) -> int:
 
 
 def _provider(value: Any) -> str:
-    if value not in SOURCE_ACCOUNT_BY_PROVIDER:
+    if not isinstance(value, str) or value not in SOURCE_ACCOUNT_BY_PROVIDER:
         raise errors.InvalidRequest(
             f"unknown payment provider {value!r}; known: {', '.join(SOURCE_ACCOUNT_BY_PROVIDER)}"
         )

@@ -23,6 +23,7 @@ from .models import (
     Purchase,
     Transfer,
 )
+from .rows import inserted_id
 from .schema import ADJUSTMENTS, SOURCE_ACCOUNT_BY_PROVIDER
 
 _TRANSFER_COLUMNS = (
@@ -56,14 +57,14 @@ def ensure_user(conn: sqlite3.Connection, now: int, user_id: int) -> int:
     """Return the account id of Telegram user `user_id`, opening the account if needed."""
     row = conn.execute("SELECT id FROM accounts WHERE user_id = ?", (user_id,)).fetchone()
     if row is not None:
-        return row[0]
+        return int(row[0])
     # User accounts start at 1000 so system accounts added later keep small fixed ids.
     cur = conn.execute(
         "INSERT INTO accounts (id, code, kind, user_id, created_at) "
         "VALUES ((SELECT max(max(id) + 1, 1000) FROM accounts), ?, 'user', ?, ?)",
         (f"user:{user_id}", user_id, now),
     )
-    return cur.lastrowid  # type: ignore[return-value]
+    return inserted_id(cur)
 
 
 def account_balance(conn: sqlite3.Connection, account_id: int) -> Balance:
@@ -102,7 +103,7 @@ def _debit(conn: sqlite3.Connection, account_id: int, amount: int, overdraft: bo
         ).fetchall()
     if not rows:
         raise _refuse_debit(conn, account_id, amount)
-    return rows[0][0]
+    return int(rows[0][0])
 
 
 def _credit(conn: sqlite3.Connection, account_id: int, amount: int) -> int:
@@ -112,7 +113,7 @@ def _credit(conn: sqlite3.Connection, account_id: int, amount: int) -> int:
     ).fetchall()
     if not rows:
         raise errors.UnknownAccount(f"account {account_id} does not exist")
-    return rows[0][0]
+    return int(rows[0][0])
 
 
 # --- transfers --------------------------------------------------------------------------------
@@ -180,8 +181,8 @@ def transfer(
         (key, debit_account_id, credit_account_id, amount, kind, memo, order_id, hold_id,
          payment_id, debit_after, credit_after, now),
     )
-    return Transfer(cur.lastrowid, key, debit_account_id, credit_account_id, amount, kind, memo,
-                    order_id, hold_id, payment_id, now)  # type: ignore[arg-type]
+    return Transfer(inserted_id(cur), key, debit_account_id, credit_account_id, amount, kind, memo,
+                    order_id, hold_id, payment_id, now)
 
 
 def adjust(
@@ -244,7 +245,7 @@ def place_hold(
         " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
         (key, account_id, amount, order_id, memo, expires_at, now),
     )
-    return Hold(cur.lastrowid, key, account_id, amount, "pending", order_id, memo, expires_at,  # type: ignore[arg-type]
+    return Hold(inserted_id(cur), key, account_id, amount, "pending", order_id, memo, expires_at,
                 now, None, 0)
 
 
@@ -278,13 +279,13 @@ def post_hold(
         rows = conn.execute(
             f"SELECT {_TRANSFER_COLUMNS} FROM transfers WHERE hold_id = ? ORDER BY id", (hold_id,)
         ).fetchall()
-        transfers = tuple(Transfer(*r) for r in rows)
+        posted = tuple(Transfer(*r) for r in rows)
         _same_or_conflict(
             "post", key,
-            {"splits": [(t.credit_account_id, t.amount) for t in transfers]},
+            {"splits": [(t.credit_account_id, t.amount) for t in posted]},
             {"splits": [tuple(s) for s in splits]},
         )
-        return PostResult(hold, transfers)
+        return PostResult(hold, posted)
     if hold.expires_at <= now:
         raise errors.HoldExpired(f"hold {hold_id} expired and can no longer be posted")
     total = sum(amount for _, amount in splits)
@@ -301,7 +302,7 @@ def post_hold(
         (total, hold.amount, hold.account_id),
     ).fetchone()
     debit_after = row[0] + total
-    transfers = []
+    transfers: list[Transfer] = []
     for index, (account_id, amount) in enumerate(splits):
         debit_after -= amount
         credit_after = _credit(conn, account_id, amount)
@@ -311,7 +312,7 @@ def post_hold(
             (split_key, hold.account_id, account_id, amount, kind, memo or hold.memo,
              hold.order_id, hold_id, None, debit_after, credit_after, now),
         )
-        transfers.append(Transfer(cur.lastrowid, split_key, hold.account_id, account_id, amount,  # type: ignore[arg-type]
+        transfers.append(Transfer(inserted_id(cur), split_key, hold.account_id, account_id, amount,
                                   kind, memo or hold.memo, hold.order_id, hold_id, None, now))
     return PostResult(get_hold(conn, hold_id), tuple(transfers))
 
@@ -376,7 +377,7 @@ def create_order(
         " VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
         (key, user_id, kind, service_id, amount, now, now),
     )
-    return Order(cur.lastrowid, user_id, kind, service_id, amount, "open", now, now)  # type: ignore[arg-type]
+    return Order(inserted_id(cur), user_id, kind, service_id, amount, "open", now, now)
 
 
 def set_order_state(
@@ -443,7 +444,7 @@ def record_payment(
         "provider_currency, transfer_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
         (provider, external_id, user_id, order_id, amount, provider_amount, provider_currency, now),
     )
-    payment_id: int = cur.lastrowid  # type: ignore[assignment]
+    payment_id = inserted_id(cur)
     credit = transfer(
         conn, now, f"payment:{provider}:{external_id}", SOURCE_ACCOUNT_BY_PROVIDER[provider],
         account_id, amount, "payment", f"{provider} payment", order_id, None, payment_id,
@@ -535,7 +536,7 @@ def purchase(
         (order_id, user_id, order.service_id, hold.id, now, now),
     )
     order = set_order_state(conn, now, order_id, "placed", ("open", "paid"))
-    return Purchase(order, hold, cur.lastrowid, account_balance(conn, account_id))  # type: ignore[arg-type]
+    return Purchase(order, hold, inserted_id(cur), account_balance(conn, account_id))
 
 
 def place_purchase(

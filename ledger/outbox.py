@@ -13,6 +13,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from .rows import inserted_id
+
 _COLUMNS = (
     "id, key, chat_id, text, reply_markup, parse_mode, edit_message_id, state, attempts, "
     "next_attempt_at, last_error, message_id, created_at, sent_at"
@@ -57,14 +59,14 @@ def enqueue(
     if key is not None:
         row = conn.execute("SELECT id FROM notifications WHERE key = ?", (key,)).fetchone()
         if row is not None:
-            return row[0]
+            return int(row[0])
     cur = conn.execute(
         "INSERT INTO notifications (key, chat_id, text, reply_markup, parse_mode, edit_message_id,"
         " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
         (key, chat_id, text, json.dumps(reply_markup) if reply_markup else None, parse_mode,
          edit_message_id, now + delay_s, now),
     )
-    return cur.lastrowid  # type: ignore[return-value]
+    return inserted_id(cur)
 
 
 def queued(conn: sqlite3.Connection, key: str) -> bool:
