@@ -371,8 +371,11 @@ class TelegramEmulator:
     def is_blocked(self, user_id: int) -> bool:
         return user_id in self.world.blocked
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        """Wait until ``predicate()`` is truthy (re-checked on every change); returns its value."""
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 20.0) -> T:
+        """Wait until ``predicate()`` is truthy (re-checked on every change); returns its value.
+
+        The default timeout is generous: it only matters when the condition never comes, and a
+        loaded machine (CI, several suites at once) can take seconds to answer fifty chats."""
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
@@ -384,7 +387,7 @@ class TelegramEmulator:
             await self.world.wait_change(min(remaining, 0.2))
 
     async def wait_for_bot_message(self, chat_id: int, *, after_message_id: int = 0,
-                                   timeout: float = 5.0) -> ChatMessage:
+                                   timeout: float = 20.0) -> ChatMessage:
         """Wait for the bot's first message in ``chat_id`` with an id above ``after_message_id``."""
         def newest() -> ChatMessage | None:
             for message in self.bot_messages(chat_id, include_deleted=True):
