@@ -28,6 +28,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import aiohttp
@@ -147,8 +148,8 @@ class TelegramEmulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        bound_port = sockets[0].getsockname()[1] if sockets else port
+        addresses = self._runner.addresses
+        bound_port = addresses[0][1] if addresses else port
         self._url = f"http://{host}:{bound_port}"
         self._webhook_task = asyncio.create_task(self._webhook_loop())
         return self._url
@@ -277,18 +278,18 @@ class TelegramEmulator:
         if user_id in self.world.blocked:
             raise ControlError("a user who blocked the bot cannot pay its invoices")
         record = self.world.start_pre_checkout(user_id, invoice, tip_amount)
-        base = dict(pre_checkout_query_id=record.id, currency=invoice.currency, total_amount=record.total_amount,
-                    invoice_payload=invoice.payload)
+        base = partial(PaymentResult, pre_checkout_query_id=record.id, currency=invoice.currency,
+                       total_amount=record.total_amount, invoice_payload=invoice.payload)
         try:
             ok, error_message = await asyncio.wait_for(asyncio.shield(record.done), self.pre_checkout_timeout)
         except TimeoutError:
             record.expired = True
-            return PaymentResult(status="expired", **base)
+            return base(status="expired")
         if not ok:
-            return PaymentResult(status="rejected", error_message=error_message, **base)
+            return base(status="rejected", error_message=error_message)
         message, charge_id, provider_id = self.world.complete_payment(record)
-        return PaymentResult(status="paid", telegram_payment_charge_id=charge_id,
-                             provider_payment_charge_id=provider_id, message=copy.deepcopy(message), **base)
+        return base(status="paid", telegram_payment_charge_id=charge_id,
+                    provider_payment_charge_id=provider_id, message=copy.deepcopy(message))
 
     def _find_invoice(self, user_id: int, message_id: int | None, link: str | None, chat_id: int | None) -> Invoice:
         self.world.user(user_id)
@@ -371,7 +372,7 @@ class TelegramEmulator:
     def is_blocked(self, user_id: int) -> bool:
         return user_id in self.world.blocked
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 20.0) -> T:
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float = 20.0) -> T:
         """Wait until ``predicate()`` is truthy (re-checked on every change); returns its value.
 
         The default timeout is generous: it only matters when the condition never comes, and a

@@ -423,7 +423,7 @@ def _photo_sizes(emu: TelegramEmulator, width: int, height: int, size: int,
                  data: bytes | None = None) -> list[dict[str, Any]]:
     """The PhotoSize list Telegram makes of an image; every size keeps the uploaded bytes (the
     emulator does not scale), so getFile can serve them."""
-    sizes = []
+    sizes: list[dict[str, Any]] = []
     longest = max(width, height)
     for side in (90, 320, 800, 1280):
         scale = min(1.0, side / longest)
@@ -435,7 +435,7 @@ def _photo_sizes(emu: TelegramEmulator, width: int, height: int, size: int,
         if scale == 1.0:
             break
     for entry in sizes:
-        emu.world.files[entry["file_id"]] = {"kind": "photo", "sizes": sizes, "data": data}
+        emu.world.files[str(entry["file_id"])] = {"kind": "photo", "sizes": sizes, "data": data}
     return sizes
 
 
@@ -525,7 +525,7 @@ def _read_invoice(p: Params, *, link: bool) -> Invoice:
     raw_prices = p.json("prices", "prices")
     if not isinstance(raw_prices, list) or not raw_prices:
         raise bad_request("can't parse prices JSON object")
-    prices = []
+    prices: list[dict[str, Any]] = []
     for item in raw_prices:
         if not isinstance(item, dict):
             raise bad_request("can't parse LabeledPrice: expected an Object")

@@ -8,6 +8,7 @@ clamping integers into range like the server's ``get_integer_arg``.
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,7 @@ class Params:
     def str(self, name: str, default: str = "") -> str:
         return self.args.get(name, default)
 
-    def int(self, name: str, default: int = 0, lo: int | None = None, hi: int | None = None) -> int:
+    def int(self, name: builtins.str, default: int = 0, lo: int | None = None, hi: int | None = None) -> int:
         raw = self.args.get(name)
         value = default if raw is None or raw == "" else _to_int(raw)
         if lo is not None and value < lo:
@@ -48,10 +49,10 @@ class Params:
             value = hi
         return value
 
-    def bool(self, name: str) -> bool:
+    def bool(self, name: builtins.str) -> bool:
         return self.args.get(name, "").strip().lower() in ("true", "1")
 
-    def json(self, name: str, what: str) -> Any:
+    def json(self, name: builtins.str, what: builtins.str) -> Any:
         """Decode a JSON-serialized argument; ``what`` names it in the error like the server."""
         raw = self.args.get(name)
         if raw is None or raw == "":
@@ -61,7 +62,7 @@ class Params:
         except ValueError:
             raise bad_request(f"can't parse {what} JSON object") from None
 
-    def file(self, name: str) -> UploadedFile | None:
+    def file(self, name: builtins.str) -> UploadedFile | None:
         """The upload for ``name``: a part of that name, or ``attach://<part>``."""
         if name in self.files:
             return self.files[name]

@@ -177,7 +177,7 @@ class World:
     charges: dict[str, StarCharge] = field(default_factory=dict)
     star_transactions: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _user_ids: itertools.count = field(default_factory=lambda: itertools.count(7_000_000_001))
+    _user_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7_000_000_001))
     _tick: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- change notification -------------------------------------------------------------

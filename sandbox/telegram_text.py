@@ -77,7 +77,7 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
         if ch == "&":
             match = re.match(r"&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);", text[i:])
             decoded = html.unescape(match.group(0)) if match else None
-            if match and decoded != match.group(0):
+            if match and decoded is not None and decoded != match.group(0):
                 out.add(decoded)
                 i += len(match.group(0))
             else:
@@ -99,14 +99,14 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             name = text[i + 2:end].strip().lower()
             if not stack:
                 raise _fail(f"Unexpected end tag at byte offset {_byte_offset(text, begin)}")
-            open_name, entity, start = stack[-1]
+            open_name, opened, start = stack[-1]
             if name and name != open_name:
                 raise _fail(
                     f'Unmatched end tag at byte offset {_byte_offset(text, begin)}, expected "</{open_name}>", '
                     f'found "</{name}>"'
                 )
             stack.pop()
-            out.close(entity, start)
+            out.close(opened, start)
             i = end + 1
             continue
         match = re.match(r"<([a-zA-Z0-9-]*)", text[i:])
@@ -159,11 +159,11 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
             continue
         in_code = bool(stack) and stack[-1][0] in ("`", "```")
         if in_code:
-            marker = stack[-1][0]
-            if text.startswith(marker, i):
+            code_marker = stack[-1][0]
+            if text.startswith(code_marker, i):
                 _, entity, start, _ = stack.pop()
                 out.close(entity, start)
-                i += len(marker)
+                i += len(code_marker)
             else:
                 out.add(ch)
                 i += 1
