@@ -7,6 +7,7 @@
     gridshop [--config PATH] ledger parked [--resolve ID credit|refund]
     gridshop [--config PATH] ledger export --format csv [--output FILE]
     gridshop [--config PATH] admin log [--limit N]
+    gridshop [--config PATH] grid reconcile [--dry-run]
     gridshop sandbox [--port 8088] [--data DIR] [--open]
 
 Bad arguments get a usage message and exit status 2; a bad config file gets one line naming the
@@ -78,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--data", metavar="DIR",
                          help="keep the sandbox's state (and its config.toml) here; default: a temporary folder")
     sandbox.add_argument("--open", action="store_true", help="open the web chat in the default browser")
+    grid = commands.add_parser("grid", help="the shop's contracts on the ThreeFold grid")
+    grid_actions = grid.add_subparsers(dest="action", required=True, metavar="ACTION")
+    reconcile = grid_actions.add_parser(
+        "reconcile", help="cancel contracts of the operator's twin that no live deployment owns")
+    reconcile.add_argument("--dry-run", action="store_true", help="report only, cancel nothing")
+
     admin = commands.add_parser("admin", help="what admins did in the chat")
     admin_actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
     admin_log = admin_actions.add_parser("log", help="the admin log, newest first")
@@ -168,6 +175,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return asyncio.run(_admin_command(config, args, out))
         if args.command == "ledger":
             return asyncio.run(_ledger_command(config, args, out))
+        if args.command == "grid":
+            from .cli_grid import grid_command
+
+            return asyncio.run(grid_command(config, args, out, sys.stderr))
         if args.command == "run":
             secrets = load_secrets()
             redact(s.get_secret_value() for s in secrets.model_dump().values() if s is not None)

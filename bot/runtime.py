@@ -23,6 +23,7 @@ from core.catalog import Catalogue
 from grid.deployer import Deployer
 from grid.factory import make_deployer, make_gridproxy
 from grid.periods import PeriodKeeper
+from grid.reconcile import ContractReconciler
 from grid.worker import DeploymentWorker, WorkerOptions
 from handlers.deps import Shop
 from handlers.registry import set_commands
@@ -175,6 +176,11 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
             tasks.append(asyncio.create_task(_every(
                 SESSION_EXPIRY_INTERVAL_S, stop, expiry.run_once, "stripe session expiry"),
                 name="stripe-session-expiry"))
+        grid_proxy = getattr(deployer, "gridproxy", None)
+        if config.grid.backend == "tfcmd" and grid_proxy is not None:
+            contracts = ContractReconciler(ledger, deployer, grid_proxy, admin_ids=config.admin.user_ids)
+            tasks.append(asyncio.create_task(
+                contracts.run(stop, config.grid.reconcile_interval_s), name="grid-reconcile"))
         log.info("gridshop is running")
         await stop.wait()
     finally:

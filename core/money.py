@@ -7,12 +7,16 @@ It imports nothing else of gridshop's, so every room may use it.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 __all__ = [
-    "MoneyError", "format_stars", "format_tfc", "format_tfc_signed", "minor_to_tfc", "parse_tfc",
-    "tfc_to_minor",
+    "MoneyError", "TFT_UNITS", "format_stars", "format_tfc", "format_tfc_signed", "format_tft",
+    "minor_to_tfc", "parse_tfc", "tfc_to_minor", "tft_in_tfc",
 ]
+
+# TFT, the grid's token, as the chain bills it: integer units of 1e-7 TFT (grid-proxy
+# types.ContractBilling.AmountBilled; calcContractConsumption divides by 10^7).
+TFT_UNITS = 10**7
 
 _CENT = Decimal("0.01")
 # What a person types for an amount: "12", "12.5", "12,50", ".5"; no sign, no exponent, so a
@@ -77,3 +81,16 @@ def format_tfc_signed(minor: int, *, minus: str = "\N{MINUS SIGN}") -> str:
 def format_stars(stars: int) -> str:
     """Telegram Stars are whole: 347 -> '347 Stars'."""
     return f"{stars} Stars"
+
+
+def format_tft(units: int) -> str:
+    """What the grid billed, for people: 12_345_678 units -> '1.2346 TFT'."""
+    value = (Decimal(units) / TFT_UNITS).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    return f"{value} TFT"
+
+
+def tft_in_tfc(units: int, tft_price: Decimal) -> int:
+    """TFT units in TFC cents at `tft_price` (USD per TFT; 1 TFC = 1 USD), rounded up: the
+    grid's cost is never understated."""
+    cents = Decimal(units) * tft_price * 100 / TFT_UNITS
+    return int(cents.to_integral_value(rounding=ROUND_CEILING))

@@ -367,3 +367,31 @@ CHECKOUT_ALREADY_PAID = "This order was already paid; your credits arrive in a m
 
 def checkout_order_closed(order_id: int, state: str) -> str:
     return "Order {order} is {state}; it cannot be paid again.".format(order=order_id, state=state)
+
+
+# --- the grid's contracts, as reconciliation finds them --------------------------------------
+
+
+def admin_grid_orphans(name: str, contract_ids: list[int], reason: str, dry_run: bool) -> str:
+    """To admins: contracts of the operator's twin that no live deployment owns."""
+    then = "not cancelled (dry run)" if dry_run else "cancelling them"
+    return "⚠️ Grid contracts {ids} of {name} bill the shop's wallet but {reason}; {then}.".format(
+        ids=", ".join(str(c) for c in contract_ids), name=name, reason=reason, then=then)
+
+
+def admin_grid_orphans_gone(name: str, contract_ids: list[int]) -> str:
+    """To admins: the orphaned contracts are no longer listed by gridproxy."""
+    return "✅ Grid contracts {ids} of {name} are cancelled.".format(
+        ids=", ".join(str(c) for c in contract_ids), name=name)
+
+
+def admin_grid_vanished(deployment_id: int, name: str, user_id: int) -> str:
+    """To admins: a running deployment has no contract on the grid any more."""
+    return ("⚠️ Deployment #{deployment} ({name}, user {user}) is ready in the shop but has no contract "
+            "on the grid any more; please check it.").format(deployment=deployment_id, name=name, user=user_id)
+
+
+def grid_vanished(name: str) -> str:
+    """To the user: their VM is gone from the grid; the shop is looking into it."""
+    return ("⚠️ Your VM {name} no longer shows on the ThreeFold grid. The shop has been told and will "
+            "look into it.").format(name=name)

@@ -351,6 +351,11 @@ class GridConfig(_Section):
         description="Twin id of the tfcmd login's account: nodes must be available to it and its "
         "contracts are reconciled; 0 = learnt from tfcmd's own log.",
     )
+    tft_price: Decimalish = Field(
+        default=Decimal(0), ge=0, le=1000, max_digits=12, decimal_places=6,
+        description="USD per TFT, to show the grid's cost in TFC and the margin in /stats and /user; "
+        "0 = unknown (the cost is shown in TFT only).",
+    )
     reconcile_interval_s: int = Field(
         default=900, ge=60, le=86400,
         description="Seconds between two contract reconciliations with gridproxy (tfcmd backend).",

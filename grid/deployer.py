@@ -33,8 +33,10 @@ __all__ = [
     "validate_name",
 ]
 
-# The grid accepts workload names of [a-zA-Z0-9_]{1,50}. tfcmd also creates "<name>network"
-# and "<name>disk" workloads, so the deployment name itself must leave room for "network".
+# The grid accepts workload names of [a-zA-Z0-9_]{1,50} (tfgrid-sdk-go v0.15.14 grid-client
+# workloads/deployment.go validateName: "name cannot exceed 50 characters"). tfcmd also creates
+# "<name>network" and "<name>disk" workloads (grid-cli internal/cmd/deploy.go, cmd/deploy_vm.go),
+# so the deployment name itself must leave room for "network".
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_]+$")
 MAX_NAME_LENGTH = 50 - len("network")
 MAX_CPU = 32  # zos refuses more vCPUs than this for one VM

@@ -27,6 +27,7 @@ from ledger import (
 )
 from ledger import admin_state as state
 from ledger import deployments as jobs
+from ledger import stats as shop_stats
 from payments import stripe_refunds
 
 from . import admin_texts
@@ -62,9 +63,10 @@ async def user_card(shop: Shop, user_id: int) -> tuple[str, InlineKeyboardMarkup
         flag = conn.execute("SELECT flagged FROM accounts WHERE id = ?", (account,)).fetchone() if account else None
         return (users.get(conn, user_id), queries.user_balance(conn, user_id),
                 queries.payments_of_user(conn, user_id, 8), queries.orders_of_user(conn, user_id, 8),
-                jobs.list_by_user(conn, user_id, 8, include_closed=True), flag[0] if flag else None)
+                jobs.list_by_user(conn, user_id, 8, include_closed=True), flag[0] if flag else None,
+                shop_stats.grid_figures(conn, 0, shop.ledger.now() + 1, user_id))
 
-    profile, balance, payments, orders, deps, flag = await shop.ledger.read(read)
+    profile, balance, payments, orders, deps, flag, (cost, sold) = await shop.ledger.read(read)
     buttons: list[InlineKeyboardButton] = []
     for p in payments:
         if p.provider in REFUNDABLE and p.refunded < p.amount:
@@ -76,7 +78,9 @@ async def user_card(shop: Shop, user_id: int) -> tuple[str, InlineKeyboardMarkup
             buttons.append(InlineKeyboardButton(admin_texts.btn_cancel_deployment(d.id), callback_data=encode("adcan", d.id)))
     buttons.append(InlineKeyboardButton(admin_texts.BTN_REFRESH, callback_data=encode("aduser", user_id)))
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-    return admin_texts.user_card(user_id, profile, flag, balance, payments, orders, deps), InlineKeyboardMarkup(rows)
+    grid = (cost, sold, shop.config.grid.tft_price)
+    return (admin_texts.user_card(user_id, profile, flag, balance, payments, orders, deps, grid),
+            InlineKeyboardMarkup(rows))
 
 
 @admin_command("user")

@@ -60,7 +60,7 @@ async def stats_command(update: Update, context: CustomContext) -> None:
     until = shop.ledger.now() + 1
     since = shop_stats.day_start(until - 1) - (days - 1) * shop_stats.DAY_S
     figures = await shop.ledger.read(lambda conn: shop_stats.collect(conn, since, until))
-    await reply(update, admin_texts.stats(figures, days))
+    await reply(update, admin_texts.stats(figures, days, shop.config.grid.tft_price))
     png = await asyncio.to_thread(chart_png, figures.days)
     message = update.effective_message
     assert message is not None

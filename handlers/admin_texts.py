@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from core.catalog import Service
-from core.money import format_stars, format_tfc
+from core.money import format_stars, format_tfc, format_tfc_signed, format_tft, tft_in_tfc
 from ledger import Balance, Order, Payment, adminlog
 from ledger import admin_state as state
 from ledger import stats as shop_stats
@@ -148,7 +149,19 @@ def _day(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
-def stats(s: shop_stats.Stats, days: int) -> str:
+def grid_cost(cost: int, sold: int, tft_price: Decimal) -> str:
+    """What the grid billed for deployments (1e-7 TFT) against what their buyers paid; the margin
+    only when the TFT price is configured."""
+    if not tft_price:
+        return "Grid cost: {cost} · sold {sold} (set grid.tft_price for the margin)".format(
+            cost=format_tft(cost), sold=format_tfc(sold))
+    in_tfc = tft_in_tfc(cost, tft_price)
+    return "Grid cost: {cost} ≈ {in_tfc} · sold {sold} · margin {margin}".format(
+        cost=format_tft(cost), in_tfc=format_tfc(in_tfc), sold=format_tfc(sold),
+        margin=format_tfc_signed(sold - in_tfc, minus="-"))
+
+
+def stats(s: shop_stats.Stats, days: int, tft_price: Decimal = Decimal(0)) -> str:
     lines = ["📊 Last {days} days ({since} – {until} UTC)".format(days=days, since=_day(s.since), until=_day(s.until)),
              "Users: {users} ({new} new) · paying: {paying} ({paying_period} in the period)".format(
                  users=s.users, new=s.new_users, paying=s.paying_users, paying_period=s.paying_users_period),
@@ -164,7 +177,8 @@ def stats(s: shop_stats.Stats, days: int) -> str:
               "Credits outstanding: {amount} (held {held})".format(amount=format_tfc(s.outstanding),
                                                                    held=format_tfc(s.held)),
               "Debt: {amount} ({debtors} users)".format(amount=format_tfc(s.debt), debtors=s.debtors),
-              "Deployments: {by_state}".format(by_state=by_state) if by_state else "Deployments: none"]
+              "Deployments: {by_state}".format(by_state=by_state) if by_state else "Deployments: none",
+              grid_cost(s.grid_cost, s.grid_sold, tft_price)]
     return "\n".join(lines)
 
 
@@ -181,7 +195,10 @@ def chart_caption(days: int) -> str:
 
 
 def user_card(user_id: int, profile: User | None, flag: str | None, balance: Balance,
-              payments: Sequence[Payment], orders: Sequence[Order], deps: Sequence[DeploymentRecord]) -> str:
+              payments: Sequence[Payment], orders: Sequence[Order], deps: Sequence[DeploymentRecord],
+              grid: tuple[int, int, Decimal] | None = None) -> str:
+    """The /user card; `grid` is (grid cost in 1e-7 TFT, sold in cents, TFT price) of all the
+    user's deployments."""
     name = ""
     if profile is not None:
         name = " ".join(x for x in (profile.first_name, f"@{profile.username}" if profile.username else "") if x)
@@ -212,6 +229,8 @@ def user_card(user_id: int, profile: User | None, flag: str | None, balance: Bal
                 id=d.id, service=d.service_id, state=d.state, error=d.error))
         else:
             lines.append("  #{id} {service} {state}".format(id=d.id, service=d.service_id, state=d.state))
+    if grid is not None and deps:
+        lines.append(grid_cost(*grid))
     lines.append("")
     lines.append("/credit {user} <amount> <reason> · /debit {user} <amount> <reason>".format(user=user_id))
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from typing import Any
 
 from core import notices
 
-from . import ops, outbox
+from . import ops, outbox, shop_meta
 from .commission import split_commission
 from .errors import LedgerError
 from .savepoint import savepoint
@@ -91,9 +91,16 @@ class DeploymentRecord:
         return self.status_chat_id if self.status_chat_id is not None else self.user_id
 
 
-def deployment_name(deployment_id: int, prefix: str = "gs") -> str:
-    """The grid name of a deployment: fixed by its id, so every retry reuses the same one."""
-    return f"{prefix}{deployment_id}"
+def deployment_name(deployment_id: int, prefix: str = "gs", shop: str = "") -> str:
+    """The grid name of a deployment: fixed by this shop's id and the deployment id, so every
+    retry reuses the same one and no other shop on the same tfcmd login has it
+    ("gs<shop>_<id>"; without a shop id, the old "gs<id>")."""
+    return f"{prefix}{shop}_{deployment_id}" if shop else f"{prefix}{deployment_id}"
+
+
+def shop_name_prefix(prefix: str, shop: str) -> str:
+    """What every grid name of this shop starts with."""
+    return f"{prefix}{shop}_"
 
 
 def status_key(deployment_id: int) -> str:
@@ -267,7 +274,8 @@ def claim_next(
     conn.execute(
         "UPDATE deployments SET state = 'deploying', name = coalesce(name, ?), lease_until = ?, "
         "started_at = coalesce(started_at, ?), updated_at = ? WHERE id = ?",
-        (deployment_name(deployment_id, name_prefix), now + lease_s, now, now, deployment_id),
+        (deployment_name(deployment_id, name_prefix, shop_meta.shop_id(conn)), now + lease_s, now,
+         now, deployment_id),
     )
     dep = get(conn, deployment_id)
     attempt = dep.attempts + 1

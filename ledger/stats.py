@@ -40,6 +40,8 @@ class Stats:
     debtors: int
     deployments_by_state: dict[str, int]
     days: list[DayPoint] = field(default_factory=list)
+    grid_cost: int = 0  # what the grid billed for the period's deployments, 1e-7 TFT
+    grid_sold: int = 0  # what their buyers paid for them (first period and renewals), TFC cents
 
     @property
     def revenue(self) -> int:
@@ -75,8 +77,27 @@ def collect(conn: sqlite3.Connection, since: int, until: int) -> Stats:
     debt, debtors = q("SELECT coalesce(sum(-balance), 0), count(*) FROM accounts "
                       "WHERE kind = 'user' AND balance < 0").fetchone()
     by_state = dict(q("SELECT state, count(*) FROM deployments GROUP BY state ORDER BY state").fetchall())
+    grid_cost, grid_sold = grid_figures(conn, since, until)
     return Stats(since, until, users, new_users, paying, paying_period, revenue, refunded,
-                 commission, outstanding, held, debt, debtors, by_state, daily(conn, since, until))
+                 commission, outstanding, held, debt, debtors, by_state, daily(conn, since, until),
+                 grid_cost, grid_sold)
+
+
+def grid_figures(conn: sqlite3.Connection, since: int, until: int, user_id: int | None = None) -> tuple[int, int]:
+    """(grid cost in 1e-7 TFT, sold in TFC cents) of the deployments created in `[since, until)`
+    (of one user, if given): the grid's bills so far, and what their buyers paid for them (the
+    first period of those that became ready, and every renewal)."""
+    who = "" if user_id is None else " AND d.user_id = :user"
+    params = {"since": since, "until": until, "user": user_id}
+    cost, first = conn.execute(
+        "SELECT coalesce(sum(d.grid_cost), 0), coalesce(sum(CASE WHEN d.ready_at IS NOT NULL "
+        "THEN o.amount ELSE 0 END), 0) FROM deployments d JOIN orders o ON o.id = d.order_id "
+        "WHERE d.created_at >= :since AND d.created_at < :until" + who, params).fetchone()
+    renewals = conn.execute(
+        "SELECT coalesce(sum(t.amount), 0) FROM transfers t JOIN deployments d ON d.order_id = t.order_id "
+        "WHERE t.kind = 'renewal' AND d.created_at >= :since AND d.created_at < :until" + who,
+        params).fetchone()[0]
+    return int(cost), int(first) + int(renewals)
 
 
 def daily(conn: sqlite3.Connection, since: int, until: int) -> list[DayPoint]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from grid.deployer import Deployment, VmSpec
 from grid.errors import TransientGridError
 from grid.simulated import SimulatedGrid
-from ledger import PAYABLE_GRID, REVENUE_COMMISSION, Ledger, outbox, split_commission
+from ledger import PAYABLE_GRID, REVENUE_COMMISSION, Ledger, outbox, shop_meta, split_commission
 from ledger import deployments as jobs
 from tests.grid.worker_support import (
     SERVICES,
@@ -37,7 +37,9 @@ async def test_happy_path_settles_90_10_and_tells_the_user(ledger: Ledger, tmp_p
     assert await make_worker(ledger, grid).run_once() == 1
 
     dep = await deployment(ledger, purchase.deployment_id)
-    assert dep.state == "ready" and dep.name == f"gs{dep.id}"
+    shop = await ledger.read(shop_meta.read_shop_id)
+    assert shop and len(shop) == 8
+    assert dep.state == "ready" and dep.name == f"gs{shop}_{dep.id}"
     assert dep.details["mycelium_ip"] and dep.details["ssh_command"].startswith("ssh root@")
     assert dep.expires_at == dep.ready_at + 30 * 86_400 and dep.period_days == 30
     assert (await ledger.get_order(purchase.order.id)).state == "completed"

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from grid.simulated import SimulatedGrid
-from ledger import PAYABLE_GRID, REVENUE_COMMISSION, Ledger
+from ledger import PAYABLE_GRID, REVENUE_COMMISSION, Ledger, shop_meta
+from ledger import deployments as jobs
 from tests.grid.worker_support import buy, deployment, fund, make_worker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,8 @@ async def test_sigkill_mid_deploy_then_restart_makes_one_deployment(tmp_path: Pa
     async with await Ledger.open(db) as ledger:
         await fund(ledger, 5, 1_000)
         purchase = await buy(ledger, 5, "vm-small")
-    name = f"gs{purchase.deployment_id}"
+        shop = await ledger.write(lambda conn, now: shop_meta.shop_id(conn))
+    name = jobs.deployment_name(purchase.deployment_id, "gs", shop)
 
     proc = subprocess.Popen([sys.executable, "-m", "tests.grid.worker_proc", str(db), str(grid_db), "30"],
                             cwd=REPO_ROOT)

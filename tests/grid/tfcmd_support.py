@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,15 @@ class Fake:
     def deployer(self, **kwargs: Any) -> TfcmdDeployer:
         kwargs.setdefault("timeout_s", 20)
         return TfcmdDeployer(str(self.path), **kwargs)
+
+    def advance(self, runs: int = 1) -> None:
+        """Let the indexer catch up by `runs` tfcmd runs (each one advances it a step)."""
+        for _ in range(runs):
+            subprocess.run([str(self.path)], check=True, capture_output=True)
+
+    def bill(self, contract_id: int, amount: int, timestamp: int = 1_764_000_000) -> None:
+        """The chain bills `contract_id` (grid-proxy types.ContractBilling, 1e-7 TFT)."""
+        data = self.state()
+        data.setdefault("bills", {}).setdefault(str(contract_id), []).append(
+            {"amountBilled": amount, "discountReceived": "None", "timestamp": timestamp})
+        self.state_path.write_text(json.dumps(data))
