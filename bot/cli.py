@@ -8,6 +8,7 @@
     gridshop [--config PATH] ledger export --format csv [--output FILE]
     gridshop [--config PATH] admin log [--limit N]
     gridshop [--config PATH] grid reconcile [--dry-run]
+    gridshop [--config PATH] stripe setup --url https://HOST/webhooks/stripe
     gridshop sandbox [--port 8088] [--data DIR] [--open]
 
 Bad arguments get a usage message and exit status 2; a bad config file gets one line naming the
@@ -85,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         "reconcile", help="cancel contracts of the operator's twin that no live deployment owns")
     reconcile.add_argument("--dry-run", action="store_true", help="report only, cancel nothing")
 
+    stripe_cmd = commands.add_parser("stripe", help="set Stripe up through its API")
+    stripe_actions = stripe_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    setup = stripe_actions.add_parser(
+        "setup", help="register or update the webhook endpoint; prints its signing secret once")
+    setup.add_argument("--url", required=True, help="https://<your host>/webhooks/stripe")
     admin = commands.add_parser("admin", help="what admins did in the chat")
     admin_actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
     admin_log = admin_actions.add_parser("log", help="the admin log, newest first")
@@ -149,6 +155,39 @@ async def _admin_command(config: Config, args: argparse.Namespace, out: TextIO) 
     return EXIT_OK
 
 
+async def _stripe_command(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    import stripe
+
+    from payments.stripe_checkout import make_client
+    from payments.stripe_webhook_setup import BadWebhookUrl, SetupError, setup_endpoint
+
+    key = load_secrets().stripe_secret_key
+    if key is None:
+        print("gridshop stripe setup: STRIPE_SECRET_KEY is not set", file=sys.stderr)
+        return EXIT_USAGE
+    redact([key.get_secret_value()])
+    try:
+        done = await setup_endpoint(make_client(key.get_secret_value(), config.stripe.api_base),
+                                    args.url)
+    except BadWebhookUrl as exc:
+        print(f"gridshop stripe setup: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SetupError as exc:
+        print(f"gridshop stripe setup: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    verb = "created" if done.created else "updated"
+    print(f"webhook endpoint {done.endpoint_id} {verb} for {args.url}: "
+          f"{len(done.events)} events, API version {done.api_version}", file=out)
+    if done.secret:
+        print("Signing secret (shown once; put it in STRIPE_WEBHOOK_SECRET):", file=out)
+        print(done.secret, file=out)
+    if done.version_differs:
+        print(f"warning: the endpoint renders events in API version {done.api_version}, not "
+              f"{stripe.api_version}; Stripe cannot change that on an existing endpoint: delete "
+              "it in the dashboard and run this again", file=out)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the `gridshop` console script; returns the exit status."""
     out = out or sys.stdout
@@ -179,6 +218,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             from .cli_grid import grid_command
 
             return asyncio.run(grid_command(config, args, out, sys.stderr))
+        if args.command == "stripe":
+            return asyncio.run(_stripe_command(config, args, out))
         if args.command == "run":
             secrets = load_secrets()
             redact(s.get_secret_value() for s in secrets.model_dump().values() if s is not None)
