@@ -155,39 +155,6 @@ async def _admin_command(config: Config, args: argparse.Namespace, out: TextIO) 
     return EXIT_OK
 
 
-async def _stripe_command(config: Config, args: argparse.Namespace, out: TextIO) -> int:
-    import stripe
-
-    from payments.stripe_checkout import make_client
-    from payments.stripe_webhook_setup import BadWebhookUrl, SetupError, setup_endpoint
-
-    key = load_secrets().stripe_secret_key
-    if key is None:
-        print("gridshop stripe setup: STRIPE_SECRET_KEY is not set", file=sys.stderr)
-        return EXIT_USAGE
-    redact([key.get_secret_value()])
-    try:
-        done = await setup_endpoint(make_client(key.get_secret_value(), config.stripe.api_base),
-                                    args.url)
-    except BadWebhookUrl as exc:
-        print(f"gridshop stripe setup: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except SetupError as exc:
-        print(f"gridshop stripe setup: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    verb = "created" if done.created else "updated"
-    print(f"webhook endpoint {done.endpoint_id} {verb} for {args.url}: "
-          f"{len(done.events)} events, API version {done.api_version}", file=out)
-    if done.secret:
-        print("Signing secret (shown once; put it in STRIPE_WEBHOOK_SECRET):", file=out)
-        print(done.secret, file=out)
-    if done.version_differs:
-        print(f"warning: the endpoint renders events in API version {done.api_version}, not "
-              f"{stripe.api_version}; Stripe cannot change that on an existing endpoint: delete "
-              "it in the dashboard and run this again", file=out)
-    return EXIT_OK
-
-
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the `gridshop` console script; returns the exit status."""
     out = out or sys.stdout
@@ -219,7 +186,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
             return asyncio.run(grid_command(config, args, out, sys.stderr))
         if args.command == "stripe":
-            return asyncio.run(_stripe_command(config, args, out))
+            from .cli_stripe import stripe_command
+
+            return asyncio.run(stripe_command(config, args, out))
         if args.command == "run":
             secrets = load_secrets()
             redact(s.get_secret_value() for s in secrets.model_dump().values() if s is not None)
