@@ -20,6 +20,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -140,7 +141,8 @@ def load_secrets(env: Mapping[str, str] | None = None) -> Secrets:
     if env is None:
         return Secrets()
     # Passing every field explicitly keeps os.environ out of it: init values beat the env source.
-    return Secrets(**{name: (env.get(name) or None) for name in SECRET_ENV_NAMES})
+    values: dict[str, Any] = {name: (env.get(name) or None) for name in SECRET_ENV_NAMES}
+    return Secrets(**values)
 
 
 def check_secrets(config: Config, secrets: Secrets) -> None:

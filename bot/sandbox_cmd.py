@@ -119,9 +119,10 @@ class Sandbox:
             "stripe": {"api_base": stripe_api},
         })
 
-        self.grid = grid = make_configured_deployer(config)
+        grid = make_configured_deployer(config)
         if not isinstance(grid, SimulatedGrid):
             raise ValueError("the sandbox runs the simulated grid: set grid.backend = \"simulated\"")
+        self.grid = grid
         self._shop = asyncio.create_task(
             serve(config, self.secrets.shop_secrets(), self._stop, clock=self.clock, deployer=grid),
             name="shop")
@@ -195,7 +196,7 @@ async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
 def run_sandbox(data: str | None, port: int, open_browser: bool) -> int:
     """Blocking entry point of `gridshop sandbox`; returns the exit status."""
     keep = data is not None
-    data_dir = Path(data) if keep else Path(tempfile.mkdtemp(prefix="gridshop-sandbox-"))
+    data_dir = Path(data) if data is not None else Path(tempfile.mkdtemp(prefix="gridshop-sandbox-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         asyncio.run(_run(data_dir.resolve(), port, open_browser))

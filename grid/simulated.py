@@ -16,11 +16,13 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
-from grid._locks import NameLocks
+from core.locks import NameLocks
 from grid.deployer import Deployment, VmSpec, validate_name
 from grid.errors import NoCapacityError, TransientGridError
+
+T = TypeVar("T")
 
 FAILURE_KINDS = ("no_capacity", "timeout", "node_down")
 FIRST_CONTRACT_ID = 100_000
@@ -184,7 +186,7 @@ class SimulatedGrid:
             f"could not reach node {node_id}: context deadline exceeded"
         )
 
-    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(fn, *args)
 
     def _connect(self) -> sqlite3.Connection:
@@ -285,6 +287,7 @@ class SimulatedGrid:
     def _count(self, name: str, states: tuple[str, ...] | None) -> int:
         conn = self._connect()
         try:
+            params: tuple[str, ...]
             if states is None:
                 sql, params = "SELECT COUNT(*) FROM contracts WHERE name = ?", (name,)
             else:

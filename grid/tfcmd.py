@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grid._locks import NameLocks
+from core.locks import NameLocks
 from grid.deployer import Deployment, VmSpec, validate_name
 from grid.errors import (
     GridError,

@@ -79,7 +79,7 @@ class Notifier:
     def backoff(self, attempts: int) -> int:
         """Seconds to wait after the `attempts`-th failed attempt (1-based)."""
         s = self.settings
-        return min(s.backoff_max_s, s.backoff_base_s * 2 ** min(max(attempts - 1, 0), 20))
+        return int(min(s.backoff_max_s, s.backoff_base_s * 2 ** min(max(attempts - 1, 0), 20)))
 
     async def run_once(self) -> RunResult:
         """Claim the due messages and try each once."""

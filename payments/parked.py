@@ -87,7 +87,8 @@ def describe(event: ProviderEvent, *, stars_per_tfc: int) -> ParkedPayment:
     if event.provider == "stripe":
         obj = data.get("data", {}).get("object", {}) if isinstance(data.get("data"), dict) else {}
         obj = obj if isinstance(obj, dict) else {}
-        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        metadata = obj.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
         paid = obj.get("object") == "checkout.session" and obj.get("payment_status") == "paid"
         amount, currency = _int(obj.get("amount_total")), obj.get("currency")
         user = _int(metadata.get("telegram_user_id"))

@@ -15,7 +15,6 @@ clock as its answers' Date header shows it. Every session made is recorded for t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from email.utils import parsedate_to_datetime
 from functools import partial
@@ -24,6 +23,7 @@ from typing import Any
 import stripe
 
 from core import notices
+from core.locks import NameLocks
 from core.money import format_tfc
 from ledger import Ledger, stripe_sessions, stripe_state
 from ledger.models import Order
@@ -83,7 +83,7 @@ class StripeCheckout:
         self.client = client
         self.bot_username = bot_username
         self.expiry_s = min(max(expiry_minutes * 60, MIN_LIFETIME_S + CLOCK_SLACK_S), MAX_LIFETIME_S)
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks = NameLocks()  # one order's link is planned once at a time
         self.clock_offset = 0  # Stripe's clock minus ours, from its Date header
 
     def return_url(self, order_id: int) -> str:
@@ -117,13 +117,8 @@ class StripeCheckout:
 
     async def checkout_url(self, order: Order) -> str:
         """The URL of the order's Checkout Session: the still-valid one, or a new one."""
-        lock = self._locks.setdefault(order.id, asyncio.Lock())
-        try:
-            async with lock:
-                return await self._checkout_url(order.id)
-        finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
-                self._locks.pop(order.id, None)
+        async with self._locks.hold(order.id):
+            return await self._checkout_url(order.id)
 
     async def _checkout_url(self, order_id: int) -> str:
         ref = await self.ledger.read(lambda conn: stripe_state.order_ref(conn, order_id))

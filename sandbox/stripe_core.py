@@ -98,7 +98,7 @@ class StripeCore:
         self._on_event(ev)
         return ev
 
-    def list_events(self, p: dict[str, Any], delivered: Callable[[str], bool]) -> list[dict]:
+    def list_events(self, p: dict[str, Any], delivered: Callable[[str], bool]) -> list[dict[str, Any]]:
         if "type" in p and "types" in p:
             raise invalid("You may only specify one of these parameters: type, types.",
                           "type", "parameters_exclusive")
