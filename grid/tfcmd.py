@@ -228,13 +228,11 @@ class TfcmdDeployer:
                     return existing
                 log.warning("tfcmd: %s exists but is unhealthy (%s); redeploying", name, existing)
                 await self.cancel(name)
-            placed = await self._place(spec, name)
             try:
-                await self._deploy_once(placed, name)
+                await self._deploy_placed(spec, name)
             except NodeUnavailableError as exc:
-                node = exc.node_id or placed.node_id
-                if node is not None and placed.node_id is not None and spec.node_id is None:
-                    self._refused.setdefault(name, set()).add(node)
+                if exc.node_id is not None and spec.node_id is None and spec.farm_id is None:
+                    self._refused.setdefault(name, set()).add(exc.node_id)
                 await self._cancel_quietly(name)
                 raise
             except GridError:
@@ -269,6 +267,26 @@ class TfcmdDeployer:
             if _NOT_FOUND.search(message):
                 return
             raise classify_error(message)
+
+    async def _deploy_placed(self, spec: VmSpec, name: str) -> None:
+        """Deploy on the node we pick; when gridproxy cannot be reached, fall back to our farms
+        one by one and let tfcmd's own filter pick the node in each (`--farm`)."""
+        try:
+            placed = await self._place(spec, name)
+        except TransientGridError as exc:
+            farms = self.gridproxy.farm_ids if self.gridproxy is not None else None
+            if not farms:
+                raise
+            log.warning("gridproxy unreachable (%s); letting tfcmd pick in farms %s", exc.message, farms)
+            for index, farm in enumerate(farms):
+                try:
+                    await self._deploy_once(replace(spec, farm_id=farm), name)
+                    return
+                except NoCapacityError:
+                    if index == len(farms) - 1:
+                        raise
+            return
+        await self._deploy_once(placed, name)
 
     async def _place(self, spec: VmSpec, name: str) -> VmSpec:
         """Pin the spec to a node with room when it names neither node nor farm."""

@@ -318,3 +318,22 @@ def test_error_message_sources() -> None:
     cobra = "Error: unknown flag: --foo\nUsage:\n  tfcmd deploy vm [flags]\n"
     assert error_message(cobra) == "unknown flag: --foo"
     assert error_message("") == "tfcmd failed without output"
+
+
+async def test_farm_fallback_when_gridproxy_is_unreachable(fake: Fake) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proxy = GridProxyClient(f"http://127.0.0.1:{port}", farm_ids=[3, 2], timeout_s=2)
+    tf = fake.deployer(gridproxy=proxy)
+    fake.set(fail="no_nodes", fail_times="1")  # tfcmd finds nothing in farm 3, then farm 2 fits
+    dep = await tf.deploy(SPEC, "fallback")
+    assert dep.healthy and dep.node_id == 21  # the fake's node of farm 2
+    assert [c[-2:] for c in fake.calls("deploy")] == [["--farm", "3"], ["--farm", "2"]]
+    await tf.aclose()
+    without_farms = fake.deployer(gridproxy=GridProxyClient(f"http://127.0.0.1:{port}", timeout_s=2))
+    with pytest.raises(TransientGridError):
+        await without_farms.deploy(SPEC, "no_fallback")
+    await without_farms.aclose()

@@ -14,6 +14,7 @@ from tests.grid.worker_support import (
     SERVICES,
     buy,
     deployment,
+    fixed_shop_id,
     fund,
     make_grid,
     make_worker,
@@ -205,6 +206,7 @@ async def test_a_lapsed_hold_is_refused_before_deploying(tmp_path: Path, clock) 
 
 async def test_100_purchases_at_30_percent_failures(ledger: Ledger, tmp_path: Path) -> None:
     grid = make_grid(tmp_path, failure_rate=0.3, seed=1234)
+    await fixed_shop_id(ledger)  # the seeded draws hash the grid name
     rng = random.Random(5)
     funded, bought = {}, {}
     for user in range(1, 101):
