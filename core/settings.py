@@ -44,6 +44,7 @@ __all__ = [
     "Secrets",
     "ServerConfig",
     "ServiceConfig",
+    "ShopConfig",
     "StripeConfig",
     "TelegramConfig",
 ]
@@ -406,6 +407,22 @@ class AdminConfig(_Section):
     )
 
 
+class ShopConfig(_Section):
+    """`[shop]`: what the chat tells buyers about the shop itself."""
+
+    support_text: str = Field(
+        default="",
+        max_length=3000,
+        description="The answer to /support: how to reach the operator (e.g. an @username or an email); "
+        "plain text, empty = the shop's default text.",
+    )
+    terms_text: str = Field(
+        default="",
+        max_length=3000,
+        description="The answer to /terms: the terms of sale; plain text, empty = the shop's default text.",
+    )
+
+
 class ServiceConfig(_Section):
     """One `[[services]]` entry: a VM size sold for a period."""
 
@@ -447,6 +464,7 @@ class Config(_Section):
     stripe: StripeConfig = Field(default_factory=StripeConfig, description="Stripe Checkout.")
     grid: GridConfig = Field(default_factory=GridConfig, description="Deploying on the ThreeFold grid.")
     admin: AdminConfig = Field(default_factory=AdminConfig, description="Administrators.")
+    shop: ShopConfig = Field(default_factory=ShopConfig, description="Support and terms texts.")
     services: list[ServiceConfig] = Field(default_factory=list, description="The catalogue, one [[services]] each.")
 
     @model_validator(mode="after")

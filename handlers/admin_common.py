@@ -2,9 +2,10 @@
 invisible to everyone else, argument parsing, and requests that wait for a confirm button.
 
 Admin commands run in their own handler group before the shop's (`ADMIN_GROUP`). For an admin
-the command is handled there and stops; for anyone else the guard logs the attempt to the
-operator log and lets the update go on exactly as if the admin handler did not exist, so a
-non-admin gets the same answer as for an unknown command (or the user command of that name).
+the command is handled there and stops; for anyone else the guard lets the update go on exactly
+as if the admin handler did not exist, so a non-admin gets the same answer as for an unknown
+command (or the user command of that name). Only a real refusal, an admin-only command from a
+non-admin, is logged to the operator log; a user's /deployments, /services or /cancel is not.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ log = logging.getLogger("gridshop.admin")
 
 ADMIN_GROUP = -2  # before record_user (-1) and the shop's handlers (0)
 MAX_TEXT = 4000  # Telegram's limit is 4096 characters after parsing
+
+# Commands users have too (admins get the admin one): a user sending them is refused nothing.
+USER_COMMANDS = frozenset(name for name, _ in texts.COMMANDS)
 
 Handler = Callable[[Update, CustomContext], Coroutine[Any, Any, None]]
 
@@ -62,8 +66,9 @@ def admin_command(name: str, *, only_with_args: bool = False) -> Callable[[Handl
         async def guarded(update: Update, context: CustomContext) -> None:
             user = update.effective_user
             if not is_admin(context.shop, user.id if user else None):
-                log.warning("refused /%s from non-admin user %s (@%s)", name,
-                            user.id if user else None, user.username if user else None)
+                if name not in USER_COMMANDS:  # a user's /deployments is no attack
+                    log.warning("refused /%s from non-admin user %s (@%s)", name,
+                                user.id if user else None, user.username if user else None)
                 return
             if only_with_args and not context.args:
                 return

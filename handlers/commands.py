@@ -1,6 +1,6 @@
 """Account commands and their buttons: /start (with `paid_<order>` deep links), /help,
-/balance, /history (paged), /orders (a button per order), /cancel; plus recording who we talk
-to. /deployments lives in `handlers.deployments`.
+/balance, /history (paged), /orders (a button per order), /cancel, /paysupport, /support,
+/terms and the answer to an unknown command; plus recording who we talk to. /deployments lives in `handlers.deployments`.
 """
 
 from __future__ import annotations
@@ -98,6 +98,39 @@ async def menu_button(update: Update, context: CustomContext) -> None:
 async def help_command(update: Update, context: CustomContext) -> None:
     if update.effective_message is not None:
         await update.effective_message.reply_text(texts.HELP)
+
+
+PAYSUPPORT_PAYMENTS = 5
+
+
+async def paysupport(update: Update, context: CustomContext) -> None:
+    """/paysupport: how to get help with a payment or a refund, and the user's recent payments."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return
+    recent = await context.shop.ledger.payments(user.id, limit=PAYSUPPORT_PAYMENTS)
+    await message.reply_text(texts.paysupport(recent))
+
+
+async def support(update: Update, context: CustomContext) -> None:
+    """/support: the operator's contact text."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(texts.support(context.shop.config.shop.support_text))
+
+
+async def terms(update: Update, context: CustomContext) -> None:
+    """/terms: the operator's terms of sale."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(texts.terms(context.shop.config.shop.terms_text))
+
+
+async def unknown_command(update: Update, context: CustomContext) -> None:
+    """A command the shop does not have, or an admin-only one from someone else: point at /help."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    command = message.text.split(maxsplit=1)[0].split("@", 1)[0]
+    await message.reply_text(texts.unknown_command(command[:40]))
 
 
 async def balance(update: Update, context: CustomContext) -> None:

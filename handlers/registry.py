@@ -86,6 +86,9 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
     add(CommandHandler("deployments", deployments.deployments, filters=private))
     add(CommandHandler("cancel", commands.cancel, filters=private))
     add(CommandHandler("sshkey", sshkey.sshkey, filters=private))
+    add(CommandHandler("paysupport", commands.paysupport, filters=private))
+    add(CommandHandler("support", commands.support, filters=private))
+    add(CommandHandler("terms", commands.terms, filters=private))
 
     for action, callback in (
         ("menu", commands.menu_button), ("bal", commands.balance), ("hist", commands.history),
@@ -102,5 +105,6 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
         extension(application, shop)
 
     add(CallbackQueryHandler(unknown_button))
+    add(MessageHandler(private & filters.COMMAND, commands.unknown_command))
     add(MessageHandler(private & filters.TEXT & ~filters.COMMAND, topup.typed_text))
     application.add_error_handler(on_error)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from core import notices
 from core.catalog import Service
 from core.money import format_stars, format_tfc, format_tfc_signed
-from ledger import Balance, HistoryEntry, Order
+from ledger import Balance, HistoryEntry, Order, Payment
 from ledger.deployments import DeploymentRecord
 
 # --- commands (shown in the Telegram menu by setMyCommands) ---
@@ -30,6 +30,9 @@ COMMANDS: list[tuple[str, str]] = [
     ("sshkey", "Your SSH key for new VMs"),
     ("help", "How this shop works"),
     ("cancel", "Cancel what you were doing"),
+    ("paysupport", "Help with a payment, refunds"),
+    ("terms", "Terms of service"),
+    ("support", "Contact support"),
 ]
 
 # --- button labels ---
@@ -186,6 +189,62 @@ def topup_bad_amount(minimum: int, maximum: int) -> str:
 
 
 NOT_UNDERSTOOD = "I did not get that. Use the menu buttons or /help."
+UNKNOWN_COMMAND = "I do not know {command}. /help lists what I can do."
+
+
+def unknown_command(command: str) -> str:
+    """The answer to a command the shop does not have (admin-only ones included, for others)."""
+    return UNKNOWN_COMMAND.format(command=command)
+
+
+SUPPORT_DEFAULT = (
+    "Questions about a payment: /paysupport. How the shop works: /help. The operator of this shop "
+    "reads the messages sent to this chat."
+)
+TERMS_DEFAULT = (
+    "Terms\n"
+    "You buy prepaid credits (TFC, 1 TFC = 1 USD) and spend them on VMs on the ThreeFold grid, "
+    "each for the period shown before you pay. A VM that cannot be deployed is refunded to your "
+    "balance. Credits are not paid out; a payment can be refunded on request, see /paysupport."
+)
+
+
+def support(operator_text: str) -> str:
+    """/support: the operator's `[shop] support_text`, or the default."""
+    return operator_text.strip() or SUPPORT_DEFAULT
+
+
+def terms(operator_text: str) -> str:
+    """/terms: the operator's `[shop] terms_text`, or the default."""
+    return operator_text.strip() or TERMS_DEFAULT
+
+
+PAYSUPPORT = (
+    "Help with a payment\n"
+    "A VM that cannot be deployed is refunded to your balance automatically. For anything else "
+    "(a payment that shows no credit, a refund of unused credits), write to /support with the "
+    "payment number below; refunds go back the way you paid (Stars to your Stars balance, "
+    "cards to the card).\n\n"
+    "{payments}"
+)
+PAYSUPPORT_LINE = "Payment #{number} · {when} · {amount} · {provider} · id {external_id}{refunded}"
+PAYSUPPORT_REFUNDED = " · refunded {amount}"
+PAYSUPPORT_NONE = "You have made no payments yet."
+PAYSUPPORT_RECENT = "Your recent payments:\n{lines}"
+PROVIDER_NAMES = {"stars": "Telegram Stars", "telegram_card": "card in Telegram", "stripe": "Stripe"}
+
+
+def paysupport(payments: list[Payment]) -> str:
+    """/paysupport: how to get help or a refund, and the user's recent payments (newest first)."""
+    if not payments:
+        return PAYSUPPORT.format(payments=PAYSUPPORT_NONE)
+    lines = [PAYSUPPORT_LINE.format(
+        number=p.id, when=_when(p.created_at), amount=format_tfc(p.amount),
+        provider=PROVIDER_NAMES.get(p.provider, p.provider), external_id=p.external_id,
+        refunded=PAYSUPPORT_REFUNDED.format(amount=format_tfc(p.refunded)) if p.refunded else "")
+        for p in payments]
+    return PAYSUPPORT.format(payments=PAYSUPPORT_RECENT.format(lines="\n".join(lines)))
+
 CANCELLED = "Cancelled. Use /help to see what I can do."
 NOTHING_TO_CANCEL = "There is nothing to cancel. Use /help to see what I can do."
 

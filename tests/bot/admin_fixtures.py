@@ -1,5 +1,5 @@
 """Support for the admin command tests: a running shop with one admin, and helpers to act as the
-admin, to pay with Stars, and to prove that a command got no answer at all."""
+admin, to pay with Stars, and to prove that a command got the unknown command's answer."""
 
 from __future__ import annotations
 
@@ -34,16 +34,21 @@ class AdminFront(Shopfront):
     async def confirm(self, prompt: ChatMessage, prefix: str = "v1:adok:") -> dict[str, Any]:
         return await self.press(self.admin, prompt.message_id, data=self.button(prompt, prefix)["callback_data"])
 
-    async def silent(self, user_id: int, text: str) -> None:
-        """`text` gets no answer at all: the next bot message answers a /help sent after it."""
+    async def unknown(self, user_id: int, text: str) -> None:
+        """`text` gets the answer an unknown command gets, and nothing else."""
+        reply = await self.send(user_id, text)
+        assert "do not know" in (reply.text or "") and "/help" in reply.text, f"{text!r}: {reply.text!r}"
+        await self.settled(user_id)
+
+    async def settled(self, user_id: int) -> None:
+        """Nothing more is on its way to `user_id`: a /help sent now is the next answer."""
         last = self.emu.last_bot_message(user_id)
-        await self.emu.send_text(user_id, text)
         await self.emu.send_text(user_id, "/help")
         reply = await self.emu.wait_for_bot_message(user_id, after_message_id=last.message_id if last else 0)
-        assert "/topup" in (reply.text or ""), f"{text!r} was answered: {reply.text!r}"
+        assert "/topup" in (reply.text or ""), f"something else was answered: {reply.text!r}"
         await asyncio.sleep(0.05)
         later = [m for m in self.emu.bot_messages(user_id) if m.message_id > reply.message_id]
-        assert not later, f"{text!r} was answered late: {[m.text for m in later]}"
+        assert not later, f"answered late: {[m.text for m in later]}"
 
     def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
         conn = sqlite3.connect(self.db_path)

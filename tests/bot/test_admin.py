@@ -31,18 +31,20 @@ async def test_non_admin_gets_the_unknown_command_answer_and_nothing_changes(
                                        provider_currency="XTR")
     before = admin_shop.snapshot()
     caplog.set_level(logging.WARNING, logger="gridshop.admin")
-    await admin_shop.silent(eve, "/nosuchcommand")  # the answer to an unknown command: none
+    await admin_shop.unknown(eve, "/nosuchcommand")
     for command in ADMIN_ONLY:
-        await admin_shop.silent(eve, command.replace(" 1", f" {eve}"))
+        await admin_shop.unknown(eve, command.replace(" 1", f" {eve}"))
     assert admin_shop.snapshot() == before
-    refused = [r for r in caplog.records if "non-admin" in r.getMessage()]
+    refused = [r.getMessage() for r in caplog.records if "non-admin" in r.getMessage()]
     assert len(refused) == len(ADMIN_ONLY)
-    # Commands users also have get the user's answer, not the admin's.
+    # Commands users also have get the user's answer, not the admin's, and are no refusal.
     catalog = await admin_shop.send(eve, "/services")
     assert [b["callback_data"] for b in catalog.buttons][:1] == ["v1:svc:vm-small"]
     cancel = await admin_shop.send(eve, "/cancel 1")
     assert "Deployment" not in cancel.text
+    assert "no VMs" in (await admin_shop.send(eve, "/deployments")).text
     assert admin_shop.snapshot() == before
+    assert [r.getMessage() for r in caplog.records if "non-admin" in r.getMessage()] == refused
 
 
 async def test_non_admin_pressing_admin_buttons_is_refused(admin_shop: AdminFront) -> None:
@@ -107,7 +109,7 @@ async def test_redelivered_command_update_acts_once(admin_shop: AdminFront) -> N
     admin_shop.redeliver(sent)
     admin_shop.redeliver(sent)
     await admin_shop.emu.wait_for(lambda: not admin_shop.emu.pending_updates())
-    await admin_shop.silent(admin_shop.admin, "/nosuchcommand")  # nothing new was sent meanwhile
+    await admin_shop.settled(admin_shop.admin)  # nothing new was sent meanwhile
     assert admin_shop.sql("SELECT count(*) FROM admin_requests") == [(1,)]
     assert (await admin_shop.db.balance(bob)).available == 300
     assert admin_shop.sql("SELECT count(*) FROM admin_log") == [(1,)]
