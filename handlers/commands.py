@@ -10,7 +10,7 @@ from functools import partial
 from telegram import Update
 from telegram.constants import ChatMemberStatus
 
-from ledger import InvalidRequest, OrderNotFound, users
+from ledger import InvalidRequest, OrderNotFound, OrderStateError, users
 from ledger import deployments as jobs
 from payments.stripe_dispatch import apply_order_sessions
 
@@ -19,7 +19,7 @@ from .buy import has_capacity, payment_markup
 from .common import answer, list_user, parse, refuse, service_name, show
 from .deps import CustomContext
 from .errors import ORDER_ID_ANSWERS
-from .topup import AWAITING_AMOUNT
+from .topup import AWAITING_AMOUNT, OPENED_ORDER
 
 HISTORY_PAGE = 10
 
@@ -205,9 +205,22 @@ async def order_button(update: Update, context: CustomContext) -> None:
 
 
 async def cancel(update: Update, context: CustomContext) -> None:
-    """/cancel: forget a half-typed custom top-up."""
+    """/cancel: forget a half-typed custom top-up, or cancel the top-up order a typed amount just
+    opened while it is still open."""
     message = update.effective_message
     if message is None:
         return
-    waiting = context.user_data.pop(AWAITING_AMOUNT, None) if context.user_data is not None else None
-    await message.reply_text(texts.CANCELLED if waiting else texts.NOTHING_TO_CANCEL)
+    data = context.user_data if context.user_data is not None else {}
+    if data.pop(AWAITING_AMOUNT, None):
+        await message.reply_text(texts.CANCELLED)
+        return
+    opened = data.pop(OPENED_ORDER, None)
+    if opened is not None:
+        try:
+            order = await context.shop.ledger.set_order_state(opened, "cancelled", ("open",))
+        except (OrderStateError, OrderNotFound):
+            pass  # paid, expired or cancelled meanwhile: nothing of it is left to cancel
+        else:
+            await message.reply_text(texts.order_cancelled(order), reply_markup=keyboards.main_menu())
+            return
+    await message.reply_text(texts.NOTHING_TO_CANCEL)

@@ -1,7 +1,8 @@
 """/topup: preset amounts from the config as buttons, or a custom amount the user types.
 
-The custom amount uses one small flag in `user_data`; after a restart it is gone and a typed
-number just gets a pointer back to /topup. Everything else lives in the ledger.
+The custom amount uses one small flag in `user_data`, and the order a typed amount opened is kept
+there too, so /cancel right after it cancels that order; after a restart both are gone and a
+typed number just gets a pointer back to /topup. Everything else lives in the ledger.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from telegram import Update
 
 from core.money import MoneyError, parse_tfc
-from ledger import LedgerError
+from ledger import LedgerError, Order
 
 from . import keyboards, texts
 from .common import answer, pressed, refuse, show
@@ -17,6 +18,8 @@ from .deps import CustomContext, Shop
 from .errors import TRY_AGAIN_ANSWERS
 
 AWAITING_AMOUNT = "awaiting_topup_amount"
+# The top-up order the user's typed amount just opened: /cancel cancels it while it is open.
+OPENED_ORDER = "opened_topup_order"
 
 
 async def topup(update: Update, context: CustomContext) -> None:
@@ -70,7 +73,9 @@ async def typed_text(update: Update, context: CustomContext) -> None:
         await message.reply_text(texts.topup_bad_amount(market.min_topup_minor, market.max_topup_minor))
         return
     context.user_data.pop(AWAITING_AMOUNT, None)  # type: ignore[union-attr]
-    await _offer(update, context, shop, f"topup:{user.id}:msg{message.message_id}", amount)
+    order = await _offer(update, context, shop, f"topup:{user.id}:msg{message.message_id}", amount)
+    if order is not None and context.user_data is not None:
+        context.user_data[OPENED_ORDER] = order.id
 
 
 def parse_amount(text: str) -> int | None:
@@ -82,7 +87,8 @@ def parse_amount(text: str) -> int | None:
 
 
 async def _offer(update: Update, context: CustomContext, shop: Shop, key: str,
-                 amount: int) -> None:
+                 amount: int) -> Order | None:
+    """Open (or find again, by `key`) a top-up order and show its payment choices."""
     from .buy import payment_markup  # local: buy imports this module
 
     user = update.effective_user
@@ -92,8 +98,9 @@ async def _offer(update: Update, context: CustomContext, shop: Shop, key: str,
     except LedgerError as exc:
         if update.callback_query is not None:
             await refuse(update.callback_query, exc, TRY_AGAIN_ANSWERS)
-        return
+        return None
     if update.callback_query is not None:
         await answer(update.callback_query)
     balance = await shop.ledger.balance(user.id)
     await show(update, texts.topup_choices(order), payment_markup(shop, order, balance))
+    return order

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ledger import users
 from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_state import ChatMessage
 
 from .conftest import Shopfront, make_config, make_secrets
 
@@ -143,6 +144,35 @@ async def test_cancel_forgets_custom_amount(shop: Shopfront) -> None:
     await shop.wait_text(kim, menu.message_id, "Type the amount")
     assert "Cancelled" in (await shop.send(kim, "/cancel")).text
     assert "did not get that" in (await shop.send(kim, "12")).text
+
+
+async def type_amount(shop: Shopfront, user_id: int, amount: str) -> ChatMessage:
+    """/topup, "Other amount", then type `amount`; returns the offer."""
+    menu = await shop.send(user_id, "/topup")
+    await shop.press(user_id, menu.message_id, data="v1:topc")
+    await shop.wait_text(user_id, menu.message_id, "Type the amount")
+    return await shop.send(user_id, amount)
+
+
+async def test_cancel_right_after_typing_an_amount_cancels_that_order(shop: Shopfront) -> None:
+    kim = shop.user("Kim")
+    offer = await type_amount(shop, kim, "12")
+    [order] = await shop.db.orders(kim)
+    assert order.state == "open" and "12.00 TFC of credits" in offer.text
+    assert f"Order #{order.id} is cancelled" in (await shop.send(kim, "/cancel")).text
+    assert (await shop.db.get_order(order.id)).state == "cancelled"
+    reply = await shop.press(kim, offer.message_id, data=shop.button(offer, "v1:pay:")["callback_data"])
+    assert reply["show_alert"] and "cancelled" in reply["text"]
+    assert "nothing to cancel" in (await shop.send(kim, "/cancel")).text
+
+
+async def test_cancel_leaves_a_paid_top_up_alone(shop: Shopfront) -> None:
+    kim = shop.user("Kim")
+    await type_amount(shop, kim, "3")
+    [order] = await shop.db.orders(kim)
+    await shop.db.set_order_state(order.id, "paid", ("open",))
+    assert "nothing to cancel" in (await shop.send(kim, "/cancel")).text
+    assert (await shop.db.get_order(order.id)).state == "paid"
 
 
 async def test_preset_topup_opens_one_order_per_message(shop: Shopfront) -> None:
