@@ -12,7 +12,9 @@
     gridshop sandbox [--port 8088] [--data DIR] [--open]
 
 Bad arguments get a usage message and exit status 2; a bad config file gets one line naming the
-key and exits 2; a failed audit exits 1. Never a traceback for something the operator typed.
+key and exits 2; a failed audit exits 1; `run` exits 3, 4 or 5 when the Bot API rejects the
+token, cannot be reached or answers 404 (`bot.bot_api_check`). Never a traceback for something
+the operator typed.
 """
 
 from __future__ import annotations

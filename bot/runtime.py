@@ -36,6 +36,7 @@ from payments.stripe_session_expiry import StripeSessionExpiry
 from webhooks.app import WebhookSettings, make_app
 
 from .app import ALLOWED_UPDATES, build_application
+from .bot_api_check import StartupError, initialize
 from .config import Config, ConfigError, Secrets, check_secrets
 
 log = logging.getLogger(__name__)
@@ -139,10 +140,13 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)
     tasks: list[asyncio.Task[Any]] = []
+    started = False
     try:
+        # The Bot API first: a wrong token or address stops the start before anything is logged.
+        await initialize(application, config.telegram.api_base)
+        started = True
         await site.start()
         log.info("HTTP server on %s:%s", config.server.host, config.server.port)
-        await application.initialize()
         await set_commands(application)
         await application.start()
         if webhook_mode:
@@ -184,7 +188,8 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         log.info("gridshop is running")
         await stop.wait()
     finally:
-        log.info("gridshop is stopping")
+        if started:
+            log.info("gridshop is stopping")
         stop.set()
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
@@ -203,7 +208,8 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         if close is not None:
             await close()
         await ledger.close()
-        log.info("gridshop stopped")
+        if started:
+            log.info("gridshop stopped")
 
 
 async def _main(config: Config, secrets: Secrets) -> None:
@@ -221,5 +227,9 @@ def run(config: Config, secrets: Secrets) -> int:
     except ConfigError as exc:
         print(f"gridshop: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(_main(config, secrets))
+    try:
+        asyncio.run(_main(config, secrets))
+    except StartupError as exc:
+        print(f"gridshop: {exc}", file=sys.stderr)
+        return exc.exit_status
     return 0

@@ -234,7 +234,8 @@ class TelegramConfig(_Section):
 
     api_base: HttpUrl = Field(
         default="https://api.telegram.org",
-        description="Bot API base URL; point it at the sandbox emulator in tests.",
+        description="Bot API server root, without /bot (the shop adds /bot<token>/<method>); point it at "
+        "the sandbox emulator in tests.",
     )
     mode: Literal["polling", "webhook"] = Field(
         default="polling", description='How updates arrive: "polling" (getUpdates) or "webhook".'
@@ -259,6 +260,16 @@ class TelegramConfig(_Section):
         default=False,
         description="Offer Telegram card invoices; also needs TELEGRAM_PROVIDER_TOKEN in the environment.",
     )
+
+    @field_validator("api_base")
+    @classmethod
+    def _check_api_base(cls, value: str) -> str:
+        # Bot API URLs are <root>/bot<token>/<method> (core.telegram.org/bots/api#making-requests);
+        # a root ending in /bot (as the emulator's banner prints its api_url) would double it.
+        if urlsplit(value).path.endswith("/bot"):
+            raise ValueError("must be the server root without /bot (the shop adds /bot<token>/), "
+                             f"e.g. {value.removesuffix('/bot')}")
+        return value
 
     @field_validator("webhook_url")
     @classmethod
