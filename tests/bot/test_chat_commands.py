@@ -132,8 +132,9 @@ async def test_topup_presets_and_custom_amount(shop: Shopfront) -> None:
     assert "12.50 TFC of credits" in good.text
     assert any(b["callback_data"].endswith(":stars") for b in good.buttons)
     assert not any(b["callback_data"].endswith(":bal") for b in good.buttons)
-    # The flag is gone: a number now is not understood, and /cancel has nothing to cancel.
+    # The flag is gone: a number now is not understood, and /cancel cancels the order just opened.
     assert "did not get that" in (await shop.send(jo, "7")).text
+    assert "is cancelled" in (await shop.send(jo, "/cancel")).text
     assert "nothing to cancel" in (await shop.send(jo, "/cancel")).text
 
 
