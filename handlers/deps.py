@@ -27,8 +27,8 @@ from core.settings import Config, Secrets
 from grid.deployer import Deployer
 from grid.gridproxy import GridProxyClient
 from ledger import Ledger, Order
+from ledger.stripe_events import Policy
 from payments.payment_spool import PaymentSpool
-from payments.stripe_events import Policy
 
 __all__ = [
     "CONTEXT_TYPES", "CustomContext", "Profile", "Shop", "ShopApplication", "StripeCheckout", "Wakeable",

@@ -144,3 +144,12 @@ def credit_parked(
     outbox.enqueue(conn, now, user_id, notices.parked_payment_credited(amount, result.balance.available),
                    key=f"parked:{parked_id}:credited")
     return result
+
+
+def close_refunded(conn: sqlite3.Connection, now: int, parked_id: int, admin_id: int, note: str,
+                   user_id: int | None, shown: str) -> None:
+    """Close a parked payment the provider refunded, and tell the payer, in one write."""
+    close(conn, now, parked_id, "refunded", admin_id, note)
+    if user_id is not None:
+        outbox.enqueue(conn, now, user_id, notices.parked_payment_refunded(shown),
+                       key=f"parked:{parked_id}:refunded")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from . import stripe_state
+
 STATES = ("open", "complete", "expired")
 
 
@@ -54,3 +56,9 @@ def open_of_closed_orders(conn: sqlite3.Connection, now: int, limit: int = 100) 
         "JOIN orders o ON o.id = s.order_id WHERE s.state = 'open' AND s.expires_at > ? "
         "AND o.state <> 'open' ORDER BY s.created_at LIMIT ?", (now, limit)).fetchall()
     return [OrderSession(*row) for row in rows]
+
+
+def adopt(conn: sqlite3.Connection, now: int, order_id: int, session_id: str, expires_at: int) -> None:
+    """Make a new Checkout Session the order's payable link and remember it among its sessions."""
+    stripe_state.set_provider_ref(conn, now, order_id, session_id, expires_at)
+    record(conn, now, order_id, session_id, expires_at)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from telegram import Bot
 from telegram.error import BadRequest
 
-from core import notices
 from core.money import format_stars
-from ledger import Ledger, PaymentResult, inbox, outbox
+from ledger import Ledger, PaymentResult, inbox
 from ledger.inbox import ProviderEvent
 
 from .telegram_invoices import STARS_CURRENCY, currency_exponent
@@ -144,14 +144,6 @@ async def refund(bot: Bot | None, ledger: Ledger, parked: ParkedPayment, admin_i
         note = f"{parked.shown} refunded by Telegram"
     else:
         note = f"{parked.shown} marked refunded at the provider"
-    user_id = parked.user_id
-    shown = parked.shown
-
-    def write(conn: Any, now: int) -> None:
-        inbox.close(conn, now, parked.event.id, "refunded", admin_id, note)
-        if user_id is not None:
-            outbox.enqueue(conn, now, user_id, notices.parked_payment_refunded(shown),
-                           key=f"parked:{parked.event.id}:refunded")
-
-    await ledger.write(write)
+    await ledger.write(partial(inbox.close_refunded, parked_id=parked.event.id, admin_id=admin_id,
+                               note=note, user_id=parked.user_id, shown=parked.shown))
     return note

@@ -148,11 +148,8 @@ class StripeCheckout:
         if session is None:
             raise CheckoutUnavailable(f"Stripe checkout failed twice for order {order_id}")
 
-        def record(conn: Any, t: int) -> None:
-            stripe_state.set_provider_ref(conn, t, order_id, session.id, session.expires_at)
-            stripe_sessions.record(conn, t, order_id, session.id, session.expires_at)
-
-        await self.ledger.write(record)
+        await self.ledger.write(partial(stripe_sessions.adopt, order_id=order_id, session_id=session.id,
+                                        expires_at=session.expires_at))
         log.info("order %s: checkout session %s until %s", order_id, session.id, session.expires_at)
         return str(session.url)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import stripe
 
-from .stripe_event_model import DISPUTE_EVENTS, REFUND_EVENTS, SESSION_EVENTS
+from ledger.stripe_event_model import DISPUTE_EVENTS, REFUND_EVENTS, SESSION_EVENTS
 
 
 class NotAtStripe(Exception):

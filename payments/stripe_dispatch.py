@@ -16,21 +16,20 @@ from typing import Any
 
 import stripe
 
-from ledger import Ledger, LedgerError, StoreError, cursors, stripe_sessions
-
-from .stripe_confirm import NotAtStripe, read_back
-from .stripe_event_model import keep
-from .stripe_events import (
+from ledger import Ledger, LedgerError, StoreError, stripe_sessions
+from ledger.stripe_events import (
     DEFAULT_POLICY,
     HANDLED_EVENTS,
-    PROVIDER,
     Outcome,
     Policy,
     StripeEvent,
-    apply_event,
+    apply_and_mark,
+    keep_and_mark,
     parse_event,
     session_event,
 )
+
+from .stripe_confirm import NotAtStripe, read_back
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +50,10 @@ async def find_session(client: stripe.StripeClient, payment_intent: str) -> dict
     return page.data[0].to_dict() if page.data else None
 
 
-def _apply_and_mark(conn: Any, now: int, event: StripeEvent, policy: Policy,
-                    session: StripeEvent | None) -> Outcome:
-    outcome = apply_event(conn, now, event, policy, session)
-    if outcome.status != "need_session" and event.id.startswith("evt_"):
-        # In the same transaction: reconciliation skips what is marked, and only that.
-        cursors.mark_applied(conn, now, PROVIDER, event.id)
-    return outcome
-
-
 async def _write(ledger: Ledger, event: StripeEvent, policy: Policy,
                  session: StripeEvent | None) -> Outcome:
     try:
-        return await ledger.write(partial(_apply_and_mark, event=event, policy=policy,
+        return await ledger.write(partial(apply_and_mark, event=event, policy=policy,
                                           session=session))
     except StoreError as exc:
         raise RetryLater(f"ledger unavailable: {exc}") from exc
@@ -149,16 +139,10 @@ async def handle_event(
     return await _write(ledger, event, policy, synthetic)
 
 
-def _keep_and_mark(conn: Any, now: int, event: StripeEvent, reason: str) -> None:
-    keep(conn, now, event, reason)
-    if event.id.startswith("evt_"):
-        cursors.mark_applied(conn, now, PROVIDER, event.id)
-
-
 async def _keep(ledger: Ledger, event: StripeEvent, reason: str) -> Outcome:
     """Keep the event for the admins: it is not applied, and not tried again."""
     try:
-        await ledger.write(partial(_keep_and_mark, event=event, reason=reason))
+        await ledger.write(partial(keep_and_mark, event=event, reason=reason))
     except StoreError as exc:
         raise RetryLater(f"ledger unavailable: {exc}") from exc
     return Outcome("kept", reason, event.order_id)

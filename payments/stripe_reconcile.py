@@ -21,14 +21,15 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import stripe
 
-from ledger import Ledger, cursors, inbox, stripe_state
+from ledger import Ledger, cursors, stripe_state
+from ledger.stripe_events import DEFAULT_POLICY, HANDLED_EVENTS, PROVIDER, Policy, keep_unapplied
 
 from .stripe_dispatch import RetryLater, apply_session, handle_event
-from .stripe_events import DEFAULT_POLICY, HANDLED_EVENTS, PROVIDER, Policy
 
 CURSOR = "stripe:events"
 RESCAN_S = 6 * 3600  # events listed late (Stripe's list is eventually consistent) are met again
@@ -124,13 +125,9 @@ class StripeReconciler:
             log.exception("stripe event %s could not be applied", raw.get("id"))
             payload = json.dumps(raw, sort_keys=True, default=str)
             reason = f"failed to apply: {type(exc).__name__}: {exc}"[:500]
-
-            def keep(conn: Any, t: int) -> None:
-                inbox.keep(conn, t, PROVIDER, str(raw.get("id")), str(raw.get("type")), payload,
-                           reason)
-                cursors.mark_applied(conn, t, PROVIDER, str(raw.get("id")))
-
-            await self.ledger.write(keep)
+            await self.ledger.write(partial(keep_unapplied, event_id=str(raw.get("id")),
+                                            event_type=str(raw.get("type")), payload=payload,
+                                            reason=reason))
             report.events["kept"] = report.events.get("kept", 0) + 1
             return "kept"
         report.events[outcome.status] = report.events.get(outcome.status, 0) + 1

@@ -7,7 +7,7 @@ Stripe has refunded more than the ledger has taken back, that refund is the one 
 or a refund made in the dashboard whose webhook is still coming) and no new one is made. The
 idempotency key is per payment, amount and what the ledger had taken back before
 (`gridshop-refund-<payment>-<amount>-<taken>`), not per admin request, so a retry gets the same
-refund back. The clawback then follows the webhook's rule (`payments.stripe_refund_due`): the
+refund back. The clawback then follows the webhook's rule (`ledger.stripe_refund_due`): the
 charge's refunded total as Stripe shows it, so whichever comes first, this or the webhook, the
 credits are taken back once.
 """
@@ -21,8 +21,7 @@ from typing import Any
 import stripe
 
 from ledger import Ledger, Payment, clawbacks
-
-from .stripe_refund_due import REFUND_FAILED_KEY, REFUND_KEY, refund_due, take_or_give_back
+from ledger.stripe_refund_due import REFUND_FAILED_KEY, REFUND_KEY, refund_due, take_or_give_back
 
 __all__ = [
     "REFUND_KEY", "StripeRefund", "StripeRefundError", "StripeRefundPending", "clawback_refunded",

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import stripe
 
-from .stripe_event_model import HANDLED_EVENTS
+from ledger.stripe_event_model import HANDLED_EVENTS
 
 
 class SetupError(Exception):

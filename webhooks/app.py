@@ -19,7 +19,7 @@ from telegram.ext import Application
 
 from core.settings import Config, Secrets
 from ledger import Ledger
-from payments.stripe_events import Policy
+from ledger.stripe_events import Policy
 
 from .health import Health
 from .stripe import StripeWebhook

@@ -23,8 +23,8 @@ import stripe
 from aiohttp import web
 
 from ledger import Ledger
+from ledger.stripe_events import Policy
 from payments.stripe_dispatch import RetryLater, handle_event
-from payments.stripe_events import Policy
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from bot.config import Config, Secrets, load_secrets
 from bot.runtime import load_catalogue, payment_spool_for, stripe_client_for
 from handlers.deps import Shop, ShopApplication
 from ledger import Ledger
-from payments.stripe_events import Policy
+from ledger.stripe_events import Policy
 from sandbox.telegram_api import TelegramEmulator
 from sandbox.telegram_state import ChatMessage
 

@@ -11,8 +11,8 @@ import pytest
 
 from bot.config import load_secrets
 from ledger import adminlog
+from ledger.stripe_events import REFUND_KEY as WEBHOOK_REFUND_KEY
 from payments.stripe_checkout import make_client
-from payments.stripe_events import REFUND_KEY as WEBHOOK_REFUND_KEY
 from payments.stripe_refunds import REFUND_KEY
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator

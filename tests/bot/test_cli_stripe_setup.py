@@ -12,7 +12,7 @@ import pytest
 import stripe
 
 from bot.cli import main
-from payments.stripe_events import HANDLED_EVENTS
+from ledger.stripe_events import HANDLED_EVENTS
 from sandbox.stripe_api import StripeEmulator
 
 URL = "https://shop.example/webhooks/stripe"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ledger import Ledger
-from payments.stripe_events import Policy
+from ledger.stripe_events import Policy
 from payments.stripe_reconcile import RESCAN_S, StripeReconciler
 from tests.webhooks.harness import ADMINS, running_shop
 

@@ -1,5 +1,5 @@
 """What a Stripe charge's refunds owe the ledger, both ways: one rule for the refund events
-(`charge.refunded`, `refund.updated`, `charge.refund.updated`, through `payments.stripe_events`)
+(`charge.refunded`, `refund.updated`, `charge.refund.updated`, through `ledger.stripe_events`)
 and an admin's refund (`payments.stripe_refunds`).
 
 Stripe's `amount_refunded` is the charge's refunded total, and it drops again when a refund
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from ledger import PaymentNotFound, clawbacks, ops
-from ledger.models import Payment
+from . import PaymentNotFound, clawbacks, ops
+from .models import Payment
 
 __all__ = ["REFUND_KEY", "REFUND_FAILED_KEY", "RefundDue", "refund_due", "take_or_give_back"]
 

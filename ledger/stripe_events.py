@@ -14,10 +14,10 @@ import sqlite3
 
 from core import notices
 from core.money import format_tfc
-from ledger import ops, outbox, stripe_sessions, stripe_state
-from ledger.models import Payment
-from ledger.payment_credit import buy_now
 
+from . import cursors, inbox, ops, outbox, stripe_sessions, stripe_state
+from .models import Payment
+from .payment_credit import buy_now
 from .stripe_disputes import DISPUTE_KEY as DISPUTE_KEY
 from .stripe_disputes import apply_dispute
 from .stripe_event_model import (
@@ -224,3 +224,28 @@ def _refunded(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: P
 _FAILURE_REASONS = ("lost_or_stolen_card", "expired_or_canceled_card",
                     "charge_for_pending_refund_disputed", "insufficient_funds", "declined",
                     "merchant_request", "unknown")
+
+
+def apply_and_mark(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy,
+                   session: StripeEvent | None) -> Outcome:
+    """`apply_event`, and mark a real event applied in the same write, so reconciliation skips
+    what was applied, and only that."""
+    outcome = apply_event(conn, now, event, policy, session)
+    if outcome.status != "need_session" and event.id.startswith("evt_"):
+        cursors.mark_applied(conn, now, PROVIDER, event.id)
+    return outcome
+
+
+def keep_and_mark(conn: sqlite3.Connection, now: int, event: StripeEvent, reason: str) -> None:
+    """Keep the event for the admins (not applied, not tried again) and mark it handled."""
+    keep(conn, now, event, reason)
+    if event.id.startswith("evt_"):
+        cursors.mark_applied(conn, now, PROVIDER, event.id)
+
+
+def keep_unapplied(conn: sqlite3.Connection, now: int, event_id: str, event_type: str, payload: str,
+                   reason: str) -> None:
+    """Keep a listed event that could not be applied for the admins and mark it handled, so
+    reconciliation goes on with the events after it."""
+    inbox.keep(conn, now, PROVIDER, event_id, event_type, payload, reason)
+    cursors.mark_applied(conn, now, PROVIDER, event_id)

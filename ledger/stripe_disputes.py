@@ -13,9 +13,9 @@ from __future__ import annotations
 import sqlite3
 
 from core import notices
-from ledger import clawbacks, ops, outbox, stripe_state
-from ledger.models import Payment
 
+from . import clawbacks, ops, outbox, stripe_state
+from .models import Payment
 from .stripe_event_model import PROVIDER, Outcome, Policy, StripeEvent, tell_admins
 
 DISPUTE_KEY = "stripe:dispute:"

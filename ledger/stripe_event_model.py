@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.settings import Config
-from ledger import inbox, outbox
+
+from . import inbox, outbox
 
 log = logging.getLogger(__name__)
 
