@@ -264,18 +264,23 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
             return await _refund_failed(shop, request, str(exc))
 
     if refund is None:
+        # Telegram's refunded_payment update may have taken it back first: the same clawback,
+        # the same one message to the user (keyed on the charge), and the admin sees the amount
+        # really taken back.
         take_back: Callable[[sqlite3.Connection, int], int] = partial(
-            stars_refunds.take_back, charge_id=payment.external_id)
+            stars_refunds.taken_back, charge_id=payment.external_id)
+        user_key: str | None = stars_refunds.refund_key(payment.external_id)
         refunded = format_stars(payment.provider_amount)
         where = admin_texts.refunded_by_telegram(payment.provider_amount)
     else:
         take_back = partial(stripe_refunds.clawback_refunded, payment=payment, refund=refund)
+        user_key = None
         refunded = format_tfc(refund.amount)
         where = (admin_texts.refund_found_at_stripe(refund.amount, refund.refund_id) if refund.found
                  else admin_texts.refunded_by_stripe(refund.amount, refund.refund_id))
     done = await shop.ledger.write(partial(
         admin_actions.record_refund, request=request, payment=payment, take_back=take_back,
-        refunded=refunded, where=where))
+        refunded=refunded, where=where, user_key=user_key))
     return admin_texts.refund_done(payment.id, where, done.taken, done.balance.posted)
 
 

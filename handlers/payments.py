@@ -14,9 +14,9 @@ from decimal import Decimal
 from telegram import Update
 from telegram.error import TelegramError
 
-from core import notices
 from core.money import format_stars
-from ledger import OrderNotFound, PaymentNotFound, StoreError
+from ledger import OrderNotFound, StoreError, outbox
+from ledger.stars_refunds import clawback_and_tell
 from payments.payload import PayloadError, verify_payload
 from payments.stripe_checkout import OrderNotPayable
 from payments.telegram_invoices import (
@@ -32,10 +32,10 @@ from payments.telegram_payment import (
     Applied,
     PaidMessage,
     apply_successful_payment,
+    park_unconfirmed_refund,
     tell_admins_of_parked,
 )
-from payments.telegram_reconcile import reconcile_star_transactions
-from payments.telegram_refunds import record_star_refund
+from payments.telegram_reconcile import reconcile_star_transactions, refund_listed
 
 from . import keyboards, texts
 from .buy import ask_confirm, ready_to_sell
@@ -236,7 +236,10 @@ def _card_text(total: int, currency: str) -> str:
 
 
 async def refunded_payment(update: Update, context: CustomContext) -> None:
-    """Telegram reports a refunded Stars payment: take the credits back (once per charge)."""
+    """Telegram reports a refunded Stars payment: once `getStarTransactions` lists the refund,
+    take the credits back (once per charge) and tell the user once, whichever path (this one,
+    an admin's refund, reconciliation) got there first. An unlisted refund is parked; when
+    Telegram cannot be asked, reconciliation applies the refund later from the list itself."""
     message = update.effective_message
     if message is None or message.refunded_payment is None:
         return
@@ -244,15 +247,28 @@ async def refunded_payment(update: Update, context: CustomContext) -> None:
     if refund.currency != STARS_CURRENCY:
         return
     shop = context.shop
-    try:
-        transfer = await record_star_refund(shop.ledger, refund.telegram_payment_charge_id)
-    except PaymentNotFound:
-        log.warning("refund of unknown Stars payment %s", refund.telegram_payment_charge_id)
+    charge_id = refund.telegram_payment_charge_id
+    if await shop.ledger.get_payment("stars", charge_id) is None:
+        log.warning("refund of unknown Stars payment %s", charge_id)
         return
     try:
-        await message.reply_text(notices.stars_refunded(transfer.amount, transfer.order_id))
+        listed = await refund_listed(context.bot, shop.ledger, charge_id)
     except TelegramError as exc:
-        log.info("could not tell user about refund: %s", exc)
+        log.warning("refund of %s not checked (%s); reconciliation will apply it", charge_id, exc)
+        return
+    if not listed:
+        await park_unconfirmed_refund(shop.ledger, charge_id, message.chat_id, shop.config.admin.user_ids)
+        return
+    # Queued to go in a minute, so a reply that fails here is still sent by the outbox.
+    notice = await shop.ledger.write(lambda conn, now: clawback_and_tell(conn, now, charge_id, delay_s=60))
+    if notice.notification_id is None:
+        return
+    try:
+        sent = await context.bot.send_message(message.chat_id, notice.text)
+    except TelegramError as exc:
+        log.info("could not tell user about refund now, the outbox will: %s", exc)
+        return
+    await shop.ledger.write(lambda conn, now: outbox.mark_sent(conn, now, notice.notification_id, sent.message_id))
 
 
 async def reconcile_job(context: CustomContext) -> None:

@@ -157,11 +157,14 @@ class Refunded:
 def record_refund(
     conn: sqlite3.Connection, now: int, request: state.AdminRequest, *, payment: Payment,
     take_back: Callable[[sqlite3.Connection, int], int], refunded: str, where: str,
+    user_key: str | None = None,
 ) -> Refunded:
     """After the provider refunded `payment` for a confirmed /refund: take the credits back with
     `take_back` (the provider's clawback rule; it returns what it took now, nothing on a
     replay), close the request, log it and tell the user, in one write. `refunded` is what went
-    back as the user is told ('5 Stars'), `where` the same with who refunded it, for the log."""
+    back as the user is told ('5 Stars'), `where` the same with who refunded it, for the log.
+    `user_key` keys the user's message when another path may tell of the same refund (a Stars
+    refund's refunded_payment update): the user hears of it once."""
     taken = take_back(conn, now)
     state.finish_request(conn, now, request.id, "done")
     detail = (f"{payment.provider} {payment.external_id}: {where}; credits taken back "
@@ -172,7 +175,7 @@ def record_refund(
     text = notices.refunded_by_shop(refunded, taken)
     if after.posted < 0:
         text += " " + notices.now_in_debt(after.posted)
-    outbox.enqueue(conn, now, payment.user_id, text, key=f"admin:{request.key}")
+    outbox.enqueue(conn, now, payment.user_id, text, key=user_key or f"admin:{request.key}")
     state.set_result(conn, now, request.id, detail)
     return Refunded(taken, after)
 

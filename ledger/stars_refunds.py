@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from core import notices
 
@@ -20,7 +21,10 @@ from . import ops, outbox
 from .errors import PaymentNotFound
 from .models import Transfer
 
-__all__ = ["REFUND_MEMO", "clawback_missed_refund", "clawback_star_payment", "refund_key", "take_back"]
+__all__ = [
+    "REFUND_MEMO", "RefundNotice", "clawback_and_tell", "clawback_missed_refund", "clawback_star_payment",
+    "refund_key", "take_back", "taken_back",
+]
 
 PROVIDER = "stars"
 REFUND_MEMO = "Telegram Stars refund"
@@ -44,6 +48,40 @@ def take_back(conn: sqlite3.Connection, now: int, charge_id: str) -> int:
     done_before = ops.transfer_by_key(conn, refund_key(charge_id)) is not None
     transfer = clawback_star_payment(conn, now, charge_id)
     return 0 if done_before else transfer.amount
+
+
+def taken_back(conn: sqlite3.Connection, now: int, charge_id: str) -> int:
+    """`clawback_star_payment`, returning the amount the refund took back, whichever path took
+    it (an admin racing Telegram's refunded_payment update sees the real amount, not 0)."""
+    return clawback_star_payment(conn, now, charge_id).amount
+
+
+@dataclass(frozen=True, slots=True)
+class RefundNotice:
+    """A Stars refund taken back, and the user's message about it if this write queued it
+    (None when another path, an admin's refund or reconciliation, already did)."""
+
+    transfer: Transfer
+    notification_id: int | None
+    text: str
+
+
+def clawback_and_tell(conn: sqlite3.Connection, now: int, charge_id: str, delay_s: int = 0) -> RefundNotice:
+    """Take a refunded Stars payment back (once, `refund_key`) and queue the one message to the
+    user about it, keyed on the charge too: whichever path sees the refund first, the user is
+    told once, of the amount really taken back."""
+    transfer = clawback_star_payment(conn, now, charge_id)
+    payment = ops.get_payment(conn, PROVIDER, charge_id)
+    assert payment is not None
+    balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
+    text = notices.stars_refunded(transfer.amount, transfer.order_id)
+    if balance.posted < 0:
+        text += " " + notices.now_in_debt(balance.posted)
+    key = refund_key(charge_id)
+    if conn.execute("SELECT 1 FROM notifications WHERE key = ?", (key,)).fetchone() is not None:
+        return RefundNotice(transfer, None, text)
+    return RefundNotice(transfer, outbox.enqueue(conn, now, payment.user_id, text, key=key, delay_s=delay_s),
+                        text)
 
 
 def clawback_missed_refund(conn: sqlite3.Connection, now: int, charge_id: str,

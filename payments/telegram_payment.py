@@ -25,7 +25,7 @@ from .telegram_credit import (
 )
 from .telegram_invoices import expected_total
 
-__all__ = ["Applied", "PaidMessage", "apply_successful_payment", "tell_admins_of_parked"]
+__all__ = ["Applied", "PaidMessage", "apply_successful_payment", "park_unconfirmed_refund", "tell_admins_of_parked"]
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +95,14 @@ async def apply_successful_payment(
                          payload=paid.as_dict(), reason=reason)
     await tell_admins_of_parked(ledger, admin_ids)
     return Applied(None, reason)
+
+
+async def park_unconfirmed_refund(ledger: Ledger, charge_id: str, user_id: int,
+                                  admin_ids: Sequence[int]) -> None:
+    """A refunded_payment update that getStarTransactions does not confirm: nothing is taken
+    back; it is parked for an admin (told now)."""
+    reason = "refunded_payment update, but getStarTransactions lists no refund of it; nothing taken back"
+    log.error("Stars refund of %s not confirmed by Telegram: parked", charge_id)
+    await keep_unapplied(ledger, provider="stars", charge_id=f"refund:{charge_id}", kind="refunded_payment",
+                         payload={"charge_id": charge_id, "user_id": user_id}, reason=reason)
+    await tell_admins_of_parked(ledger, admin_ids)

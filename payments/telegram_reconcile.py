@@ -1,15 +1,23 @@
-"""Stars reconciliation: find Stars payments the ledger missed and credit them, once.
+"""Stars reconciliation: find Stars payments and refunds the ledger missed and apply them, once.
 
-Pages through `getStarTransactions` (offset/limit, 100 per page) to the end. An incoming
-transaction from a user (`source.transaction_type == "invoice_payment"`) whose charge id is not
-in the ledger, that was not refunded, and whose payload is a validly signed order of that user
-with the expected Stars amount, is credited with `credit_order_payment` (the same path as
-successful_payment, deduped on the charge id). Anything else unknown is kept in the ledger's
-provider_events for an admin, never silently dropped. A credited payment that Telegram lists as
-refunded but the ledger has not taken back (the refunded_payment update was lost) is clawed
-back with `ledger.stars_refunds.clawback_missed_refund`, under the same key as every other path, so once; the same
-ledger write queues a message to the user and to each admin through the outbox, keyed on the
-charge id, so they too are queued once however often reconciliation runs.
+`getStarTransactions` lists the bot's transactions in chronological order, `offset`/`limit`
+(1-100) paging them (Bot API, api.json "getStarTransactions"); a refund is a transaction of its
+own, later in the list, whose `receiver` is the user and whose `id` is the refunded charge's.
+So a stored cursor (`ledger.cursors`, name `stars:transactions`: how many transactions were
+read) lets each round read only what is new: it starts one page before the cursor (a re-scan
+window for transactions Telegram lists late), reads at most `max_pages` pages (bounded calls
+per round: a long backlog is worked off over several rounds), and moves the cursor on after the
+round.
+
+An incoming transaction from a user (`source.transaction_type == "invoice_payment"`) whose
+charge id is not in the ledger, that was not refunded, and whose payload is a validly signed
+order of that user with the expected Stars amount, is credited with `credit_order_payment` (the
+same path as successful_payment, deduped on the charge id). Anything else unknown is parked for
+an admin, never silently dropped. A refund transaction for a credited payment the ledger has
+not taken back (the refunded_payment update was lost) is clawed back with
+`ledger.stars_refunds.clawback_missed_refund`, under the same key as every other path, so once; the same ledger
+write queues a message to the user and to each admin through the outbox, keyed on the charge
+id, so they too are queued once however often reconciliation runs.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from functools import partial
 from telegram import Bot, StarTransaction, TransactionPartnerUser
 
 from core.money import format_stars
-from ledger import Ledger, LedgerError, OrderNotFound
+from ledger import Ledger, LedgerError, OrderNotFound, cursors
 from ledger.stars_refunds import clawback_missed_refund
 
 from .payload import PayloadError, verify_payload
@@ -43,35 +51,46 @@ class ReconcileReport:
     clawed_back: list[str] = field(default_factory=list)  # refunds the ledger had missed
 
 
-async def _all_transactions(bot: Bot, max_pages: int) -> list[StarTransaction]:
+CURSOR = "stars:transactions"
+
+
+async def _new_transactions(bot: Bot, ledger: Ledger, max_pages: int) -> tuple[list[StarTransaction], int]:
+    """The transactions from one page before the stored cursor on, at most `max_pages` pages;
+    and where the cursor goes after this round."""
+    stored = await ledger.read(lambda conn: cursors.get(conn, CURSOR))
+    offset = max(0, (int(stored) if stored and stored.isdigit() else 0) - PAGE)
     found: list[StarTransaction] = []
-    for page in range(max_pages):
-        batch = await bot.get_star_transactions(offset=page * PAGE, limit=PAGE)
+    for _ in range(max_pages):
+        batch = await bot.get_star_transactions(offset=offset, limit=PAGE)
         found.extend(batch.transactions)
+        offset += len(batch.transactions)
         if len(batch.transactions) < PAGE:
             break
-    return found
+    return found, offset
+
+
+async def refund_listed(bot: Bot, ledger: Ledger, charge_id: str, max_pages: int = 10) -> bool:
+    """Whether Telegram lists a refund of `charge_id` (read from one page before the cursor to
+    the end, at most `max_pages` pages): a refunded_payment update is trusted only then."""
+    transactions, _ = await _new_transactions(bot, ledger, max_pages)
+    return any(t.id == charge_id and isinstance(t.receiver, TransactionPartnerUser) for t in transactions)
 
 
 async def reconcile_star_transactions(
-    bot: Bot, ledger: Ledger, secret: str | bytes, *, stars_per_tfc: int, max_pages: int = 1000,
+    bot: Bot, ledger: Ledger, secret: str | bytes, *, stars_per_tfc: int, max_pages: int = 20,
     admin_ids: Sequence[int] | None = None,
 ) -> ReconcileReport:
     """Credit every incoming Stars payment the ledger lacks; report what was done. A refund
     the ledger missed is taken back and the user and `admin_ids` are told through the outbox."""
     admins = tuple(admin_ids or ())
     report = ReconcileReport()
-    transactions = await _all_transactions(bot, max_pages)
+    transactions, cursor = await _new_transactions(bot, ledger, max_pages)
     refunded = {t.id for t in transactions if isinstance(t.receiver, TransactionPartnerUser)}
     for tx in transactions:
-        source = tx.source
-        if not isinstance(source, TransactionPartnerUser) or source.transaction_type != "invoice_payment":
-            continue
-        report.scanned += 1
-        payment = await ledger.get_payment("stars", tx.id)
-        if tx.id in refunded:
-            # Refunded at Telegram: a credited payment whose clawback the ledger missed (lost
+        if isinstance(tx.receiver, TransactionPartnerUser):
+            # A refund at Telegram: a credited payment whose clawback the ledger missed (lost
             # refunded_payment update, crash after refundStarPayment) is taken back now, once.
+            payment = await ledger.get_payment("stars", tx.id)
             if payment is not None and payment.refunded < payment.amount:
                 try:
                     await ledger.write(
@@ -82,8 +101,12 @@ async def reconcile_star_transactions(
                 log.warning("Stars payment %s was refunded at Telegram; credits taken back", tx.id)
                 report.clawed_back.append(tx.id)
             continue
-        if payment is not None:
+        source = tx.source
+        if not isinstance(source, TransactionPartnerUser) or source.transaction_type != "invoice_payment":
             continue
+        report.scanned += 1
+        if tx.id in refunded or await ledger.get_payment("stars", tx.id) is not None:
+            continue  # refunded before the shop saw it (nothing to credit), or credited already
         user_id = source.user.id
         detail = {"charge_id": tx.id, "amount": tx.amount, "user_id": user_id,
                   "payload": source.invoice_payload}
@@ -93,6 +116,7 @@ async def reconcile_star_transactions(
                                     kind="star_transaction", payload=detail, reason=reason):
                 log.warning("Stars payment %s not credited: %s", tx.id, reason)
             report.kept.append(tx.id)
+    await ledger.write(lambda conn, now: cursors.put(conn, now, CURSOR, str(cursor)))
     return report
 
 
