@@ -3,7 +3,10 @@
 The `X-Telegram-Bot-Api-Secret-Token` header must match (403 otherwise). An update carrying a
 `successful_payment` is processed before answering, and a handler error answers 500, so the
 payment is in the ledger before Telegram hears 2xx and Telegram's retry covers a crash. Other
-updates go on `application.update_queue` and are answered at once.
+updates go on `application.update_queue` and are answered at once. A malformed update (not a
+JSON object, no integer `update_id`, absurd nesting, fields PTB cannot read such as a `date`
+of 1e308) is answered 400 with one log line and changes nothing: never a 500, which Telegram
+would retry for days.
 """
 
 from __future__ import annotations
@@ -33,6 +36,23 @@ async def _record_failure(update: object, context: ContextTypes.DEFAULT_TYPE) ->
         failures.append(context.error)
 
 
+# A real update nests a dozen levels or so (message -> reply_to_message -> ... -> entities).
+MAX_DEPTH = 64
+
+
+def _depth(value: object) -> int:
+    """How deep `value` nests (iteratively: no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 @dataclass
 class TelegramWebhook:
     application: Application[Any, Any, Any, Any, Any, Any]
@@ -52,17 +72,31 @@ class TelegramWebhook:
             return web.Response(status=403)
         body = await request.read()
         try:
-            data = json.loads(body)
-            if not isinstance(data, dict):
-                raise ValueError("an update is a JSON object")
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("telegram webhook with a malformed update: %s", exc)
+            update = self._parse(body)
+        except Exception as exc:  # whatever the parser meets, a malformed update is the sender's
+            log.warning("telegram webhook with a malformed update: %s: %.200s", type(exc).__name__, exc)
             return web.Response(status=400)
         if update.message is not None and update.message.successful_payment is not None:
             return await self._process_now(update)
         await self.application.update_queue.put(update)
         return web.Response(status=200)
+
+    def _parse(self, body: bytes) -> Update:
+        """The Update in `body`, or an exception saying why it is not one. Bot API "Update": an
+        object whose `update_id` is an Integer; nesting deeper than any real update is refused
+        before PTB walks it, and PTB's own refusals (a `date` no clock can hold, a `message`
+        that is `true`) are refusals of the update."""
+        data = json.loads(body)  # RecursionError on absurd nesting, ValueError on bad JSON
+        if not isinstance(data, dict):
+            raise ValueError("an update is a JSON object")
+        if type(data.get("update_id")) is not int:
+            raise ValueError("update_id must be an integer")
+        if _depth(data) > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        update = Update.de_json(data, self.application.bot)
+        if update is None:
+            raise ValueError("not an update")
+        return update
 
     async def _process_now(self, update: Update) -> web.Response:
         failures: list[BaseException] = []
