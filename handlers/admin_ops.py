@@ -16,7 +16,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from ledger import LedgerError, admin_actions, ops
+from ledger import LedgerError, Order, admin_actions, ops
 from ledger import admin_state as state
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentRecord
@@ -121,10 +121,15 @@ async def run_retry(update: Update, context: CustomContext, request: state.Admin
 # --- /cancel <deployment> ---------------------------------------------------------------------
 
 
+def _cancel_facts(conn: sqlite3.Connection, now: int, deployment_id: int) -> tuple[DeploymentRecord, Order, int]:
+    dep = jobs.get(conn, deployment_id)
+    order = ops.get_order(conn, dep.order_id)
+    return dep, order, state.unused_refund(conn, now, dep, order.amount)
+
+
 async def _ask_cancel(update: Update, shop: Shop, key: str, deployment_id: int) -> None:
     try:
-        dep, order = await shop.ledger.read(
-            lambda conn: (lambda d: (d, ops.get_order(conn, d.order_id)))(jobs.get(conn, deployment_id)))
+        dep, order, unused = await shop.ledger.read(lambda conn: _cancel_facts(conn, shop.ledger.now(), deployment_id))
     except jobs.DeploymentNotFound:
         raise Usage(admin_texts.no_deployment(deployment_id)) from None
     who = await user_label(shop, dep.user_id)
@@ -132,7 +137,6 @@ async def _ask_cancel(update: Update, shop: Shop, key: str, deployment_id: int) 
         text = admin_texts.ask_cancel_queued(dep.id, dep.service_id, who)
         options = [(admin_texts.BTN_CANCEL_RELEASE, "none")]
     elif dep.state == "ready":
-        unused = state.unused_share(dep, shop.ledger.now(), order.amount)
         text = admin_texts.ask_cancel_running(dep, who, order.amount)
         options = [(admin_texts.BTN_NO_REFUND, "none")]
         if unused:

@@ -115,7 +115,7 @@ def cancel_deployment(
     price = ops.get_order(conn, before.order_id).amount
     amount = 0
     if before.state == "ready" and refund != "none":
-        amount = price if refund == "full" else state.unused_share(before, now, price)
+        amount = price if refund == "full" else state.unused_refund(conn, now, before, price)
     dep = jobs.request_cancel(conn, now, deployment_id,
                               notices.reason_cancelled_by_shop(request.admin_id))
     state.refund_period(conn, now, deployment_id, amount, commission_ppm=commission_ppm,

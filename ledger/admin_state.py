@@ -218,10 +218,29 @@ def refund_period(
     return amount
 
 
-def unused_share(dep: jobs.DeploymentRecord, now: int, price: int) -> int:
-    """The pro-rata part of `price` for the rest of the current period (rounded down to a cent)."""
+def paid_for(conn: sqlite3.Connection, dep: jobs.DeploymentRecord) -> int:
+    """What the user paid for the deployment's time, net: its settled purchase and every renewal,
+    less what refunds of it gave back."""
+    row = conn.execute(
+        "SELECT coalesce(sum(CASE WHEN kind = 'refund' THEN -amount ELSE amount END), 0) FROM transfers "
+        "WHERE order_id = ? AND kind IN ('settlement', 'renewal', 'refund')", (dep.order_id,),
+    ).fetchone()
+    return max(0, int(row[0]))
+
+
+def unused_share(dep: jobs.DeploymentRecord, now: int, price: int, paid: int | None = None) -> int:
+    """The pro-rata part of `price` per period for all the prepaid time still ahead (renewals
+    can prepay several periods), rounded down to a cent, never more than `paid` (what the user
+    paid for the deployment, net) when given."""
     if dep.expires_at is None or not dep.period_days or dep.expires_at <= now:
         return 0
     left = dep.expires_at - now
     period = dep.period_days * jobs.DAY_S
-    return min(price, price * left // period)
+    share = price * left // period
+    return share if paid is None else min(paid, share)
+
+
+def unused_refund(conn: sqlite3.Connection, now: int, dep: jobs.DeploymentRecord, price: int) -> int:
+    """The "refund the unused part" amount: the unused prepaid time at `price` a period, capped
+    at what was paid for the deployment."""
+    return unused_share(dep, now, price, paid_for(conn, dep))
