@@ -13,6 +13,7 @@ from telegram.ext import Application
 from ledger import Ledger
 from webhooks.app import make_app
 
+from .harness import webhook_settings
 from .test_health_telegram import SECRET, bot_app, payment_update, serve  # noqa: F401  # the fixture
 
 USER = {"id": 5, "is_bot": False, "first_name": "T"}
@@ -43,7 +44,7 @@ def _bodies() -> list[tuple[str, bytes | dict[str, Any]]]:
 async def test_malformed_update_is_400_never_500(
     bot_app: Application, ledger: Ledger, name: str, body: Any,  # noqa: F811
 ) -> None:
-    runner, url = await serve(make_app(ledger, telegram_application=bot_app, telegram_secret=SECRET))
+    runner, url = await serve(make_app(ledger, webhook_settings(telegram_secret=SECRET), telegram_application=bot_app))
     try:
         async with aiohttp.ClientSession() as http:
             headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
