@@ -261,14 +261,15 @@ async def refunded_payment(update: Update, context: CustomContext) -> None:
         return
     # Queued to go in a minute, so a reply that fails here is still sent by the outbox.
     notice = await shop.ledger.write(lambda conn, now: clawback_and_tell(conn, now, charge_id, delay_s=60))
-    if notice.notification_id is None:
+    notification_id = notice.notification_id
+    if notification_id is None:
         return
     try:
         sent = await context.bot.send_message(message.chat_id, notice.text)
     except TelegramError as exc:
         log.info("could not tell user about refund now, the outbox will: %s", exc)
         return
-    await shop.ledger.write(lambda conn, now: outbox.mark_sent(conn, now, notice.notification_id, sent.message_id))
+    await shop.ledger.write(lambda conn, now: outbox.mark_sent(conn, now, notification_id, sent.message_id))
 
 
 async def reconcile_job(context: CustomContext) -> None:
