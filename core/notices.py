@@ -395,3 +395,12 @@ def grid_vanished(name: str) -> str:
     """To the user: their VM is gone from the grid; the shop is looking into it."""
     return ("⚠️ Your VM {name} no longer shows on the ThreeFold grid. The shop has been told and will "
             "look into it.").format(name=name)
+
+
+# --- transfers between users -----------------------------------------------------------------
+
+
+def transfer_received(amount: int, sender: str, available: int) -> str:
+    """To the recipient of a /send."""
+    return "💸 {sender} sent you {amount} of credits. Available now: {available}.".format(
+        sender=sender, amount=format_tfc(amount), available=format_tfc(available))

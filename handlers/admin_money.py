@@ -23,6 +23,7 @@ from ledger import (
     admin_actions,
     queries,
     stars_refunds,
+    user_transfers,
     users,
 )
 from ledger import admin_state as state
@@ -64,9 +65,10 @@ async def user_card(shop: Shop, user_id: int) -> tuple[str, InlineKeyboardMarkup
         return (users.get(conn, user_id), queries.user_balance(conn, user_id),
                 queries.payments_of_user(conn, user_id, 8), queries.orders_of_user(conn, user_id, 8),
                 jobs.list_by_user(conn, user_id, 8, include_closed=True), flag[0] if flag else None,
-                shop_stats.grid_figures(conn, 0, shop.ledger.now() + 1, user_id))
+                shop_stats.grid_figures(conn, 0, shop.ledger.now() + 1, user_id),
+                user_transfers.recent_transfers(conn, user_id, 8))
 
-    profile, balance, payments, orders, deps, flag, (cost, sold) = await shop.ledger.read(read)
+    profile, balance, payments, orders, deps, flag, (cost, sold), sent = await shop.ledger.read(read)
     buttons: list[InlineKeyboardButton] = []
     for p in payments:
         if p.provider in REFUNDABLE and p.refunded < p.amount:
@@ -79,7 +81,7 @@ async def user_card(shop: Shop, user_id: int) -> tuple[str, InlineKeyboardMarkup
     buttons.append(InlineKeyboardButton(admin_texts.BTN_REFRESH, callback_data=encode("aduser", user_id)))
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     grid = (cost, sold, shop.config.grid.tft_price)
-    return (admin_texts.user_card(user_id, profile, flag, balance, payments, orders, deps, grid),
+    return (admin_texts.user_card(user_id, profile, flag, balance, payments, orders, deps, grid, sent),
             InlineKeyboardMarkup(rows))
 
 

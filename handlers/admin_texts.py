@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from core.catalog import Service
 from core.money import format_stars, format_tfc, format_tfc_signed, format_tft, tft_in_tfc
-from ledger import Balance, Order, Payment, adminlog
+from ledger import Balance, Order, Payment, Transfer, adminlog
 from ledger import admin_state as state
 from ledger import stats as shop_stats
 from ledger.deployments import DeploymentRecord
@@ -196,9 +196,10 @@ def chart_caption(days: int) -> str:
 
 def user_card(user_id: int, profile: User | None, flag: str | None, balance: Balance,
               payments: Sequence[Payment], orders: Sequence[Order], deps: Sequence[DeploymentRecord],
-              grid: tuple[int, int, Decimal] | None = None) -> str:
+              grid: tuple[int, int, Decimal] | None = None,
+              transfers: Sequence[tuple[Transfer, int]] = ()) -> str:
     """The /user card; `grid` is (grid cost in 1e-7 TFT, sold in cents, TFT price) of all the
-    user's deployments."""
+    user's deployments, `transfers` the user's latest transfers with other users (signed)."""
     name = ""
     if profile is not None:
         name = " ".join(x for x in (profile.first_name, f"@{profile.username}" if profile.username else "") if x)
@@ -231,6 +232,10 @@ def user_card(user_id: int, profile: User | None, flag: str | None, balance: Bal
             lines.append("  #{id} {service} {state}".format(id=d.id, service=d.service_id, state=d.state))
     if grid is not None and deps:
         lines.append(grid_cost(*grid))
+    lines.append("Transfers with users:" if transfers else "Transfers with users: none")
+    for t, signed in transfers:
+        lines.append("  {amount} {memo} · {when}".format(amount=format_tfc_signed(signed), memo=t.memo,
+                                                          when=_when(t.created_at)))
     lines.append("")
     lines.append("/credit {user} <amount> <reason> · /debit {user} <amount> <reason>".format(user=user_id))
     return "\n".join(lines)

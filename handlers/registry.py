@@ -23,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from . import admin, buy, catalog, commands, deployments, payments, sshkey, texts, topup
+from . import admin, buy, catalog, commands, deployments, payments, send, sshkey, texts, topup
 from .callbacks import pattern
 from .common import answer
 from .deps import CustomContext, Shop, ShopApplication
@@ -89,6 +89,7 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
     add(CommandHandler("paysupport", commands.paysupport, filters=private))
     add(CommandHandler("support", commands.support, filters=private))
     add(CommandHandler("terms", commands.terms, filters=private))
+    add(CommandHandler("send", send.send_command, filters=private))
 
     for action, callback in (
         ("menu", commands.menu_button), ("bal", commands.balance), ("hist", commands.history),
@@ -96,6 +97,7 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
         ("pay", payments.pay), ("ok", buy.confirm), ("topd", buy.topup_difference),
         ("cancel", buy.cancel_order), ("topm", topup.topup), ("top", topup.preset),
         ("topc", topup.ask_custom), ("ord", commands.order_button), ("ords", commands.orders),
+        ("send", send.send_button),
         *deployments.ACTIONS,
     ):
         add(CallbackQueryHandler(callback, pattern=pattern(action)))

@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("balance", "Your credits"),
     ("topup", "Add credits"),
     ("history", "Your credit history"),
+    ("send", "Send credits to another user"),
     ("orders", "Your recent orders"),
     ("deployments", "Your VMs"),
     ("sshkey", "Your SSH key for new VMs"),
@@ -534,3 +535,51 @@ def ssh_key_saved(key: str) -> str:
 def ssh_key_invalid(reason: str) -> str:
     return ("That is not an SSH public key ({reason}). Send the one line from your .pub file, e.g. /sshkey "
             "ssh-ed25519 AAAA… you@laptop. Never send a private key.").format(reason=reason.removeprefix("ssh_key "))
+
+
+# --- /send ----------------------------------------------------------------------------------
+
+SEND_USAGE = ("Usage: /send <@username or user id> <amount>\n"
+              "e.g. /send @alice 2.50 sends 2.50 TFC of your credits to Alice.")
+SEND_SELF = "You cannot send credits to yourself."
+SEND_DONE_ANSWER = "Sent."
+SEND_ALREADY = "Already sent."
+
+
+def send_bad_amount(text: str) -> str:
+    return ("{text!r} is not an amount to send: give a positive amount in TFC with at most 2 "
+            "decimals (e.g. 5 or 2.50).\n{usage}").format(text=text, usage=SEND_USAGE)
+
+
+def send_unknown(ref: str) -> str:
+    return ("{ref} is not a user of this shop: they need to open the bot (/start) before they "
+            "can receive credits.").format(ref=ref)
+
+
+def send_in_debt(debt: int) -> str:
+    return "Your balance is in debt by {debt}: nothing can be sent until it is repaid.".format(
+        debt=format_tfc(debt))
+
+
+def send_not_enough(amount: int, available: int) -> str:
+    return "You have {available} available; sending {amount} needs more. Top up with /topup.".format(
+        available=format_tfc(available), amount=format_tfc(amount))
+
+
+def send_confirm(amount: int, who: str, available: int) -> str:
+    return ("Send {amount} of your credits to {who}? This cannot be undone.\n"
+            "You have {available} available.").format(amount=format_tfc(amount), who=who,
+                                                      available=format_tfc(available))
+
+
+def send_button(amount: int, who: str) -> str:
+    return "✅ Send {amount} to {who}".format(amount=format_tfc(amount), who=who)
+
+
+def sent(amount: int, who: str, available: int) -> str:
+    return "✅ Sent {amount} to {who}. You have {available} available.".format(
+        amount=format_tfc(amount), who=who, available=format_tfc(available))
+
+
+def send_refused(reason: str) -> str:
+    return "Not sent: {reason}".format(reason=reason)[:190]
