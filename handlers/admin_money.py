@@ -271,12 +271,13 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
         # really taken back.
         take_back: Callable[[sqlite3.Connection, int], int] = partial(
             stars_refunds.taken_back, charge_id=payment.external_id)
-        user_key: str | None = stars_refunds.refund_key(payment.external_id)
+        user_key: str | Callable[[sqlite3.Connection], str] = stars_refunds.refund_key(payment.external_id)
         refunded = format_stars(payment.provider_amount)
         where = admin_texts.refunded_by_telegram(payment.provider_amount)
     else:
-        take_back = partial(stripe_refunds.clawback_refunded, payment=payment, refund=refund)
-        user_key = None
+        # The charge.refunded webhook may be first: the same clawback key, the same message key.
+        take_back = partial(stripe_refunds.refund_taken_back, payment=payment, refund=refund)
+        user_key = partial(stripe_refunds.message_key, payment=payment, refund=refund)
         refunded = format_tfc(refund.amount)
         where = (admin_texts.refund_found_at_stripe(refund.amount, refund.refund_id) if refund.found
                  else admin_texts.refunded_by_stripe(refund.amount, refund.refund_id))

@@ -157,15 +157,18 @@ class Refunded:
 def record_refund(
     conn: sqlite3.Connection, now: int, request: state.AdminRequest, *, payment: Payment,
     take_back: Callable[[sqlite3.Connection, int], int], refunded: str, where: str,
-    user_key: str | None = None,
+    user_key: str | Callable[[sqlite3.Connection], str] | None = None,
 ) -> Refunded:
     """After the provider refunded `payment` for a confirmed /refund: take the credits back with
     `take_back` (the provider's clawback rule; it returns what it took now, nothing on a
     replay), close the request, log it and tell the user, in one write. `refunded` is what went
     back as the user is told ('5 Stars'), `where` the same with who refunded it, for the log.
     `user_key` keys the user's message when another path may tell of the same refund (a Stars
-    refund's refunded_payment update): the user hears of it once."""
+    refund's refunded_payment update, Stripe's charge.refunded webhook), or reads that key in
+    the write: the user hears of it once."""
     taken = take_back(conn, now)
+    if callable(user_key):
+        user_key = user_key(conn)
     state.finish_request(conn, now, request.id, "done")
     detail = (f"{payment.provider} {payment.external_id}: {where}; credits taken back "
               f"{format_tfc(taken)}")

@@ -20,7 +20,7 @@ from typing import Any
 
 import stripe
 
-from ledger import Ledger, Payment, clawbacks
+from ledger import Ledger, Payment, clawbacks, ops
 from ledger.stripe_refund_due import REFUND_FAILED_KEY, REFUND_KEY, refund_due, take_or_give_back
 
 __all__ = [
@@ -137,6 +137,20 @@ def clawback_refunded(
     if due.amount <= 0:
         return 0  # the webhook was first (a failed refund is given back by its own event)
     return take_or_give_back(conn, now, payment, due)
+
+
+def refund_taken_back(conn: sqlite3.Connection, now: int, payment: Payment, refund: StripeRefund) -> int:
+    """`clawback_refunded`, returning what this refund's clawback took back, whichever path took
+    it (an admin racing the charge.refunded webhook sees the real amount, not 0)."""
+    clawback_refunded(conn, now, payment, refund)
+    transfer = ops.transfer_by_key(conn, message_key(conn, payment, refund))
+    return transfer.amount if transfer is not None else 0
+
+
+def message_key(conn: sqlite3.Connection, payment: Payment, refund: StripeRefund) -> str:
+    """The key the user's message about this refund is queued under by the webhook too, so
+    the user hears of one refund once."""
+    return refund_due(conn, payment, refund.charge_id, refund.charge_amount_refunded).key
 
 
 async def refund_payment(
