@@ -15,10 +15,11 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from core.money import format_stars
-from ledger import OrderNotFound, StoreError, outbox
+from ledger import Order, OrderNotFound, StoreError, outbox
 from ledger.stars_refunds import clawback_and_tell
 from payments.payload import PayloadError, verify_payload
 from payments.stripe_checkout import OrderNotPayable
+from payments.telegram_credit import CreditResult
 from payments.telegram_invoices import (
     STARS_CURRENCY,
     InvoiceError,
@@ -44,6 +45,8 @@ from .deps import CustomContext, Shop
 
 log = logging.getLogger(__name__)
 
+ORDER_MESSAGES = "order_messages"  # chat_data: order id -> the message offering its payment
+
 
 async def pay(update: Update, context: CustomContext) -> None:
     """A payment choice (`v1:pay:<order>:<bal|stars|card|stripe>`)."""
@@ -65,6 +68,9 @@ async def pay(update: Update, context: CustomContext) -> None:
         await ask_confirm(update, context, order)
         return
     chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    if query.message is not None and context.chat_data is not None:
+        # The order message whose pay buttons go once this order is paid (`_close_order_message`).
+        context.chat_data.setdefault(ORDER_MESSAGES, {})[order.id] = query.message.message_id
     title, description = texts.invoice_title(service, order), texts.invoice_description(service, order)
     try:
         if method == "stars":
@@ -197,9 +203,28 @@ async def _tell(context: CustomContext, shop: Shop, paid: PaidMessage, applied: 
     if result.purchase is not None and shop.worker is not None:
         shop.worker.wake()  # the buy-now purchase is queued, its status message in the outbox
     shown = format_stars(paid.total_amount) if paid.currency == STARS_CURRENCY else _card_text(paid.total_amount, paid.currency)
-    await context.bot.send_message(chat_id, texts.receipt(
-        result.payment.payment.amount, shown, result.order, result.payment.balance,
-        result.purchase is not None, result.purchase_error, result.unplaceable))
+    await _close_order_message(context, chat_id, result.order, shown)
+    await context.bot.send_message(chat_id, _receipt(shop, result, shown))
+
+
+def _receipt(shop: Shop, credit: CreditResult, shown: str) -> str:
+    service = shop.catalogue.get(credit.order.service_id or "")
+    return texts.receipt(credit.payment.payment.amount, shown, credit.order, credit.payment.balance,
+                         credit.purchase is not None, credit.purchase_error, credit.unplaceable,
+                         service.name if service is not None else None)
+
+
+async def _close_order_message(context: CustomContext, chat_id: int, order: Order, shown: str) -> None:
+    """Edit the paid order's message to its paid state, so its pay buttons cannot be tapped again."""
+    message_id = (context.chat_data or {}).get(ORDER_MESSAGES, {}).pop(order.id, None)
+    if message_id is None:
+        return
+    service = context.shop.catalogue.get(order.service_id or "")
+    try:
+        await context.bot.edit_message_text(texts.order_paid(order, shown, service.name if service else None),
+                                            chat_id=chat_id, message_id=message_id)
+    except TelegramError as exc:  # gone or changed since; the receipt still tells the user
+        log.info("order %s message not closed: %s", order.id, exc)
 
 
 async def parked_alert_job(context: CustomContext) -> None:
@@ -285,10 +310,8 @@ async def reconcile_job(context: CustomContext) -> None:
     if report.kept:
         await tell_admins_of_parked(shop.ledger, shop.config.admin.user_ids)
     for result in report.credited:
-        order, payment = result.order, result.payment
-        text = texts.receipt(payment.payment.amount, format_stars(payment.payment.provider_amount), order,
-                             payment.balance, result.purchase is not None, result.purchase_error,
-                             result.unplaceable)
+        order = result.order
+        text = _receipt(shop, result, format_stars(result.payment.payment.provider_amount))
         try:
             await context.bot.send_message(order.user_id, text)
         except TelegramError as exc:

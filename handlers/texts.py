@@ -276,12 +276,15 @@ STRIPE_UNAVAILABLE = "Stripe checkout is not available right now. Please try ano
 
 
 def receipt(amount: int, paid: str, order: Order, balance: Balance, placed: bool,
-            purchase_error: str | None, unplaceable_state: str | None = None) -> str:
+            purchase_error: str | None, unplaceable_state: str | None = None,
+            service_name: str | None = None) -> str:
+    """The answer to a payment: a placed purchase speaks of the VM; anything else of the credits."""
+    if placed:
+        return "✅ Payment received: {paid}.\nYour {name} is being deployed; its status follows below.".format(
+            paid=paid, name=service_name or order.service_id or "VM")
     lines = ["✅ Payment received: {paid}.".format(paid=paid),
              "Credited {amount} for order #{order}.".format(amount=format_tfc(amount), order=order.id)]
-    if placed:
-        lines.append("Your purchase is placed; your VM is queued for deployment (/deployments).")
-    elif unplaceable_state is not None:
+    if unplaceable_state is not None:
         lines.append(notices.unplaceable(order.id, unplaceable_state))
     elif purchase_error is not None:
         lines.append("We could not place the purchase yet; the credits stay on your balance.")
@@ -291,6 +294,16 @@ def receipt(amount: int, paid: str, order: Order, balance: Balance, placed: bool
     else:
         lines.append("Balance: {available} available.".format(available=format_tfc(balance.available)))
     return "\n".join(lines)
+
+
+def order_paid(order: Order, paid: str, service_name: str | None) -> str:
+    """The order message once its payment arrived: what was paid, no pay buttons any more."""
+    if order.kind == "purchase":
+        return "Order #{order}: {name}, {amount}. Paid with {paid}.".format(
+            order=order.id, name=service_name or order.service_id or "VM", amount=format_tfc(order.amount),
+            paid=paid)
+    return "Top-up #{order}: {amount} of credits. Paid with {paid}.".format(
+        order=order.id, amount=format_tfc(order.amount), paid=paid)
 
 
 PAYMENT_BEING_RECORDED = ("We received your payment; the shop could not record it just now and "

@@ -223,10 +223,13 @@ def attach_status_message(
 
 
 def enqueue_queued_status(conn: sqlite3.Connection, now: int, deployment_id: int) -> int:
-    """Queue the first "Queued" status message through the outbox (for flows with no chat at
-    hand, such as a buy-now paid by webhook); later statuses edit it once it is sent."""
+    """Queue the first status message through the outbox (for flows with no chat at hand, such
+    as a buy-now paid by webhook): "Queued", or the state the job reached already; later
+    statuses edit it once it is sent, or rewrite it while it waits."""
     dep = get(conn, deployment_id)
-    return outbox.enqueue(conn, now, dep.chat_id, notices.deployment_queued(dep.service_id, now - dep.created_at),
+    text = _current_status(conn, now, dep) if dep.state != "queued" else None
+    return outbox.enqueue(conn, now, dep.chat_id,
+                          text or notices.deployment_queued(dep.service_id, now - dep.created_at),
                           key=status_key(deployment_id))
 
 
@@ -240,12 +243,21 @@ def _status_message_id(conn: sqlite3.Connection, dep: DeploymentRecord) -> int |
 
 
 def _edit_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: str, key: str) -> bool:
-    """Edit the status message if we know it; returns False when there is none to edit."""
+    """Bring the status message to `text`: edit it if it was sent, rewrite it while it still
+    waits in the outbox (the outbox edits it afterwards if it was being sent just then).
+    Returns False when there is no status message at all."""
     message_id = _status_message_id(conn, dep)
-    if message_id is None:
-        return False
-    outbox.enqueue(conn, now, dep.chat_id, text, key=key, edit_message_id=message_id)
-    return True
+    if message_id is not None:
+        outbox.enqueue(conn, now, dep.chat_id, text, key=key, edit_message_id=message_id)
+        return True
+    return outbox.rewrite_pending(conn, status_key(dep.id), text)
+
+
+def _show_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: str, key: str) -> None:
+    """A final status the user must hear of (failed, cancelled): into the status message, or,
+    with none at all, as a message of its own."""
+    if not _edit_status(conn, now, dep, text, key):
+        outbox.enqueue(conn, now, dep.chat_id, text, key=key)
 
 
 # --- the worker's side ------------------------------------------------------------------------
@@ -386,6 +398,7 @@ def complete_success(
     ops.set_order_state(conn, now, dep.order_id, "completed", ("placed",))
     dep = get(conn, deployment_id)
     took = now - dep.created_at
+    # With no status message at all, the details message below is the news.
     _edit_status(conn, now, dep, notices.deployment_ready(dep.service_id, took), f"deploy:{dep.id}:ready")
     outbox.enqueue(conn, now, dep.chat_id,
                    notices.deployment_details(dep.name or "", dep.service_id, dep.details, expires_at, dep.auto_renew),
@@ -419,8 +432,7 @@ def complete_failure(
     dep = get(conn, deployment_id)
     text = notices.deployment_failed(dep.service_id, now - dep.created_at, reason, refunded)
     key = f"deploy:{dep.id}:failed:{dep.hold_id}"
-    if not _edit_status(conn, now, dep, text, key):
-        outbox.enqueue(conn, now, dep.chat_id, text, key=key)
+    _show_status(conn, now, dep, text, key)
     return dep
 
 
@@ -535,8 +547,7 @@ def request_cancel(
         )
         ops.set_order_state(conn, now, dep.order_id, "cancelled", ("placed",))
         text = notices.deployment_cancelled_before_deploy(dep.service_id, refunded)
-        if not _edit_status(conn, now, dep, text, f"deploy:{dep.id}:cancelled"):
-            outbox.enqueue(conn, now, dep.chat_id, text, key=f"deploy:{dep.id}:cancelled")
+        _show_status(conn, now, dep, text, f"deploy:{dep.id}:cancelled")
         return get(conn, deployment_id)
     if dep.state != "ready":
         raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}; it cannot be cancelled now")

@@ -93,12 +93,29 @@ def due(conn: sqlite3.Connection, now: int, limit: int, lease_s: int = 60) -> li
     return [Notification(*row) for row in rows]
 
 
-def mark_sent(conn: sqlite3.Connection, now: int, notification_id: int, message_id: int | None) -> None:
+def mark_sent(
+    conn: sqlite3.Connection, now: int, notification_id: int, message_id: int | None,
+    sent_text: str | None = None,
+) -> None:
+    """Record the message as sent. With `sent_text` (what was sent): if the message was
+    rewritten while it was being sent (`rewrite_pending`), its latest text follows as an edit."""
     conn.execute(
         "UPDATE notifications SET state = 'sent', sent_at = ?, message_id = ?, "
         "attempts = attempts + 1 WHERE id = ?",
         (now, message_id, notification_id),
     )
+    sent = get(conn, notification_id)
+    if sent is None or sent_text is None or message_id is None or sent.text == sent_text:
+        return
+    enqueue(conn, now, sent.chat_id, sent.text, reply_markup=sent.markup, parse_mode=sent.parse_mode,
+            edit_message_id=message_id, key=f"{sent.key}:latest" if sent.key else None)
+
+
+def rewrite_pending(conn: sqlite3.Connection, key: str, text: str) -> bool:
+    """Give the message with `key` a newer text while it is not sent yet (a status that moved
+    on before its message went out). False when no such message waits."""
+    cur = conn.execute("UPDATE notifications SET text = ? WHERE key = ? AND state = 'pending'", (text, key))
+    return cur.rowcount == 1
 
 
 def mark_retry(

@@ -159,7 +159,7 @@ class Notifier:
             return "unreachable" if outcome == "retried" else outcome
         except TelegramError as exc:
             return await self._retry(n, self.backoff(n.attempts + 1), f"{type(exc).__name__}: {exc}")
-        await self.ledger.write(lambda conn, now: outbox.mark_sent(conn, now, n.id, message_id))
+        await self.ledger.write(lambda conn, now: outbox.mark_sent(conn, now, n.id, message_id, n.text))
         return "sent"
 
     async def _retry(self, n: Notification, delay_s: int, error: str) -> str:

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from grid.gridproxy import GridProxyClient
 from grid.simulated import SimulatedGrid
 from grid.worker import DeploymentWorker, WorkerOptions
-from ledger import Ledger
+from ledger import Ledger, outbox
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentRecord
 from payments.notifier import Notifier
@@ -146,14 +146,7 @@ async def test_status_catches_up_when_the_worker_was_faster_than_the_chat(gshop:
 
 async def test_buy_now_paid_with_stars_gets_a_status_message_through_the_outbox(gshop: GridShop) -> None:
     dee = gshop.user("Dee")
-    choices = await _choices(gshop, dee)
-    stars = next(b["callback_data"] for b in choices.buttons if b["callback_data"].endswith(":stars"))
-    await gshop.press(dee, choices.message_id, data=stars)
-    invoice = await gshop.emu.wait_for(lambda: next(
-        (m for m in gshop.emu.bot_messages(dee) if m.data.get("invoice")), None))
-    paid = await gshop.emu.pay_invoice(dee, invoice.message_id)
-    assert paid.paid
-    await gshop.wait_reply(dee, paid.message["message_id"], "Your purchase is placed")
+    invoice = await _paid_with_stars(gshop, dee)
     notifier = Notifier(gshop.db, gshop.app.bot)  # type: ignore[union-attr]
     await notifier.run_once()
     status = await gshop.wait_reply(dee, invoice.message_id, "⏳ vm-small: queued")
@@ -375,3 +368,53 @@ async def test_orders_buttons_show_each_order(gshop: GridShop) -> None:
         "This button belongs to someone else's order."
     assert (await gshop.forge_press(lee, menu.message_id, "v1:ord:987654"))["text"] == "This order no longer exists."
     assert (await gshop.db.get_order(open_id)).state == "open"
+
+
+async def _paid_with_stars(shop: GridShop, user_id: int) -> ChatMessage:
+    """Buy a Small VM with Stars (a buy-now: its status message waits in the outbox); returns
+    the invoice message."""
+    choices = await _choices(shop, user_id)
+    stars = next(b["callback_data"] for b in choices.buttons if b["callback_data"].endswith(":stars"))
+    await shop.press(user_id, choices.message_id, data=stars)
+    invoice = await shop.emu.wait_for(lambda: next(
+        (m for m in shop.emu.bot_messages(user_id) if m.data.get("invoice")), None))
+    paid = await shop.emu.pay_invoice(user_id, invoice.message_id)
+    assert paid.paid
+    await shop.wait_reply(user_id, paid.message["message_id"], "is being deployed")
+    return invoice
+
+
+def _status_messages(shop: GridShop, user_id: int) -> list[ChatMessage]:
+    return [m for m in shop.emu.bot_messages(user_id) if (m.text or "").startswith(("⏳", "⚙", "✅", "❌"))
+            and "vm-small" in (m.text or "")]
+
+
+async def test_a_deploy_faster_than_the_outbox_leaves_the_status_at_ready(gshop: GridShop) -> None:
+    # The VM is ready before the notifier sent the "queued" status message of a Stars buy-now.
+    eve = gshop.user("Eve")
+    await _paid_with_stars(gshop, eve)
+    await gshop.deliver()  # the worker first, then the outbox
+    [status] = _status_messages(gshop, eve)
+    assert status.text.startswith("✅ vm-small: ready after")
+    await gshop.wait_reply(eve, status.message_id, "Mycelium IP:")
+    dep = await _only_deployment(gshop, eve)
+    assert dep.state == "ready"
+
+
+async def test_a_status_that_moves_on_while_its_message_is_being_sent_follows_as_an_edit(
+    gshop: GridShop,
+) -> None:
+    fay = gshop.user("Fay")
+    await _paid_with_stars(gshop, fay)
+    assert gshop.app is not None
+    notifier = Notifier(gshop.db, gshop.app.bot)
+    # The notifier has claimed the "queued" message when the worker finishes the deploy.
+    claimed = await gshop.db.write(lambda conn, now: [
+        n for n in outbox.due(conn, now, 10) if n.key == jobs.status_key(1)])
+    await gshop.worker.run_once()
+    for notification in claimed:
+        await notifier._deliver(notification)
+    while (await notifier.run_once()).claimed:
+        pass
+    [status] = _status_messages(gshop, fay)
+    assert gshop.current(fay, status.message_id).text.startswith("✅ vm-small: ready after")

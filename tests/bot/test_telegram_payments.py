@@ -121,7 +121,10 @@ async def test_buy_now_with_stars_places_the_purchase_in_the_same_transaction(sh
         (m for m in shop.emu.bot_messages(fox) if m.data.get("invoice")), None))
     result = await shop.emu.pay_invoice(fox, invoice.message_id)
     receipt = await shop.wait_reply(fox, result.message["message_id"], "Payment received")
-    assert "Your purchase is placed" in receipt.text
+    assert receipt.text == ("✅ Payment received: 655 Stars.\n"
+                            "Your Medium VM is being deployed; its status follows below.")
+    paid_order = shop.current(fox, choices.message_id)  # the order message: paid, no pay buttons
+    assert paid_order.text == "Order #1: Medium VM, 8.50 TFC. Paid with 655 Stars." and not paid_order.buttons
     [order] = await shop.db.orders(fox)
     assert order.state == "placed"
     balance = await shop.db.balance(fox)
