@@ -2,7 +2,8 @@
 
 Every button carries only the deployment id (and, for renew, the expiry it extends), reads the
 deployment from the ledger and checks it is the presser's, so a stale or foreign button changes
-nothing and buttons keep working after a restart. Renewing is idempotent per period
+nothing and buttons keep working after a restart. Renewing asks first (the amount and the new
+expiry), and cancelling a running VM says what prepaid time is given up. Renewing is idempotent per period
 (`ledger.deployments.renew` with `for_expires_at`), so a double tap charges once.
 """
 
@@ -27,7 +28,7 @@ from .deps import CustomContext, Shop
 from .errors import RENEW_ANSWERS
 
 __all__ = [
-    "ACTIONS", "ask_cancel", "auto_renew", "confirm_cancel", "deployments", "details", "renew",
+    "ACTIONS", "ask_cancel", "auto_renew", "confirm_cancel", "confirm_renew", "deployments", "details", "renew",
     "topup_for_renewal",
 ]
 
@@ -37,7 +38,8 @@ CANCEL_REASON = notices.REASON_CANCELLED_BY_USER
 for _action, _shapes in (
     ("deps", ()),                          # the list
     ("dep", (INT,)),                       # one VM: details and actions
-    ("dren", (INT, INT)),                  # renew <deployment> <expiry it extends>
+    ("dren", (INT, INT)),                  # ask to confirm renewing <deployment> <expiry it extends>
+    ("drenok", (INT, INT)),                # renew, confirmed
     ("dauto", (INT, re.compile("0|1"))),   # auto-renew <deployment> off/on
     ("dcan", (INT,)),                      # ask to confirm cancelling
     ("dcanok", (INT,)),                    # cancel, confirmed
@@ -108,27 +110,65 @@ async def details(update: Update, context: CustomContext) -> None:
     await _show_details(update, shop, dep)
 
 
-async def renew(update: Update, context: CustomContext) -> None:
-    """Renew (`v1:dren:<id>:<expires_at>`): one more period from the balance, once per period."""
+async def _renewable(update: Update, context: CustomContext) -> tuple[
+        CallbackQuery, Callback, Shop, DeploymentRecord, int, int] | None:
+    """A renew button's deployment, with the price and days of one more period; answers and
+    returns None when the VM is not running or its service is not sold any more."""
     got = await _pressed_deployment(update, context)
     if got is None:
-        return
+        return None
     query, data, shop, dep = got
-    seen_expiry = data.int_arg(1)
     price, days = _renew_terms(shop, dep)
     if dep.state != "ready" or price is None:
         await answer(query, texts.ANSWER_DEPLOYMENT_CLOSED, alert=True)
+        return None
+    return query, data, shop, dep, price, days
+
+
+async def _offer_top_up(update: Update, shop: Shop, dep: DeploymentRecord, price: int, user_id: int) -> None:
+    balance = await shop.ledger.balance(user_id)
+    await show(update, texts.renew_short(dep, price, balance), keyboards.renew_topup(dep))
+
+
+async def renew(update: Update, context: CustomContext) -> None:
+    """Renew (`v1:dren:<id>:<expires_at>`): ask to confirm the amount and the new expiry; nothing
+    is charged yet. A short balance is offered a top-up instead."""
+    got = await _renewable(update, context)
+    if got is None:
         return
+    query, data, shop, dep, price, days = got
+    seen_expiry = data.int_arg(1)
+    if seen_expiry != dep.expires_at:
+        older = dep.expires_at is not None and dep.expires_at > seen_expiry
+        await answer(query, texts.ANSWER_ALREADY_RENEWED if older else texts.ANSWER_STALE_RENEW)
+        await _show_details(update, shop, dep)
+        return
+    balance = await shop.ledger.balance(query.from_user.id)
+    if balance.available - balance.debt < price:
+        await answer(query, texts.ANSWER_NOT_ENOUGH, alert=True)
+        await _offer_top_up(update, shop, dep, price, query.from_user.id)
+        return
+    await answer(query)
+    await show(update, texts.confirm_renew(dep, _name(shop, dep), price, days, balance),
+               keyboards.confirm_renew(dep, price, days))
+
+
+async def confirm_renew(update: Update, context: CustomContext) -> None:
+    """Renew confirmed (`v1:drenok:<id>:<expires_at>`): one more period from the balance, once
+    per period."""
+    got = await _renewable(update, context)
+    if got is None:
+        return
+    query, data, shop, dep, price, days = got
     user_id = query.from_user.id
     try:
         renewal = await shop.ledger.write(partial(
-            jobs.renew_for_user, deployment_id=dep.id, user_id=user_id, seen_expires_at=seen_expiry,
+            jobs.renew_for_user, deployment_id=dep.id, user_id=user_id, seen_expires_at=data.int_arg(1),
             price=price, period_days=days, commission_ppm=shop.ledger.commission_ppm))
     except (InsufficientFunds, DeploymentNotFound, DeploymentStateError) as exc:
         await refuse(query, exc, RENEW_ANSWERS)
         if isinstance(exc, InsufficientFunds):
-            balance = await shop.ledger.balance(user_id)
-            await show(update, texts.renew_short(dep, price, balance), keyboards.renew_topup(dep))
+            await _offer_top_up(update, shop, dep, price, user_id)
         return
     renewed = renewal.deployment
     if not renewal.new:
@@ -182,7 +222,15 @@ async def ask_cancel(update: Update, context: CustomContext) -> None:
     if await _refuse_cancel(update, shop, dep):
         return
     await answer(query)
-    await show(update, texts.confirm_cancel_deployment(dep, _name(shop, dep)),
+    left_s, unused = 0, 0
+    if dep.state == "ready" and dep.expires_at is not None:
+        # What the time left is worth at the price of a period (several, once renewed ahead).
+        price, days = _renew_terms(shop, dep)
+        if price is None:
+            price, days = (await shop.ledger.get_order(dep.order_id)).amount, dep.period_days or days
+        left_s = max(0, dep.expires_at - shop.ledger.now())
+        unused = price * left_s // (days * jobs.DAY_S)
+    await show(update, texts.confirm_cancel_deployment(dep, _name(shop, dep), left_s, unused),
                keyboards.confirm_cancel_deployment(dep))
 
 
@@ -231,6 +279,6 @@ async def topup_for_renewal(update: Update, context: CustomContext) -> None:
 
 
 ACTIONS = (
-    ("deps", deployments), ("dep", details), ("dren", renew), ("dauto", auto_renew),
+    ("deps", deployments), ("dep", details), ("dren", renew), ("drenok", confirm_renew), ("dauto", auto_renew),
     ("dcan", ask_cancel), ("dcanok", confirm_cancel), ("dtop", topup_for_renewal),
 )

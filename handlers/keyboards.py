@@ -12,7 +12,7 @@ from . import texts
 from .callbacks import encode
 
 __all__ = [
-    "CATALOG_PAGE", "catalog", "confirm", "confirm_cancel_deployment", "deployment_actions",
+    "CATALOG_PAGE", "catalog", "confirm", "confirm_cancel_deployment", "confirm_renew", "deployment_actions",
     "deployments", "history", "main_menu", "orders", "payment_choices", "service_card",
     "topup_presets",
 ]
@@ -135,6 +135,15 @@ def confirm_cancel_deployment(dep: DeploymentRecord) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([
         [_button(texts.BTN_CONFIRM_CANCEL_VM, "dcanok", dep.id)],
         [_button(texts.BTN_KEEP_VM, "dep", dep.id)],
+    ])
+
+
+def confirm_renew(dep: DeploymentRecord, price: int, days: int) -> InlineKeyboardMarkup:
+    """Pay and renew (`drenok`, for the expiry shown), or back to the VM."""
+    until = (dep.expires_at or 0) + days * 86_400
+    return InlineKeyboardMarkup([
+        [_button(texts.btn_confirm_renew(price, until), "drenok", dep.id, dep.expires_at or 0)],
+        [_button(texts.BTN_KEEP_AS_IS, "dep", dep.id)],
     ])
 
 

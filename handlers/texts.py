@@ -391,12 +391,28 @@ def deployment_details(dep: DeploymentRecord, name: str, renew_price: int | None
     return "\n".join(lines)
 
 
-def confirm_cancel_deployment(dep: DeploymentRecord, name: str) -> str:
+def confirm_cancel_deployment(dep: DeploymentRecord, name: str, left_s: int = 0, unused: int = 0) -> str:
+    """The question before cancelling: a queued VM is refunded; a running one forfeits `left_s`
+    of prepaid time, worth `unused`."""
     if dep.state == "queued":
         return "Cancel VM #{id} ({name}) before it is deployed? The held credits come back to you.".format(
             id=dep.id, name=name)
-    return ("Remove VM #{id} ({name}) from the grid? It stops at once and its data is lost; the paid period "
-            "is not refunded.").format(id=dep.id, name=name)
+    return ("Remove VM #{id} ({name}) from the grid? It stops at once and its data is lost.\n"
+            "You give up the unused prepaid time: {left} (paid until {until} UTC), worth about {worth}. "
+            "Nothing is refunded.").format(id=dep.id, name=name, left=time_left(left_s),
+                                           until=_when(dep.expires_at) if dep.expires_at is not None else "?",
+                                           worth=format_tfc(unused))
+
+
+def time_left(seconds: int) -> str:
+    """What is left of a period: '29 days 23 h', '5 h 10 min', '12 min'."""
+    seconds = max(0, seconds)
+    days, hours, minutes = seconds // 86_400, seconds % 86_400 // 3600, seconds % 3600 // 60
+    if days:
+        return "{d} day{s} {h} h".format(d=days, s="" if days == 1 else "s", h=hours)
+    if hours:
+        return "{h} h {m} min".format(h=hours, m=minutes)
+    return "{m} min".format(m=minutes)
 
 
 def deployment_cancelled(dep: DeploymentRecord, name: str) -> str:
@@ -411,6 +427,24 @@ def renewed(dep: DeploymentRecord, name: str, price: int, balance: Balance) -> s
         id=dep.id, name=name, price=format_tfc(price),
         until=_when(dep.expires_at) if dep.expires_at is not None else "?",
         available=format_tfc(balance.available))
+
+
+def confirm_renew(dep: DeploymentRecord, name: str, price: int, days: int, balance: Balance) -> str:
+    """The question before a renewal charges the balance: the amount and the new expiry."""
+    until = (dep.expires_at or 0) + days * 86_400
+    return ("Renew VM #{id} ({name}) for {days} days?\n"
+            "{price} is taken from your balance (available now: {available}); "
+            "it is then paid until {until} UTC.").format(
+        id=dep.id, name=name, days=days, price=format_tfc(price), available=format_tfc(balance.available),
+        until=_when(until))
+
+
+def btn_confirm_renew(price: int, until: int) -> str:
+    return "✅ Pay {price}, renew until {until}".format(price=format_tfc(price),
+                                                       until=datetime.fromtimestamp(until, tz=UTC).strftime("%Y-%m-%d"))
+
+
+BTN_KEEP_AS_IS = "No, not now"
 
 
 def renew_short(dep: DeploymentRecord, price: int, balance: Balance) -> str:

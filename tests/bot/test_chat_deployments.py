@@ -6,7 +6,9 @@ cancel, grid capacity in the catalogue and at purchase, and the /orders buttons.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +185,27 @@ async def test_deployments_list_details_renew_auto_renew_and_cancel(gshop: GridS
     assert f"Connect: ssh root@{dep.details['mycelium_ip']}" in screen.text
     assert "auto-renew is off" in screen.text
 
-    # Renew, tapped twice before the bot reacts: charged once.
+    # Renew asks first, with the amount and the new expiry; nothing is charged yet.
     renew = gshop.button(screen, "v1:dren:")
     assert renew["text"] == "🔁 Renew 30 days for 4.00 TFC"
+    await gshop.press(eve, listing.message_id, data=renew["callback_data"])
+    ask = await gshop.wait_text(eve, listing.message_id, "for 30 days?")
+    until = dep.expires_at + 30 * 86400  # type: ignore[operator]
+    until_text = datetime.fromtimestamp(until, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    assert ask.text == (f"Renew VM #{dep.id} (Small VM) for 30 days?\n4.00 TFC is taken from your balance "
+                        f"(available now: 6.00 TFC); it is then paid until {until_text} UTC.")
+    assert [b["text"] for b in ask.buttons] == [f"✅ Pay 4.00 TFC, renew until {until_text[:10]}", "No, not now"]
+    assert (await gshop.deployment(dep.id)).expires_at == dep.expires_at
+    assert (await gshop.db.balance(eve)).available == 600
+    # "No, not now" changes nothing.
+    await gshop.press(eve, listing.message_id, data=gshop.button(ask, "v1:dep:")["callback_data"])
+    screen = await gshop.wait_text(eve, listing.message_id, "Mycelium IP:")
+    assert (await gshop.db.balance(eve)).available == 600
+    await gshop.press(eve, listing.message_id, data=gshop.button(screen, "v1:dren:")["callback_data"])
+    ask = await gshop.wait_text(eve, listing.message_id, "for 30 days?")
+    renew = gshop.button(ask, "v1:drenok:")
+
+    # The confirm, tapped twice before the bot reacts: charged once.
     edits_before = len(_edits(gshop, eve, listing.message_id))
     queries = [await gshop.emu.press_button(eve, listing.message_id, data=renew["callback_data"]) for _ in range(2)]
     answers = [await gshop.emu.wait_for(lambda q=q: gshop.emu.callback_answer(q["id"])) for q in queries]
@@ -213,6 +233,13 @@ async def test_deployments_list_details_renew_auto_renew_and_cancel(gshop: GridS
     # Cancel asks first; "keep it" changes nothing; confirming cancels the contract.
     await gshop.press(eve, listing.message_id, data=gshop.button(screen, "v1:dcan:")["callback_data"])
     ask = await gshop.wait_text(eve, listing.message_id, "Remove VM")
+    # Two periods prepaid (bought, renewed), a few seconds of the first one used.
+    paid_until = datetime.fromtimestamp(renewed.expires_at, tz=UTC).strftime("%Y-%m-%d %H:%M")  # type: ignore[arg-type]
+    forfeit = re.search(r"You give up the unused prepaid time: (\d+) days (\d+) h \(paid until (.+) UTC\), "
+                        r"worth about (\d+\.\d\d) TFC\. Nothing is refunded\.$", ask.text)
+    assert forfeit is not None, ask.text
+    assert (int(forfeit[1]) * 24 + int(forfeit[2]), forfeit[3]) in ((1439, paid_until), (1440, paid_until))
+    assert forfeit[4] in ("7.99", "8.00")
     assert (await gshop.deployment(dep.id)).state == "ready"
     assert gshop.button(ask, "v1:dep:")["text"] == "No, keep it"
     await gshop.press(eve, listing.message_id, data=gshop.button(ask, "v1:dcanok:")["callback_data"])
@@ -232,7 +259,8 @@ async def test_foreign_and_stale_deployment_buttons_change_nothing(gshop: GridSh
     dep, _ = await _ready_vm(gshop, fay)
     await _fund(gshop.db, gus, 1000)
     menu = await gshop.send(gus, "/start")
-    for data in (f"v1:dep:{dep.id}", f"v1:dren:{dep.id}:{dep.expires_at}", f"v1:dauto:{dep.id}:1",
+    for data in (f"v1:dep:{dep.id}", f"v1:dren:{dep.id}:{dep.expires_at}", f"v1:drenok:{dep.id}:{dep.expires_at}",
+                 f"v1:dauto:{dep.id}:1",
                  f"v1:dcan:{dep.id}", f"v1:dcanok:{dep.id}", f"v1:dtop:{dep.id}", "v1:dep:999999"):
         answer = await gshop.forge_press(gus, menu.message_id, data)
         assert answer["text"] == "This VM no longer exists or is not yours.", data
@@ -240,10 +268,11 @@ async def test_foreign_and_stale_deployment_buttons_change_nothing(gshop: GridSh
         answer = await gshop.forge_press(gus, menu.message_id, junk)
         assert answer["text"].startswith("This button is no longer valid"), junk
     # Renew buttons for another expiry than the current one charge nothing.
-    old = await gshop.forge_press(fay, menu.message_id, f"v1:dren:{dep.id}:{dep.expires_at - 86400}")  # type: ignore[operator]
-    assert old["text"] == "Already renewed; nothing more was charged."
-    odd = await gshop.forge_press(fay, menu.message_id, f"v1:dren:{dep.id}:{dep.expires_at + 86400}")  # type: ignore[operator]
-    assert odd["text"] == "This renew button is out of date. Please look again."
+    for action in ("dren", "drenok"):
+        old = await gshop.forge_press(fay, menu.message_id, f"v1:{action}:{dep.id}:{dep.expires_at - 86400}")  # type: ignore[operator]
+        assert old["text"] == "Already renewed; nothing more was charged."
+        odd = await gshop.forge_press(fay, menu.message_id, f"v1:{action}:{dep.id}:{dep.expires_at + 86400}")  # type: ignore[operator]
+        assert odd["text"] == "This renew button is out of date. Please look again."
     after = await gshop.deployment(dep.id)
     assert (after.state, after.expires_at, after.auto_renew) == ("ready", dep.expires_at, False)
     assert (await gshop.db.balance(fay)).available == 600
