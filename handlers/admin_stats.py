@@ -16,7 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from telegram import Update  # noqa: E402
 
 from core.money import minor_to_tfc  # noqa: E402
@@ -41,6 +42,11 @@ def chart_png(points: list[shop_stats.DayPoint]) -> bytes:
     revenue_ax.set_title(admin_texts.CHART_TITLE)
     deploy_ax.bar(x, [p.deployments for p in points], color="#e76f51")
     deploy_ax.set_ylabel(admin_texts.CHART_DEPLOYMENTS)
+    # Counts: whole-number ticks from zero, also on a day with none (matplotlib would centre an
+    # empty panel on 0 and show -0.04 deployments).
+    deploy_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    deploy_ax.set_ylim(bottom=0, top=max([p.deployments for p in points] + [1]) * 1.1)
+    revenue_ax.set_ylim(bottom=0)
     step = max(1, len(points) // 10)
     deploy_ax.set_xticks(list(x)[::step], labels[::step], rotation=45, ha="right")
     figure.tight_layout()
