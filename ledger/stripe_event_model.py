@@ -93,7 +93,8 @@ class Outcome:
     order_id: int | None = None
 
 
-def _int(value: Any) -> int | None:
+def whole_number(value: Any) -> int | None:
+    """An id or amount read from provider JSON: an int, or a string of digits; else None."""
     if type(value) is int:
         return value
     if isinstance(value, str) and value.isdigit() and len(value) < 19:
@@ -122,25 +123,25 @@ def parse_event(raw: Mapping[str, Any]) -> StripeEvent:
     metadata = _dict(obj.get("metadata"))
     if "order_id" not in metadata:  # a refund names the order through its charge
         metadata = _dict(charge.get("metadata")) or metadata
-    order_id = _int(metadata.get("order_id"))
+    order_id = whole_number(metadata.get("order_id"))
     if order_id is None and kind == "checkout.session":
-        order_id = _int(obj.get("client_reference_id"))
+        order_id = whole_number(obj.get("client_reference_id"))
     amount = obj.get("amount_total") if kind == "checkout.session" else obj.get("amount")
     refunded = obj.get("amount_refunded") if kind == "charge" else charge.get("amount_refunded")
     movements = obj.get("balance_transactions")
-    moves = [_int(_dict(t).get("amount")) or 0
+    moves = [whole_number(_dict(t).get("amount")) or 0
              for t in (movements if isinstance(movements, list) else [])]
     return StripeEvent(
         id=_str(raw.get("id")) or "",
         type=_str(raw.get("type")) or "",
         object_id=_str(obj.get("id")) or "",
         order_id=order_id,
-        user_id=_int(metadata.get("telegram_user_id")),
-        amount=_int(amount),
+        user_id=whole_number(metadata.get("telegram_user_id")),
+        amount=whole_number(amount),
         currency=_str(obj.get("currency")),
         payment_status=_str(obj.get("payment_status")),
         status=_str(obj.get("status")),
-        amount_refunded=_int(refunded),
+        amount_refunded=whole_number(refunded),
         payment_intent=_id(obj.get("payment_intent")),
         mode=_str(obj.get("mode")),
         charge_id=_str(obj.get("id")) if kind == "charge" else _id(obj.get("charge")),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from telegram import Bot
 from telegram.error import BadRequest
@@ -21,6 +20,7 @@ from telegram.error import BadRequest
 from core.money import format_stars
 from ledger import Ledger, PaymentResult, inbox
 from ledger.inbox import ProviderEvent
+from ledger.stripe_event_model import whole_number
 
 from .telegram_invoices import STARS_CURRENCY, currency_exponent
 
@@ -61,14 +61,6 @@ class ParkedPayment:
         return f"{units} {(self.currency or '').upper()}"
 
 
-def _int(value: Any) -> int | None:
-    if type(value) is int:
-        return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
-
-
 def _worth(provider_amount: int, currency: str, stars_per_tfc: int) -> int | None:
     if provider_amount <= 0:
         return None
@@ -90,17 +82,17 @@ def describe(event: ProviderEvent, *, stars_per_tfc: int) -> ParkedPayment:
         metadata = obj.get("metadata")
         metadata = metadata if isinstance(metadata, dict) else {}
         paid = obj.get("object") == "checkout.session" and obj.get("payment_status") == "paid"
-        amount, currency = _int(obj.get("amount_total")), obj.get("currency")
-        user = _int(metadata.get("telegram_user_id"))
+        amount, currency = whole_number(obj.get("amount_total")), obj.get("currency")
+        user = whole_number(metadata.get("telegram_user_id"))
         worth = (amount if paid and amount and isinstance(currency, str) and currency.lower() == "usd"
                  and user else None)
         return ParkedPayment(event, str(obj.get("id") or event.event_id), user, amount,
                              currency.upper() if isinstance(currency, str) else None, worth)
-    user = _int(data.get("user_id"))
+    user = whole_number(data.get("user_id"))
     if event.kind == "star_transaction":
-        amount, currency = _int(data.get("amount")), STARS_CURRENCY
+        amount, currency = whole_number(data.get("amount")), STARS_CURRENCY
     else:
-        amount, currency = _int(data.get("total_amount")), data.get("currency")
+        amount, currency = whole_number(data.get("total_amount")), data.get("currency")
     currency = currency if isinstance(currency, str) else None
     worth = _worth(amount, currency, stars_per_tfc) if amount and currency and user else None
     return ParkedPayment(event, event.event_id, user, amount, currency, worth)
