@@ -22,11 +22,10 @@ from telegram.ext import ApplicationHandlerStop
 from core.money import MoneyError, parse_tfc
 from ledger import MAX_AMOUNT, admin_actions, users
 from ledger import admin_state as state
-from ledger.queries import account_of_user
 
 from . import admin_texts, texts
 from .callbacks import INT, SLUG, encode, register_action
-from .common import answer, pressed, refuse
+from .common import answer, known_user, pressed, refuse
 from .deps import CustomContext, Shop
 
 log = logging.getLogger("gridshop.admin")
@@ -155,19 +154,11 @@ def parse_id(text: str, what: str, usage: str) -> int:
 
 async def resolve_user(shop: Shop, ref: str, usage: str) -> int:
     """A user named by numeric id or @username, known to the shop; else Usage."""
-    if ref.startswith("@"):
-        found = await shop.ledger.read(lambda conn: users.by_username(conn, ref))
-        if found is None:
-            raise Usage(admin_texts.unknown_user(ref))
-        return found.user_id
-    user_id = parse_id(ref, "user", usage)
-
-    def known(conn: Any) -> bool:
-        return users.get(conn, user_id) is not None or account_of_user(conn, user_id) is not None
-
-    if not await shop.ledger.read(known):
-        raise Usage(admin_texts.unknown_user(user_id))
-    return user_id
+    named: str | int = ref if ref.startswith("@") else parse_id(ref, "user", usage)
+    found = await known_user(shop, ref)
+    if found is None:
+        raise Usage(admin_texts.unknown_user(named))
+    return found
 
 
 async def user_label(shop: Shop, user_id: int) -> str:

@@ -9,10 +9,10 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest, TelegramError
 
 from core.catalog import Service
-from ledger import InvalidRequest, LedgerError, Order, OrderNotFound
+from ledger import InvalidRequest, LedgerError, Order, OrderNotFound, queries, users
 
 from . import texts
-from .callbacks import Callback, CallbackError, decode
+from .callbacks import INT, Callback, CallbackError, decode
 from .deps import CustomContext, Shop
 from .errors import ORDER_ID_ANSWERS, Answers, refusal_answer
 
@@ -140,3 +140,14 @@ def service_name(shop: Shop, service_id: str | None) -> str | None:
         return None
     service = shop.catalogue.get(service_id)
     return service.name if service is not None else service_id
+
+
+async def known_user(shop: Shop, ref: str) -> int | None:
+    """The user `ref` names, by @username or numeric id, if the shop knows them; else None."""
+    if ref.startswith("@"):
+        found = await shop.ledger.read(lambda conn: users.by_username(conn, ref))
+        return found.user_id if found is not None else None
+    if not INT.fullmatch(ref) or not 0 < int(ref) < 2**63:
+        return None
+    user_id = int(ref)
+    return user_id if await shop.ledger.read(lambda conn: queries.user_is_known(conn, user_id)) else None

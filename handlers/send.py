@@ -12,30 +12,15 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from core.money import MoneyError, parse_tfc
-from ledger import MAX_AMOUNT, AccountInDebt, InsufficientFunds, InvalidRequest, queries, users
+from ledger import MAX_AMOUNT, AccountInDebt, InsufficientFunds, InvalidRequest
 from ledger import user_transfers as sending
 
 from . import texts
 from .callbacks import INT, encode, register_action
-from .common import answer, pressed
-from .deps import CustomContext, Shop
+from .common import answer, known_user, pressed
+from .deps import CustomContext
 
 register_action("send", (INT, INT, INT))  # confirm: recipient, cents, the /send message id
-
-
-async def _recipient(shop: Shop, ref: str) -> int | None:
-    """The user named by @username or numeric id, if the shop knows them."""
-    if ref.startswith("@"):
-        found = await shop.ledger.read(lambda conn: users.by_username(conn, ref))
-        return found.user_id if found is not None else None
-    if not INT.fullmatch(ref) or not 0 < int(ref) < 2**63:
-        return None
-    user_id = int(ref)
-
-    def known(conn: object) -> bool:
-        return users.get(conn, user_id) is not None or queries.account_of_user(conn, user_id) is not None  # type: ignore[arg-type]
-
-    return user_id if await shop.ledger.read(known) else None
 
 
 async def send_command(update: Update, context: CustomContext) -> None:
@@ -57,7 +42,7 @@ async def send_command(update: Update, context: CustomContext) -> None:
     if not 0 < amount <= MAX_AMOUNT:
         await message.reply_text(texts.send_bad_amount(args[1]))
         return
-    recipient = await _recipient(shop, args[0])
+    recipient = await known_user(shop, args[0])
     if recipient is None:
         await message.reply_text(texts.send_unknown(args[0]))
         return

@@ -6,6 +6,7 @@ import csv
 import sqlite3
 from typing import TextIO
 
+from . import users
 from .models import Balance, HistoryEntry, Order, Payment
 from .ops import _ORDER_COLUMNS, _PAYMENT_COLUMNS
 
@@ -43,6 +44,11 @@ def history(
 def account_of_user(conn: sqlite3.Connection, user_id: int) -> int | None:
     row = conn.execute("SELECT id FROM accounts WHERE user_id = ?", (user_id,)).fetchone()
     return row[0] if row is not None else None
+
+
+def user_is_known(conn: sqlite3.Connection, user_id: int) -> bool:
+    """Whether the shop has met this Telegram user: a profile, or an account of their own."""
+    return users.get(conn, user_id) is not None or account_of_user(conn, user_id) is not None
 
 
 def orders_of_user(conn: sqlite3.Connection, user_id: int, limit: int) -> list[Order]:
