@@ -18,14 +18,6 @@ CARD = {"email": "ada@example.com", "method": "card", "expiry": "12 / 34", "cvc"
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
 async def emu(receiver: Receiver) -> AsyncIterator[StripeEmulator]:
     e = StripeEmulator(receiver.url, SECRET, API_KEY, retry_schedule=(0.02, 0.05), async_settle_s=0.05)
     await e.start()
