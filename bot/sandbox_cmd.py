@@ -62,8 +62,7 @@ async def _start_site(app: web.Application, host: str, port: int) -> tuple[web.A
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, int(bound)
+    return runner, int(runner.addresses[0][1])
 
 
 class Sandbox:

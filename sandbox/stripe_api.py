@@ -134,8 +134,7 @@ class StripeEmulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        sock = site._server.sockets[0]  # type: ignore[union-attr]
-        self.base_url = f"http://{host}:{sock.getsockname()[1]}"
+        self.base_url = f"http://{host}:{self._runner.addresses[0][1]}"
         self.core.base_url = self.base_url
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
         return self.base_url
