@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 from grid.deployer import VmSpec
 from grid.errors import GridError, TransientGridError
@@ -44,12 +43,10 @@ async def service_has_capacity(service: ServiceSpec, gridproxy: GridProxyClient 
         return True
 
 
-async def available_services(config: Any, gridproxy: GridProxyClient | None) -> set[str]:
-    """Ids of the enabled services some node has room for (all of them without a gridproxy).
-
-    `config` is a `bot.config.Config` (read by attribute: `enabled_services`).
-    """
-    services: Iterable[ServiceSpec] = config.enabled_services
+async def available_services(services: Iterable[ServiceSpec],
+                             gridproxy: GridProxyClient | None) -> set[str]:
+    """Ids of the `services` (the enabled ones of the catalogue) some node has room for (all of
+    them without a gridproxy)."""
     services = list(services)
     if gridproxy is None:
         return {s.id for s in services}

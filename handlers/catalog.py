@@ -37,7 +37,7 @@ async def _catalog_page(update: Update, context: CustomContext, page: int) -> No
         return
     pages = keyboards.catalog_pages(offered)
     page = min(page, pages - 1)
-    available = await available_services(shop.catalogue, shop.gridproxy)
+    available = await available_services(shop.catalogue.enabled_services, shop.gridproxy)
     unavailable = {s.id for s in offered} - available
     await show(update, texts.catalog(page, pages), keyboards.catalog(offered, page, unavailable))
 

@@ -35,7 +35,7 @@ async def proxy(server: TestServer) -> AsyncIterator[GridProxyClient]:
 
 
 async def test_no_capacity_makes_a_service_unavailable(proxy: GridProxyClient) -> None:
-    assert await available_services(CONFIG, proxy) == {"vm-small"}
+    assert await available_services(CONFIG.enabled_services, proxy) == {"vm-small"}
     checker = CapacityChecker(proxy)
     await checker.check_capacity(SMALL)
     with pytest.raises(ServiceUnavailable):
@@ -44,17 +44,17 @@ async def test_no_capacity_makes_a_service_unavailable(proxy: GridProxyClient) -
 
 async def test_a_full_grid_refuses_every_purchase(server: TestServer, proxy: GridProxyClient) -> None:
     server.app[NODES_KEY][:] = [node_json(11, 1, status="down")]
-    assert await available_services(CONFIG, proxy) == set()
+    assert await available_services(CONFIG.enabled_services, proxy) == set()
     with pytest.raises(ServiceUnavailable):
         await check_capacity(SMALL, proxy)
 
 
 async def test_without_gridproxy_everything_is_available() -> None:
-    assert await available_services(CONFIG, None) == {"vm-small", "vm-big"}
+    assert await available_services(CONFIG.enabled_services, None) == {"vm-small", "vm-big"}
     await CapacityChecker(None).check_capacity(BIG)
 
 
 async def test_unreachable_gridproxy_does_not_stop_sales() -> None:
     async with GridProxyClient("http://127.0.0.1:9", timeout_s=2) as dead:
-        assert await available_services(CONFIG, dead) == {"vm-small", "vm-big"}
+        assert await available_services(CONFIG.enabled_services, dead) == {"vm-small", "vm-big"}
         await check_capacity(BIG, dead)
