@@ -180,9 +180,9 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
             tasks.append(asyncio.create_task(_every(
                 SESSION_EXPIRY_INTERVAL_S, stop, expiry.run_once, "stripe session expiry"),
                 name="stripe-session-expiry"))
-        grid_proxy = getattr(deployer, "gridproxy", None)
-        if config.grid.backend == "tfcmd" and grid_proxy is not None:
-            contracts = ContractReconciler(ledger, deployer, grid_proxy, admin_ids=config.admin.user_ids)
+        # Contracts are listed through the backend's own gridproxy (it knows the operator's twin).
+        if config.grid.backend == "tfcmd" and gridproxy is not None and not owns_gridproxy:
+            contracts = ContractReconciler(ledger, deployer, gridproxy, admin_ids=config.admin.user_ids)
             tasks.append(asyncio.create_task(
                 contracts.run(stop, config.grid.reconcile_interval_s), name="grid-reconcile"))
         log.info("gridshop is running")
