@@ -87,7 +87,8 @@ class Sandbox:
         self._stop = asyncio.Event()
         self._shop: asyncio.Task[None] | None = None
         self._runners: list[web.AppRunner] = []
-        self._operator_ledger: Any = None
+        self.operator_ledger: Any = None
+        self.operator: Operator | None = None
 
     async def start(self) -> str:
         redact(self.secrets.environment().values())
@@ -127,8 +128,8 @@ class Sandbox:
             name="shop")
         await self._until_shop_is_up(telegram)
 
-        self._operator_ledger = await open_ledger(config, self.clock)
-        operator = Operator(config, self._operator_ledger, grid, self.clock, stripe)
+        self.operator_ledger = await open_ledger(config, self.clock)
+        operator = self.operator = Operator(config, self.operator_ledger, grid, self.clock, stripe)
         chat = WebChat(telegram, stripe, operator, [p.user_id for p in self.people],
                        admin_ids=list(config.admin.user_ids), on_user_added=self._remember)
         runner, port = await _start_site(chat.make_app(), self.host, self.port)
@@ -161,8 +162,8 @@ class Sandbox:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
-        if self._operator_ledger is not None:
-            await self._operator_ledger.close()
+        if self.operator_ledger is not None:
+            await self.operator_ledger.close()
         if self.stripe is not None:
             await self.stripe.stop()
         if self.telegram is not None:

@@ -58,6 +58,7 @@ class ApiCall:
     ok: bool
     error_code: int | None = None
     description: str | None = None
+    result: Any = None
 
 
 @dataclass
@@ -196,7 +197,7 @@ class TelegramEmulator:
         except ApiError as error:
             self.calls.append(ApiCall(name, dict(args), False, error.code, error.description))
             return web.json_response(error.to_json(), status=error.code)
-        self.calls.append(ApiCall(name, dict(args), True))
+        self.calls.append(ApiCall(name, dict(args), True, result=getattr(result, "result", result)))
         if isinstance(result, Described):
             return web.json_response({"ok": True, "result": result.result, "description": result.description})
         return web.json_response({"ok": True, "result": result})
