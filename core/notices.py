@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .money import format_tfc
+from .i18n import N_, _, format_datetime, format_tfc, stored
 
 # --- parts of messages -----------------------------------------------------------------------
 
@@ -23,10 +23,10 @@ def elapsed(seconds: int) -> str:
     """65 -> '1m 05s'; 3725 -> '1h 02m'."""
     seconds = max(0, int(seconds))
     if seconds < 60:
-        return "{s}s".format(s=seconds)
+        return _("{s}s").format(s=seconds)
     if seconds < 3600:
-        return "{m}m {s:02d}s".format(m=seconds // 60, s=seconds % 60)
-    return "{h}h {m:02d}m".format(h=seconds // 3600, m=seconds % 3600 // 60)
+        return _("{m}m {s:02d}s").format(m=seconds // 60, s=seconds % 60)
+    return _("{h}h {m:02d}m").format(h=seconds // 3600, m=seconds % 3600 // 60)
 
 
 def date(ts: int) -> str:
@@ -34,8 +34,13 @@ def date(ts: int) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def local_date(ts: int) -> str:
+    """`date` as the current language writes it: '31.01.2026, 12:00 UTC' in Russian."""
+    return _("{moment} UTC").format(moment=format_datetime(ts))
+
+
 def on_off(on: bool) -> str:
-    return "on" if on else "off"
+    return _("on") if on else _("off")
 
 
 # --- money: payments, refunds, adjustments ---------------------------------------------------
@@ -43,61 +48,61 @@ def on_off(on: bool) -> str:
 
 def payment_credited(amount: int, available: int) -> str:
     """A Stripe payment credited to the user's balance."""
-    return "✅ Payment received: {amount} credited. Balance: {available}.".format(
+    return _("✅ Payment received: {amount} credited. Balance: {available}.").format(
         amount=format_tfc(amount), available=format_tfc(available))
 
 
 def purchase_placed(service_id: str, order_id: int) -> str:
     """A line after `payment_credited`: the order paid directly is bought and deploying."""
-    return "🚀 Your {service} is being deployed (order {order}).".format(service=service_id, order=order_id)
+    return _("🚀 Your {service} is being deployed (order {order}).").format(service=service_id, order=order_id)
 
 
 def purchase_not_placed(reason: str) -> str:
     """A line after `payment_credited`: the order could not be bought (say, debt to repay)."""
-    return "The purchase could not be placed: {reason}. The credits stay on your balance.".format(reason=reason)
+    return _("The purchase could not be placed: {reason}. The credits stay on your balance.").format(reason=reason)
 
 
 def bank_payment_failed(order_id: int, amount: int) -> str:
-    return ("❌ Your bank payment for order {order} ({amount}) failed. "
+    return _("❌ Your bank payment for order {order} ({amount}) failed. "
             "Nothing was charged; you can pay again another way.").format(order=order_id, amount=format_tfc(amount))
 
 
 def card_refunded(amount: int) -> str:
     """A Stripe refund taken off the balance."""
-    return "↩️ Refund: {amount} was returned to your card and taken off your balance.".format(
+    return _("↩️ Refund: {amount} was returned to your card and taken off your balance.").format(
         amount=format_tfc(amount))
 
 
 def card_refund_failed(amount: int) -> str:
     """A Stripe refund that failed or was cancelled at the bank: the credits are back."""
-    return ("↩️ A refund of {amount} to your card could not be completed by your bank, so the credits are "
+    return _("↩️ A refund of {amount} to your card could not be completed by your bank, so the credits are "
             "back on your balance.").format(amount=format_tfc(amount))
 
 
 def dispute_inquiry(order_id: int | None, amount: int) -> str:
     """The card issuer asked about a payment (an inquiry): nothing is taken back."""
-    return ("ℹ️ Your bank asked us about your card payment of {amount}{order}. Nothing changes on "
+    return _("ℹ️ Your bank asked us about your card payment of {amount}{order}. Nothing changes on "
             "your balance while it is looked into.").format(amount=format_tfc(amount), order=_for_order(order_id))
 
 
 def dispute_withdrawn(order_id: int | None, taken: int) -> str:
     """A chargeback: the bank took the money back, so the credits are taken back too."""
-    return ("⚠️ Your card payment{order} is disputed with your bank, which took the money back: "
+    return _("⚠️ Your card payment{order} is disputed with your bank, which took the money back: "
             "{taken} taken off your balance.").format(order=_for_order(order_id), taken=format_tfc(taken))
 
 
 def dispute_reinstated(order_id: int | None, given: int) -> str:
     """The dispute was decided for the shop: the credits come back."""
-    return ("✅ The dispute of your card payment{order} is closed and the money came back: {given} "
+    return _("✅ The dispute of your card payment{order} is closed and the money came back: {given} "
             "credited again.").format(order=_for_order(order_id), given=format_tfc(given))
 
 
 def dispute_closed(order_id: int | None, status: str) -> str:
     """A dispute closed without money moving now: lost, or an inquiry closed."""
     if status == "lost":
-        return ("The dispute of your card payment{order} was decided for the cardholder; the credits "
+        return _("The dispute of your card payment{order} was decided for the cardholder; the credits "
                 "taken back stay off your balance.").format(order=_for_order(order_id))
-    return ("ℹ️ Your bank's inquiry about your card payment{order} is closed; nothing changed on your "
+    return _("ℹ️ Your bank's inquiry about your card payment{order} is closed; nothing changed on your "
             "balance.").format(order=_for_order(order_id))
 
 
@@ -105,46 +110,46 @@ def balance_now(balance: int) -> str:
     """The sentence after a change of balance: the balance, or the debt sentence."""
     if balance < 0:
         return now_in_debt(balance)
-    return "Balance: {balance}.".format(balance=format_tfc(balance))
+    return _("Balance: {balance}.").format(balance=format_tfc(balance))
 
 
 def _for_order(order_id: int | None) -> str:
-    return " for order {order}".format(order=order_id) if order_id is not None else ""
+    return _(" for order {order}").format(order=order_id) if order_id is not None else ""
 
 
 def stars_refunded(amount: int, order_id: int | None) -> str:
     """A Stars payment refunded at Telegram, its credits taken back."""
     if order_id:
-        return "Your Stars payment for order #{order} was refunded; {amount} of credits was taken back.".format(
+        return _("Your Stars payment for order #{order} was refunded; {amount} of credits was taken back.").format(
             order=order_id, amount=format_tfc(amount))
-    return "Your Stars payment was refunded; {amount} of credits was taken back.".format(amount=format_tfc(amount))
+    return _("Your Stars payment was refunded; {amount} of credits was taken back.").format(amount=format_tfc(amount))
 
 
 def refunded_by_shop(refunded: str, taken: int) -> str:
     """An admin's refund: `refunded` is what went back ('5 Stars', '2.50 TFC')."""
-    return "↩️ Your payment was refunded: {refunded} refunded; {taken} taken off your balance.".format(
+    return _("↩️ Your payment was refunded: {refunded} refunded; {taken} taken off your balance.").format(
         refunded=refunded, taken=format_tfc(taken))
 
 
 def now_in_debt(balance: int) -> str:
     """The sentence after a refund that left the balance below zero."""
-    return "Your balance is now {balance} (debt); new purchases wait until it is repaid.".format(
+    return _("Your balance is now {balance} (debt); new purchases wait until it is repaid.").format(
         balance=format_tfc(balance))
 
 
 def credited_by_shop(amount: int, reason: str, available: int) -> str:
-    return "ℹ️ {amount} was added to your balance by the shop: {reason}. Available now: {available}.".format(
+    return _("ℹ️ {amount} was added to your balance by the shop: {reason}. Available now: {available}.").format(
         amount=format_tfc(amount), reason=reason, available=format_tfc(available))
 
 
 def debited_by_shop(amount: int, reason: str, available: int) -> str:
-    return "ℹ️ {amount} was taken from your balance by the shop: {reason}. Available now: {available}.".format(
+    return _("ℹ️ {amount} was taken from your balance by the shop: {reason}. Available now: {available}.").format(
         amount=format_tfc(amount), reason=reason, available=format_tfc(available))
 
 
 def deployment_refunded(amount: int, deployment_id: int) -> str:
     """An admin cancelled a deployment and gave (part of) its period back."""
-    return "↩️ {amount} for deployment #{deployment} was returned to your balance.".format(
+    return _("↩️ {amount} for deployment #{deployment} was returned to your balance.").format(
         amount=format_tfc(amount), deployment=deployment_id)
 
 
@@ -152,20 +157,20 @@ def deployment_refunded(amount: int, deployment_id: int) -> str:
 
 
 def deployment_queued(service_id: str, since_s: int) -> str:
-    return "⏳ {service}: queued for deployment ({elapsed}).".format(service=service_id, elapsed=elapsed(since_s))
+    return _("⏳ {service}: queued for deployment ({elapsed}).").format(service=service_id, elapsed=elapsed(since_s))
 
 
 def deployment_deploying(service_id: str, since_s: int, attempt: int, max_attempts: int) -> str:
     if attempt > 1:
-        return ("⚙️ {service}: deploying on the ThreeFold grid ({elapsed} so far, attempt {attempt} of "
+        return _("⚙️ {service}: deploying on the ThreeFold grid ({elapsed} so far, attempt {attempt} of "
                 "{max_attempts}).").format(service=service_id, elapsed=elapsed(since_s), attempt=attempt,
                                            max_attempts=max_attempts)
-    return "⚙️ {service}: deploying on the ThreeFold grid ({elapsed} so far).".format(
+    return _("⚙️ {service}: deploying on the ThreeFold grid ({elapsed} so far).").format(
         service=service_id, elapsed=elapsed(since_s))
 
 
 def deployment_ready(service_id: str, took_s: int) -> str:
-    return "✅ {service}: ready after {took}.".format(service=service_id, took=elapsed(took_s))
+    return _("✅ {service}: ready after {took}.").format(service=service_id, took=elapsed(took_s))
 
 
 def connection_lines(info: dict[str, Any]) -> list[str]:
@@ -173,80 +178,80 @@ def connection_lines(info: dict[str, Any]) -> list[str]:
     IPv4, IPv6 and the ssh command. Shared by the ready message and the chat's VM details."""
     lines = []
     if info.get("mycelium_ip"):
-        lines.append("Mycelium IP: {ip}".format(ip=info["mycelium_ip"]))
+        lines.append(_("Mycelium IP: {ip}").format(ip=info["mycelium_ip"]))
     if info.get("ipv4"):
-        lines.append("IPv4: {ip}".format(ip=info["ipv4"]))
+        lines.append(_("IPv4: {ip}").format(ip=info["ipv4"]))
     if info.get("ipv6"):
-        lines.append("IPv6: {ip}".format(ip=info["ipv6"]))
+        lines.append(_("IPv6: {ip}").format(ip=info["ipv6"]))
     if info.get("ssh_command"):
-        lines.append("Connect: {command}".format(command=info["ssh_command"]))
+        lines.append(_("Connect: {command}").format(command=info["ssh_command"]))
     return lines
 
 
 def deployment_details(name: str, service_id: str, info: dict[str, Any], expires_at: int,
                        auto_renew: bool) -> str:
     """The message after 'ready': how to reach the VM and how long it is paid for."""
-    lines = ["Your VM {name} ({service}) is running.".format(name=name, service=service_id)]
+    lines = [_("Your VM {name} ({service}) is running.").format(name=name, service=service_id)]
     lines.extend(connection_lines(info))
-    lines.append("Paid until {until}; auto-renew is {auto_renew}.".format(
-        until=date(expires_at), auto_renew=on_off(auto_renew)))
+    lines.append(_("Paid until {until}; auto-renew is {auto_renew}.").format(
+        until=local_date(expires_at), auto_renew=on_off(auto_renew)))
     return "\n".join(lines)
 
 
 def deployment_failed(service_id: str, took_s: int, reason: str, refunded: int) -> str:
     if refunded:
-        return "❌ {service}: deployment failed after {took}: {reason}. {refunded} is back in your balance.".format(
-            service=service_id, took=elapsed(took_s), reason=reason, refunded=format_tfc(refunded))
-    return "❌ {service}: deployment failed after {took}: {reason}.".format(
-        service=service_id, took=elapsed(took_s), reason=reason)
+        return _("❌ {service}: deployment failed after {took}: {reason}. {refunded} is back in your balance.").format(
+            service=service_id, took=elapsed(took_s), reason=stored(reason), refunded=format_tfc(refunded))
+    return _("❌ {service}: deployment failed after {took}: {reason}.").format(
+        service=service_id, took=elapsed(took_s), reason=stored(reason))
 
 
 def deployment_cancelled_before_deploy(service_id: str, refunded: int) -> str:
-    return "🚫 {service}: cancelled before deployment. {refunded} is back in your balance.".format(
+    return _("🚫 {service}: cancelled before deployment. {refunded} is back in your balance.").format(
         service=service_id, refunded=format_tfc(refunded))
 
 
 def deployment_retried(service_id: str, deployment_id: int) -> str:
     """An admin put a failed deployment back in the queue."""
-    return "🔁 Your {service} deployment #{deployment} is being retried.".format(
+    return _("🔁 Your {service} deployment #{deployment} is being retried.").format(
         service=service_id, deployment=deployment_id)
 
 
 def expiry_warning(name: str, expires_at: int, auto_renew: bool, price: int) -> str:
     if auto_renew:
-        return ("⚠️ Your VM {name} expires on {until}; auto-renew is on: {price} will be taken from your "
-                "balance for the next period.").format(name=name, until=date(expires_at), price=format_tfc(price))
-    return ("⚠️ Your VM {name} expires on {until}; auto-renew is off: the VM will be removed unless you "
-            "renew it.").format(name=name, until=date(expires_at))
+        return _("⚠️ Your VM {name} expires on {until}; auto-renew is on: {price} will be taken from your "
+                "balance for the next period.").format(name=name, until=local_date(expires_at), price=format_tfc(price))
+    return _("⚠️ Your VM {name} expires on {until}; auto-renew is off: the VM will be removed unless you "
+            "renew it.").format(name=name, until=local_date(expires_at))
 
 
 def period_renewed(name: str, price: int, expires_at: int) -> str:
-    return "🔁 {name} renewed: {price} charged, paid until {until}.".format(
-        name=name, price=format_tfc(price), until=date(expires_at))
+    return _("🔁 {name} renewed: {price} charged, paid until {until}.").format(
+        name=name, price=format_tfc(price), until=local_date(expires_at))
 
 
 def deployment_removed(name: str, reason: str) -> str:
-    return "🗑 {name} was removed from the grid: {reason}.".format(name=name, reason=reason)
+    return _("🗑 {name} was removed from the grid: {reason}.").format(name=name, reason=stored(reason))
 
 
 # --- to admins -------------------------------------------------------------------------------
 
 
 def admin_stripe_mismatch(session_id: str, order_id: int, user_id: int, problems: str) -> str:
-    return ("⚠️ Stripe session {session} for order {order} (user {user}) was paid with {problems}. "
+    return _("⚠️ Stripe session {session} for order {order} (user {user}) was paid with {problems}. "
             "Not credited; please check.").format(session=session_id, order=order_id, user=user_id,
                                                   problems=problems)
 
 
 def admin_debt_after_stripe_refund(user_id: int, debt: int, refunded: int, order_id: int | None) -> str:
-    return "User {user} is in debt {debt} after a Stripe refund of {refunded} (order {order}).".format(
+    return _("User {user} is in debt {debt} after a Stripe refund of {refunded} (order {order}).").format(
         user=user_id, debt=format_tfc(debt), refunded=format_tfc(refunded), order=order_id)
 
 
 def admin_stripe_dispute(dispute_id: str, user_id: int, order_id: int | None, status: str,
                          disputed: int, moved: str, balance: int) -> str:
     """One step of a Stripe dispute (`moved` from `dispute_moved`); the user is flagged."""
-    return ("⚠️ Stripe dispute {dispute} ({status}): user {user}, order {order}, {disputed}. {moved} "
+    return _("⚠️ Stripe dispute {dispute} ({status}): user {user}, order {order}, {disputed}. {moved} "
             "Balance now {balance}. The user is flagged.").format(
         dispute=dispute_id, status=status, user=user_id, order=order_id,
         disputed=format_tfc(disputed), moved=moved, balance=format_tfc(balance))
@@ -254,17 +259,18 @@ def admin_stripe_dispute(dispute_id: str, user_id: int, order_id: int | None, st
 
 def dispute_moved(step: str, amount: int) -> str:
     """What a dispute step did, for `admin_stripe_dispute`."""
-    return {
-        "inquiry": "Inquiry: nothing moved.",
-        "withdrawn": "Funds withdrawn: {amount} taken back.",
-        "reinstated": "Funds reinstated: {amount} given back.",
-        "closed": "Closed; nothing more moves.",
-    }[step].format(amount=format_tfc(amount))
+    moved = {
+        "inquiry": N_("Inquiry: nothing moved."),
+        "withdrawn": N_("Funds withdrawn: {amount} taken back."),
+        "reinstated": N_("Funds reinstated: {amount} given back."),
+        "closed": N_("Closed; nothing more moves."),
+    }
+    return _(moved[step]).format(amount=format_tfc(amount))
 
 
 def admin_stripe_refund_failed(refund_id: str, user_id: int, given: int, reason: str) -> str:
     """A Stripe refund failed or was cancelled; `reason` is one of Stripe's documented values."""
-    return "Stripe refund {refund} for user {user} failed ({reason}): {given} credited back to the user.".format(
+    return _("Stripe refund {refund} for user {user} failed ({reason}): {given} credited back to the user.").format(
         refund=refund_id, user=user_id, reason=reason, given=format_tfc(given))
 
 
@@ -274,9 +280,9 @@ def admin_stars_refund_missed(charge_id: str, user_id: int, order_id: int | None
     values = {"charge": charge_id, "user": user_id, "order": order_id, "taken": format_tfc(taken),
               "balance": format_tfc(balance)}
     if order_id:
-        return ("Stars payment {charge} of user {user} for order #{order} was refunded at Telegram but the "
+        return _("Stars payment {charge} of user {user} for order #{order} was refunded at Telegram but the "
                 "ledger had missed it; reconciliation took back {taken}. Balance now {balance}.").format(**values)
-    return ("Stars payment {charge} of user {user} was refunded at Telegram but the ledger had missed it; "
+    return _("Stars payment {charge} of user {user} was refunded at Telegram but the ledger had missed it; "
             "reconciliation took back {taken}. Balance now {balance}.").format(**values)
 
 
@@ -284,18 +290,18 @@ def admin_stars_refund_missed(charge_id: str, user_id: int, order_id: int | None
 
 # Why an order could no longer be placed when its payment came (its state then).
 UNPLACEABLE = {
-    "failed": "its deployment failed and was refunded",
-    "cancelled": "it was cancelled",
-    "expired": "it expired",
-    "placed": "it was already placed, paid another way",
-    "completed": "it was already placed, paid another way",
+    "failed": N_("its deployment failed and was refunded"),
+    "cancelled": N_("it was cancelled"),
+    "expired": N_("it expired"),
+    "placed": N_("it was already placed, paid another way"),
+    "completed": N_("it was already placed, paid another way"),
 }
 
 
 def unplaceable(order_id: int, state: str) -> str:
     """A line after a payment's receipt: its order can no longer be placed, so it is balance."""
-    why = UNPLACEABLE.get(state) or "it is {state}".format(state=state)
-    return ("Order #{order} can no longer be placed ({why}), so this payment stays on your balance "
+    why = _(UNPLACEABLE[state]) if state in UNPLACEABLE else _("it is {state}").format(state=state)
+    return _("Order #{order} can no longer be placed ({why}), so this payment stays on your balance "
             "as credits: use them with /buy, nothing is lost.").format(order=order_id, why=why)
 
 
@@ -304,20 +310,20 @@ def unplaceable(order_id: int, state: str) -> str:
 
 def payment_parked(parked_id: int, provider: str, external_id: str, kind: str, reason: str) -> str:
     """To admins: a payment (or payment event) the shop could not apply was parked."""
-    return ("⚠️ Parked payment #{id}: {provider} {kind} {ref} was not applied: {reason}. "
+    return _("⚠️ Parked payment #{id}: {provider} {kind} {ref} was not applied: {reason}. "
             "/parked lists it, with buttons to credit it to the user or refund it.").format(
         id=parked_id, provider=provider, kind=kind, ref=external_id, reason=reason[:300])
 
 
 def parked_payment_credited(amount: int, available: int) -> str:
     """To the user: an admin credited a payment the shop had set aside."""
-    return ("✅ Your payment was checked by the shop: {amount} credited to your balance. "
+    return _("✅ Your payment was checked by the shop: {amount} credited to your balance. "
             "Available now: {available}.").format(amount=format_tfc(amount), available=format_tfc(available))
 
 
 def parked_payment_refunded(what: str) -> str:
     """To the user: an admin refunded a payment the shop could not apply."""
-    return "↩️ Your payment of {what} could not be applied to an order and was refunded.".format(what=what)
+    return _("↩️ Your payment of {what} could not be applied to an order and was refunded.").format(what=what)
 
 
 # --- why a deployment failed, as the buyer reads it ------------------------------------------
@@ -325,12 +331,12 @@ def parked_payment_refunded(what: str) -> str:
 # A buyer never sees what a grid tool printed: the kind of a grid failure (grid.errors sets
 # `kind` on each exception class) gives one short reason from this fixed set.
 GRID_FAILURE_REASONS: dict[str, str] = {
-    "no_capacity": "no capacity on the grid for this service right now",
-    "node_unavailable": "no node of the grid could take it right now",
-    "insufficient_funds": "the shop could not pay the grid for it",
-    "grid_busy": "the grid is busy",
-    "invalid": "the grid refused this service's settings",
-    "failed": "the grid refused the deployment",
+    "no_capacity": N_("no capacity on the grid for this service right now"),
+    "node_unavailable": N_("no node of the grid could take it right now"),
+    "insufficient_funds": N_("the shop could not pay the grid for it"),
+    "grid_busy": N_("the grid is busy"),
+    "invalid": N_("the grid refused this service's settings"),
+    "failed": N_("the grid refused the deployment"),
 }
 
 
@@ -341,13 +347,13 @@ def grid_failure_reason(kind: str) -> str:
 
 # Why a deployment failed or was removed, kept on the deployment and read by the buyer in
 # `deployment_failed` and `deployment_removed` (and by admins in /deployments and /user).
-REASON_GRID_KEPT_FAILING = "the grid kept failing"
-REASON_HOLD_LAPSED = "the payment hold lapsed before the deployment started"
-REASON_NOT_SETTLED = "the payment could not be settled"
-REASON_RENEWAL_NOT_COVERED = "the balance did not cover the renewal"
-REASON_PERIOD_ENDED = "the paid period ended and auto-renew is off"
-REASON_CANCELLED_BY_USER = "cancelled at your request"
-REASON_CANCELLED = "cancelled"
+REASON_GRID_KEPT_FAILING = N_("the grid kept failing")
+REASON_HOLD_LAPSED = N_("the payment hold lapsed before the deployment started")
+REASON_NOT_SETTLED = N_("the payment could not be settled")
+REASON_RENEWAL_NOT_COVERED = N_("the balance did not cover the renewal")
+REASON_PERIOD_ENDED = N_("the paid period ended and auto-renew is off")
+REASON_CANCELLED_BY_USER = N_("cancelled at your request")
+REASON_CANCELLED = N_("cancelled")
 
 
 def reason_service_withdrawn(service_id: str) -> str:
@@ -360,13 +366,13 @@ def reason_cancelled_by_shop(admin_id: int) -> str:
 
 # --- answers of the Stripe checkout (shown in the chat by the payment button) ----------------
 
-CHECKOUT_UNAVAILABLE = "Card payment is not available right now. Please try again later or pay another way."
-CHECKOUT_NO_ORDER = "This order does not exist."
-CHECKOUT_ALREADY_PAID = "This order was already paid; your credits arrive in a moment."
+CHECKOUT_UNAVAILABLE = N_("Card payment is not available right now. Please try again later or pay another way.")
+CHECKOUT_NO_ORDER = N_("This order does not exist.")
+CHECKOUT_ALREADY_PAID = N_("This order was already paid; your credits arrive in a moment.")
 
 
 def checkout_order_closed(order_id: int, state: str) -> str:
-    return "Order {order} is {state}; it cannot be paid again.".format(order=order_id, state=state)
+    return _("Order {order} is {state}; it cannot be paid again.").format(order=order_id, state=state)
 
 
 # --- the grid's contracts, as reconciliation finds them --------------------------------------
@@ -374,26 +380,26 @@ def checkout_order_closed(order_id: int, state: str) -> str:
 
 def admin_grid_orphans(name: str, contract_ids: list[int], reason: str, dry_run: bool) -> str:
     """To admins: contracts of the operator's twin that no live deployment owns."""
-    then = "not cancelled (dry run)" if dry_run else "cancelling them"
-    return "⚠️ Grid contracts {ids} of {name} bill the shop's wallet but {reason}; {then}.".format(
+    then = _("not cancelled (dry run)") if dry_run else _("cancelling them")
+    return _("⚠️ Grid contracts {ids} of {name} bill the shop's wallet but {reason}; {then}.").format(
         ids=", ".join(str(c) for c in contract_ids), name=name, reason=reason, then=then)
 
 
 def admin_grid_orphans_gone(name: str, contract_ids: list[int]) -> str:
     """To admins: the orphaned contracts are no longer listed by gridproxy."""
-    return "✅ Grid contracts {ids} of {name} are cancelled.".format(
+    return _("✅ Grid contracts {ids} of {name} are cancelled.").format(
         ids=", ".join(str(c) for c in contract_ids), name=name)
 
 
 def admin_grid_vanished(deployment_id: int, name: str, user_id: int) -> str:
     """To admins: a running deployment has no contract on the grid any more."""
-    return ("⚠️ Deployment #{deployment} ({name}, user {user}) is ready in the shop but has no contract "
+    return _("⚠️ Deployment #{deployment} ({name}, user {user}) is ready in the shop but has no contract "
             "on the grid any more; please check it.").format(deployment=deployment_id, name=name, user=user_id)
 
 
 def grid_vanished(name: str) -> str:
     """To the user: their VM is gone from the grid; the shop is looking into it."""
-    return ("⚠️ Your VM {name} no longer shows on the ThreeFold grid. The shop has been told and will "
+    return _("⚠️ Your VM {name} no longer shows on the ThreeFold grid. The shop has been told and will "
             "look into it.").format(name=name)
 
 
@@ -402,5 +408,5 @@ def grid_vanished(name: str) -> str:
 
 def transfer_received(amount: int, sender: str, available: int) -> str:
     """To the recipient of a /send."""
-    return "💸 {sender} sent you {amount} of credits. Available now: {available}.".format(
+    return _("💸 {sender} sent you {amount} of credits. Available now: {available}.").format(
         sender=sender, amount=format_tfc(amount), available=format_tfc(available))

@@ -28,6 +28,7 @@ INT = re.compile(r"0|[1-9][0-9]{0,18}")
 MAX_INT = 2**63 - 1
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 METHOD = re.compile(r"bal|stars|card|stripe")
+LANGUAGE = re.compile(r"[a-z]{2}")
 
 ACTIONS: dict[str, tuple[re.Pattern[str], ...]] = {
     "menu": (),            # main menu
@@ -45,6 +46,7 @@ ACTIONS: dict[str, tuple[re.Pattern[str], ...]] = {
     "ord": (INT,),         # show an order
     "ords": (),            # the recent orders list
     "cancel": (INT,),      # cancel an open order
+    "lang": (LANGUAGE,),   # speak this language from now on (/language)
 }
 
 

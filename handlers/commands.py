@@ -10,6 +10,7 @@ from functools import partial
 from telegram import Update
 from telegram.constants import ChatMemberStatus
 
+from core import i18n
 from ledger import InvalidRequest, OrderNotFound, OrderStateError, users
 from ledger import deployments as jobs
 from payments.stripe_dispatch import apply_order_sessions
@@ -19,22 +20,26 @@ from .buy import has_capacity, payment_markup
 from .common import answer, list_user, parse, refuse, service_name, show
 from .deps import CustomContext
 from .errors import ORDER_ID_ANSWERS
+from .language import speak_to
 from .topup import AWAITING_AMOUNT, OPENED_ORDER
 
 HISTORY_PAGE = 10
 
 
 async def record_user(update: Update, context: CustomContext) -> None:
-    """Remember the user behind any update (group -1); writes only when something changed."""
+    """Remember the user behind any update (group -1), writing only when something changed,
+    and speak their language for the rest of the update."""
     user = update.effective_user
-    if user is None or user.is_bot or update.my_chat_member is not None:
+    if user is None or user.is_bot:
+        i18n.set_current(i18n.DEFAULT)
         return
     shop = context.shop
     profile = (user.username, user.first_name, user.language_code)
-    if shop.seen_users.get(user.id) == profile:
-        return
-    await shop.ledger.write(lambda conn, now: users.upsert(conn, now, user.id, *profile))
-    shop.seen_users[user.id] = profile
+    if update.my_chat_member is None and shop.seen_users.get(user.id) != profile:
+        await shop.ledger.write(lambda conn, now: users.upsert(conn, now, user.id, *profile))
+        shop.seen_users[user.id] = profile
+        shop.user_locales.pop(user.id, None)  # a new language_code may change it
+    await speak_to(shop, user.id)
 
 
 async def chat_member(update: Update, context: CustomContext) -> None:
@@ -97,7 +102,7 @@ async def menu_button(update: Update, context: CustomContext) -> None:
 
 async def help_command(update: Update, context: CustomContext) -> None:
     if update.effective_message is not None:
-        await update.effective_message.reply_text(texts.HELP)
+        await update.effective_message.reply_text(texts.help_text())
 
 
 PAYSUPPORT_PAYMENTS = 5

@@ -71,6 +71,8 @@ class Shop:
     broadcast_progress_s: float = 1.0
     # Users whose profile is in the ledger as last seen, so record_user writes only on a change.
     seen_users: dict[int, Profile] = field(default_factory=dict)
+    # The language each user is spoken to in, as last read from or written to the ledger.
+    user_locales: dict[int, str] = field(default_factory=dict)
     # One lock per admin request: concurrent taps on its confirm button run one at a time.
     admin_request_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from core.i18n import _
 from ledger import (
     AccountInDebt,
     InsufficientFunds,
@@ -72,7 +73,7 @@ def refusal_answer(exc: LedgerError, answers: Answers | None = None) -> str:
     for table in (answers or {}, REFUSAL_ANSWERS):
         for cls in classes:
             if cls in table:
-                return table[cls]
+                return _(table[cls])
     return texts.ANSWER_TRY_LATER
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.catalog import Service
+from core.i18n import LANGUAGE_NAMES
 from ledger import Balance, Order
 from ledger.deployments import DeploymentRecord
 
@@ -13,7 +14,7 @@ from .callbacks import encode
 
 __all__ = [
     "CATALOG_PAGE", "catalog", "confirm", "confirm_cancel_deployment", "confirm_renew", "deployment_actions",
-    "deployments", "history", "main_menu", "orders", "payment_choices", "service_card",
+    "deployments", "history", "languages", "main_menu", "orders", "payment_choices", "service_card",
     "topup_presets",
 ]
 
@@ -90,6 +91,14 @@ def topup_presets(presets: list[int]) -> InlineKeyboardMarkup:
     rows = [buttons[i:i + 4] for i in range(0, len(buttons), 4)]
     rows.append([_button(texts.BTN_CUSTOM_AMOUNT, "topc")])
     return InlineKeyboardMarkup(rows)
+
+
+def languages(current: str) -> InlineKeyboardMarkup:
+    """One button per language the shop speaks, each in its own name; the current one ticked."""
+    return InlineKeyboardMarkup([
+        [_button(("✓ " if code == current else "") + name, "lang", code)]
+        for code, name in LANGUAGE_NAMES.items()
+    ])
 
 
 def back_to_menu() -> InlineKeyboardMarkup:

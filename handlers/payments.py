@@ -14,7 +14,7 @@ from decimal import Decimal
 from telegram import Update
 from telegram.error import TelegramError
 
-from core.money import format_stars
+from core.i18n import _, format_stars
 from ledger import Order, OrderNotFound, StoreError, outbox
 from ledger.stars_refunds import clawback_and_tell
 from payments.payload import PayloadError, verify_payload
@@ -93,7 +93,7 @@ async def pay(update: Update, context: CustomContext) -> None:
         return
     except OrderNotPayable as exc:
         # E.g. paid on Stripe, webhook still on its way: say so, never "pay another way".
-        await answer(query, exc.user_message, alert=True)
+        await answer(query, _(exc.user_message), alert=True)
         return
     except Exception:
         log.exception("could not start %s payment for order %s", method, order.id)

@@ -23,7 +23,21 @@ from telegram.ext import (
     filters,
 )
 
-from . import admin, buy, catalog, commands, deployments, payments, send, sshkey, texts, topup
+from core import i18n
+
+from . import (
+    admin,
+    buy,
+    catalog,
+    commands,
+    deployments,
+    language,
+    payments,
+    send,
+    sshkey,
+    texts,
+    topup,
+)
 from .callbacks import pattern
 from .common import answer
 from .deps import CustomContext, Shop, ShopApplication
@@ -42,9 +56,14 @@ async def unknown_button(update: Update, context: CustomContext) -> None:
         await answer(update.callback_query, texts.ANSWER_INVALID, alert=True)
 
 
+def user_menu() -> list[BotCommand]:
+    """The users' commands, described in the current language."""
+    return [BotCommand(name, i18n.gettext(text)) for name, text in texts.COMMANDS]
+
+
 def admin_menu() -> list[BotCommand]:
     """The users' commands, then the admin commands they lack (one entry per command name)."""
-    menu = {name: BotCommand(name, text) for name, text in texts.COMMANDS}
+    menu = {command.command: command for command in user_menu()}
     for syntax, text in admin.ADMIN_COMMANDS:
         name = syntax.split()[0].lstrip("/")
         menu.setdefault(name, BotCommand(name, text))
@@ -52,15 +71,20 @@ def admin_menu() -> list[BotCommand]:
 
 
 async def set_commands(application: Application) -> None:  # type: ignore[type-arg]
-    """setMyCommands: the menu Telegram shows users; admins get theirs in their own chats."""
+    """setMyCommands: the menu Telegram shows users, once per language (English for any
+    language_code without its own); admins get theirs in their own chats."""
     bot = application.bot
-    await bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
     admin_ids = application.shop.config.admin.user_ids if isinstance(application, ShopApplication) else ()
-    for admin_id in admin_ids:
-        try:
-            await bot.set_my_commands(admin_menu(), scope=BotCommandScopeChat(admin_id))
-        except TelegramError as exc:  # e.g. an admin who never opened the bot's chat yet
-            log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
+    for locale in i18n.LOCALES:
+        language_code = None if locale == i18n.DEFAULT else locale
+        with i18n.using(locale):
+            await bot.set_my_commands(user_menu(), language_code=language_code)
+            for admin_id in admin_ids:
+                try:
+                    await bot.set_my_commands(admin_menu(), scope=BotCommandScopeChat(admin_id),
+                                              language_code=language_code)
+                except TelegramError as exc:  # e.g. an admin who never opened the bot's chat yet
+                    log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
 
 
 def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> None:
@@ -90,6 +114,7 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
     add(CommandHandler("support", commands.support, filters=private))
     add(CommandHandler("terms", commands.terms, filters=private))
     add(CommandHandler("send", send.send_command, filters=private))
+    add(CommandHandler("language", language.language, filters=private))
 
     for action, callback in (
         ("menu", commands.menu_button), ("bal", commands.balance), ("hist", commands.history),
@@ -97,7 +122,7 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
         ("pay", payments.pay), ("ok", buy.confirm), ("topd", buy.topup_difference),
         ("cancel", buy.cancel_order), ("topm", topup.topup), ("top", topup.preset),
         ("topc", topup.ask_custom), ("ord", commands.order_button), ("ords", commands.orders),
-        ("send", send.send_button),
+        ("send", send.send_button), ("lang", language.choose),
         *deployments.ACTIONS,
     ):
         add(CallbackQueryHandler(callback, pattern=pattern(action)))

@@ -184,20 +184,20 @@ def due_for_expiry(conn: sqlite3.Connection, now: int, limit: int = 100) -> list
 # --- status message ---------------------------------------------------------------------------
 
 
-def _current_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord) -> str | None:
+def _current_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord) -> outbox.Text | None:
     """The status text for a job that moved on before its status message was attached."""
     took = now - dep.created_at
     if dep.state == "deploying":
-        return notices.deployment_deploying(dep.service_id, took, 1, 1)
+        return lambda: notices.deployment_deploying(dep.service_id, took, 1, 1)
     if dep.state == "ready":
-        return notices.deployment_ready(dep.service_id, (dep.ready_at or now) - dep.created_at)
+        return lambda: notices.deployment_ready(dep.service_id, (dep.ready_at or now) - dep.created_at)
     hold = ops.get_hold(conn, dep.hold_id)
     refunded = hold.amount if hold.state in ("voided", "expired") else 0
     if dep.state == "failed":
-        return notices.deployment_failed(dep.service_id, dep.updated_at - dep.created_at,
+        return lambda: notices.deployment_failed(dep.service_id, dep.updated_at - dep.created_at,
                                          dep.error or "unknown error", refunded)
     if dep.state == "cancelled" and dep.ready_at is None:
-        return notices.deployment_cancelled_before_deploy(dep.service_id, refunded)
+        return lambda: notices.deployment_cancelled_before_deploy(dep.service_id, refunded)
     return None
 
 
@@ -229,7 +229,7 @@ def enqueue_queued_status(conn: sqlite3.Connection, now: int, deployment_id: int
     dep = get(conn, deployment_id)
     text = _current_status(conn, now, dep) if dep.state != "queued" else None
     return outbox.enqueue(conn, now, dep.chat_id,
-                          text or notices.deployment_queued(dep.service_id, now - dep.created_at),
+                          text or (lambda: notices.deployment_queued(dep.service_id, now - dep.created_at)),
                           key=status_key(deployment_id))
 
 
@@ -242,7 +242,7 @@ def _status_message_id(conn: sqlite3.Connection, dep: DeploymentRecord) -> int |
     return row[0] if row is not None else None
 
 
-def _edit_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: str, key: str) -> bool:
+def _edit_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: outbox.Text, key: str) -> bool:
     """Bring the status message to `text`: edit it if it was sent, rewrite it while it still
     waits in the outbox (the outbox edits it afterwards if it was being sent just then).
     Returns False when there is no status message at all."""
@@ -253,7 +253,7 @@ def _edit_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text
     return outbox.rewrite_pending(conn, status_key(dep.id), text)
 
 
-def _show_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: str, key: str) -> None:
+def _show_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: outbox.Text, key: str) -> None:
     """A final status the user must hear of (failed, cancelled): into the status message, or,
     with none at all, as a message of its own."""
     if not _edit_status(conn, now, dep, text, key):
@@ -291,7 +291,7 @@ def claim_next(
     )
     dep = get(conn, deployment_id)
     attempt = dep.attempts + 1
-    _edit_status(conn, now, dep, notices.deployment_deploying(dep.service_id, now - dep.created_at, attempt, max_attempts),
+    _edit_status(conn, now, dep, lambda: notices.deployment_deploying(dep.service_id, now - dep.created_at, attempt, max_attempts),
                  f"deploy:{dep.id}:deploying:{dep.hold_id}:{attempt}")
     return dep
 
@@ -399,9 +399,9 @@ def complete_success(
     dep = get(conn, deployment_id)
     took = now - dep.created_at
     # With no status message at all, the details message below is the news.
-    _edit_status(conn, now, dep, notices.deployment_ready(dep.service_id, took), f"deploy:{dep.id}:ready")
+    _edit_status(conn, now, dep, lambda: notices.deployment_ready(dep.service_id, took), f"deploy:{dep.id}:ready")
     outbox.enqueue(conn, now, dep.chat_id,
-                   notices.deployment_details(dep.name or "", dep.service_id, dep.details, expires_at, dep.auto_renew),
+                   lambda: notices.deployment_details(dep.name or "", dep.service_id, dep.details, expires_at, dep.auto_renew),
                    key=f"deploy:{dep.id}:details")
     return dep
 
@@ -430,9 +430,8 @@ def complete_failure(
     )
     ops.set_order_state(conn, now, dep.order_id, "failed", ("placed",))
     dep = get(conn, deployment_id)
-    text = notices.deployment_failed(dep.service_id, now - dep.created_at, reason, refunded)
-    key = f"deploy:{dep.id}:failed:{dep.hold_id}"
-    _show_status(conn, now, dep, text, key)
+    _show_status(conn, now, dep, lambda: notices.deployment_failed(dep.service_id, now - dep.created_at, reason, refunded),
+                 f"deploy:{dep.id}:failed:{dep.hold_id}")
     return dep
 
 
@@ -479,7 +478,7 @@ def renew(
         (expires_at, days, now, deployment_id),
     )
     if notify:
-        outbox.enqueue(conn, now, dep.chat_id, notices.period_renewed(dep.name or "", amount, expires_at),
+        outbox.enqueue(conn, now, dep.chat_id, lambda: notices.period_renewed(dep.name or "", amount, expires_at),
                        key=f"deploy:{dep.id}:renewed:{dep.expires_at}")
     return get(conn, deployment_id)
 
@@ -514,8 +513,9 @@ def mark_warned(conn: sqlite3.Connection, now: int, deployment_id: int, price: i
     if dep.state != "ready" or dep.warned_at is not None or dep.expires_at is None:
         return False
     conn.execute("UPDATE deployments SET warned_at = ? WHERE id = ?", (now, deployment_id))
+    expires_at = dep.expires_at
     outbox.enqueue(conn, now, dep.chat_id,
-                   notices.expiry_warning(dep.name or "", dep.expires_at, dep.auto_renew, price),
+                   lambda: notices.expiry_warning(dep.name or "", expires_at, dep.auto_renew, price),
                    key=f"deploy:{dep.id}:warn:{dep.expires_at}")
     return True
 
@@ -546,8 +546,8 @@ def request_cancel(
             ("cancelling" if left_on_grid else "cancelled", reason[:500], now, deployment_id),
         )
         ops.set_order_state(conn, now, dep.order_id, "cancelled", ("placed",))
-        text = notices.deployment_cancelled_before_deploy(dep.service_id, refunded)
-        _show_status(conn, now, dep, text, f"deploy:{dep.id}:cancelled")
+        _show_status(conn, now, dep, lambda: notices.deployment_cancelled_before_deploy(dep.service_id, refunded),
+                     f"deploy:{dep.id}:cancelled")
         return get(conn, deployment_id)
     if dep.state != "ready":
         raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}; it cannot be cancelled now")
@@ -569,7 +569,7 @@ def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> De
     conn.execute("UPDATE deployments SET state = 'cancelled', updated_at = ? WHERE id = ?",
                  (now, deployment_id))
     if dep.ready_at is not None:  # a job cancelled before it ran was told so already
-        outbox.enqueue(conn, now, dep.chat_id, notices.deployment_removed(dep.name or "", dep.error or notices.REASON_CANCELLED),
+        outbox.enqueue(conn, now, dep.chat_id, lambda: notices.deployment_removed(dep.name or "", dep.error or notices.REASON_CANCELLED),
                        key=f"deploy:{dep.id}:removed")
     return get(conn, deployment_id)
 

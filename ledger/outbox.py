@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
+from core import i18n
+
+from . import users
 from .rows import inserted_id
 
 _COLUMNS = (
@@ -43,11 +47,24 @@ class Notification:
         return json.loads(self.reply_markup) if self.reply_markup else None
 
 
+# A message's text, or how to write it: a function of no arguments, called in the recipient's
+# language when the message is queued (`users.locale`), so each user reads their own language.
+Text: TypeAlias = str | Callable[[], str]
+
+
+def render(conn: sqlite3.Connection, chat_id: int, text: Text) -> str:
+    """`text` as the user `chat_id` reads it."""
+    if isinstance(text, str):
+        return text
+    with i18n.using(users.locale(conn, chat_id)):
+        return text()
+
+
 def enqueue(
     conn: sqlite3.Connection,
     now: int,
     chat_id: int,
-    text: str,
+    text: Text,
     *,
     key: str | None = None,
     reply_markup: dict[str, Any] | None = None,
@@ -63,7 +80,7 @@ def enqueue(
     cur = conn.execute(
         "INSERT INTO notifications (key, chat_id, text, reply_markup, parse_mode, edit_message_id,"
         " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-        (key, chat_id, text, json.dumps(reply_markup) if reply_markup else None, parse_mode,
+        (key, chat_id, render(conn, chat_id, text), json.dumps(reply_markup) if reply_markup else None, parse_mode,
          edit_message_id, now + delay_s, now),
     )
     return inserted_id(cur)
@@ -111,11 +128,14 @@ def mark_sent(
             edit_message_id=message_id, key=f"{sent.key}:latest" if sent.key else None)
 
 
-def rewrite_pending(conn: sqlite3.Connection, key: str, text: str) -> bool:
+def rewrite_pending(conn: sqlite3.Connection, key: str, text: Text) -> bool:
     """Give the message with `key` a newer text while it is not sent yet (a status that moved
     on before its message went out). False when no such message waits."""
-    cur = conn.execute("UPDATE notifications SET text = ? WHERE key = ? AND state = 'pending'", (text, key))
-    return cur.rowcount == 1
+    row = conn.execute("SELECT id, chat_id FROM notifications WHERE key = ? AND state = 'pending'", (key,)).fetchone()
+    if row is None:
+        return False
+    conn.execute("UPDATE notifications SET text = ? WHERE id = ?", (render(conn, row[1], text), row[0]))
+    return True
 
 
 def mark_retry(

@@ -324,7 +324,12 @@ CREATE TABLE grid_orphans (
 );
 """
 
-MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6), _script(_V7)]
+# v8: the language a user chose with /language ('en', 'ru'); NULL follows their Telegram
+# `language` (language_code).
+_V8 = "ALTER TABLE users ADD COLUMN locale TEXT"
+
+MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6), _script(_V7),
+              _script(_V8)]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from core.i18n import negotiate
+
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -55,6 +57,22 @@ def set_ssh_key(conn: sqlite3.Connection, now: int, user_id: int, key: str | Non
 def ssh_key(conn: sqlite3.Connection, user_id: int) -> str | None:
     row = conn.execute("SELECT ssh_key FROM users WHERE user_id = ?", (user_id,)).fetchone()
     return row[0] if row is not None else None
+
+
+def set_locale(conn: sqlite3.Connection, now: int, user_id: int, locale: str) -> None:
+    """Remember the language the user chose (/language); it wins over Telegram's language_code."""
+    conn.execute(
+        "INSERT INTO users (user_id, locale, created_at, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (user_id) DO UPDATE SET locale = excluded.locale, updated_at = excluded.updated_at",
+        (user_id, locale, now, now),
+    )
+
+
+def locale(conn: sqlite3.Connection, user_id: int) -> str:
+    """The language to speak to the user in: their choice, else their Telegram language_code,
+    else English (`core.i18n.negotiate`)."""
+    row = conn.execute("SELECT locale, language FROM users WHERE user_id = ?", (user_id,)).fetchone()
+    return negotiate(*row) if row is not None else negotiate(None, None)
 
 
 def set_blocked(conn: sqlite3.Connection, now: int, user_id: int, blocked: bool) -> None:

@@ -1,0 +1,113 @@
+"""The shop in the user's language, through the real PTB Application and the Telegram emulator:
+a user whose Telegram speaks Russian buys a VM with Stars and reads every step in Russian
+(the outbox's messages included); /language switches and is kept across a restart; the command
+menu exists per language; a language the shop does not speak falls back to English."""
+
+from __future__ import annotations
+
+import re
+
+from payments.notifier import Notifier
+from sandbox.telegram_state import ChatMessage
+
+from .conftest import Shopfront
+from .test_chat_deployments import GridShop, gshop  # noqa: F401 (the fixture)
+
+CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
+
+
+def _not_russian(shop: Shopfront, user_id: int) -> list[str]:
+    """Every text and button label the user got that has no Russian in it (a service's own name
+    and price on its catalogue button are the operator's words, not ours)."""
+    names = tuple(s.name for s in shop.config.services)
+    found = []
+    for message in shop.emu.bot_messages(user_id):
+        invoice = message.data.get("invoice")
+        text = invoice["description"] if invoice else (message.text or message.caption or "")
+        if not CYRILLIC.search(text):
+            found.append(text)
+        found += [b["text"] for b in message.buttons
+                  if not CYRILLIC.search(b["text"]) and not b["text"].startswith(names)]
+    return found
+
+
+async def test_a_russian_speaking_user_buys_a_vm_with_stars_all_in_russian(gshop: GridShop) -> None:
+    ivan = int(gshop.emu.add_user("Иван", username="ivan", language_code="ru")["id"])
+    welcome = await gshop.send(ivan, "/start")
+    assert welcome.text.startswith("Здравствуйте, Иван!")
+    assert "Ваш баланс: доступно 0,00 TFC." in welcome.text
+    catalog = await gshop.send(ivan, "/services")
+    assert catalog.text == "Наши ВМ. Выберите, чтобы узнать подробности:"
+    await gshop.press(ivan, catalog.message_id, data=gshop.button(catalog, "v1:svc:vm-small")["callback_data"])
+    card = await gshop.wait_text(ivan, catalog.message_id, "Цена: 4,00 TFC за 30 дней")
+    await gshop.press(ivan, card.message_id, data=gshop.button(card, "v1:buy:")["callback_data"])
+    choices = await gshop.wait_text(ivan, catalog.message_id, "Как вы хотите оплатить?")
+    assert "Заказ №1: Small VM, 30 дней, 4,00 TFC." in choices.text
+    stars = next(b for b in choices.buttons if b["callback_data"].endswith(":stars"))
+    assert stars["text"] == "⭐ Оплатить: 308 звёзд"
+    await gshop.press(ivan, choices.message_id, data=stars["callback_data"])
+    invoice = await gshop.emu.wait_for(lambda: next(
+        (m for m in gshop.emu.bot_messages(ivan) if m.data.get("invoice")), None))
+    assert invoice.data["invoice"]["description"] == "Заказ №1: Small VM на 30 дней (4,00 TFC)."
+    paid = await gshop.emu.pay_invoice(ivan, invoice.message_id)
+    assert paid.paid
+    receipt = await gshop.wait_reply(ivan, paid.message["message_id"], "Платёж получен: 308 звёзд.")
+    assert "Small VM разворачивается" in receipt.text
+
+    await Notifier(gshop.db, gshop.app.bot).run_once()  # type: ignore[union-attr]
+    status = await gshop.wait_reply(ivan, receipt.message_id, "vm-small: в очереди на развёртывание")
+    await gshop.deliver()
+    assert gshop.current(ivan, status.message_id).text.startswith("✅ vm-small: готова за")
+    details = await gshop.wait_reply(ivan, status.message_id, "IP в Mycelium:")
+    assert "работает" in details.text and "автопродление выключено" in details.text
+
+    balance = await gshop.send(ivan, "/balance")
+    assert balance.text == "Ваш баланс\nДоступно: 0,00 TFC"
+    history = await gshop.send(ivan, "/history")
+    assert history.text.startswith("История (сначала новые):")
+    deployments = await gshop.send(ivan, "/deployments")
+    assert deployments.text.startswith("Ваши ВМ (время в UTC):")
+    assert _not_russian(gshop, ivan) == []
+
+
+async def _language(shop: Shopfront, user_id: int, code: str) -> ChatMessage:
+    prompt = await shop.send(user_id, "/language")
+    assert [b["text"] for b in prompt.buttons] in (["✓ English", "Русский"], ["English", "✓ Русский"])
+    answer = await shop.press(user_id, prompt.message_id, data=f"v1:lang:{code}")
+    assert not answer.get("show_alert")
+    return await shop.wait_text(user_id, prompt.message_id, "/language")
+
+
+async def test_language_switches_and_is_kept_across_a_restart(shop: Shopfront) -> None:
+    ann = shop.user("Ann")
+    assert (await shop.send(ann, "/balance")).text.startswith("Your balance")
+    chosen = await _language(shop, ann, "ru")
+    assert chosen.text == "Теперь я говорю с вами по-русски. Сменить язык: /language."
+    assert (await shop.send(ann, "/balance")).text.startswith("Ваш баланс")
+    await shop.restart()
+    assert (await shop.send(ann, "/balance")).text.startswith("Ваш баланс")
+    assert (await _language(shop, ann, "en")).text == "From now on I speak English to you. /language changes it."
+    assert (await shop.send(ann, "/balance")).text.startswith("Your balance")
+
+
+async def test_an_explicit_choice_wins_over_telegrams_language(shop: Shopfront) -> None:
+    olga = int(shop.emu.add_user("Olga", username="olga", language_code="ru")["id"])
+    assert (await shop.send(olga, "/help")).text.startswith("Как это работает:")
+    await _language(shop, olga, "en")
+    assert (await shop.send(olga, "/help")).text.startswith("How it works:")
+
+
+async def test_a_language_the_shop_does_not_speak_reads_english(shop: Shopfront) -> None:
+    hans = int(shop.emu.add_user("Hans", username="hans", language_code="de")["id"])
+    assert (await shop.send(hans, "/start")).text.startswith("Hi Hans!")
+    forged = await shop.forge_press(hans, (await shop.send(hans, "/language")).message_id, "v1:lang:xx")
+    assert forged["text"] == "This button is no longer valid. Please start again from the menu."
+    assert (await shop.send(hans, "/balance")).text.startswith("Your balance")
+
+
+async def test_the_command_menu_is_set_per_language(shop: Shopfront) -> None:
+    english = {c["command"]: c["description"] for c in shop.emu.commands()}
+    russian = {c["command"]: c["description"] for c in shop.emu.commands(language_code="ru")}
+    assert english["language"] == "Change the language" and russian["language"] == "Сменить язык"
+    assert english.keys() == russian.keys()
+    assert russian["balance"] == "Ваш баланс"
