@@ -41,7 +41,8 @@ GRID_LATENCY_S = 1.0
 SHOP_ID = "5a9d0b0c"  # the shop id (ledger.shop_meta) in every grid name, fixed for the run
 QUIET_S = 0.6  # no Bot API call for this long, nothing pending: the chat has settled
 SETTLE_TIMEOUT_S = 60.0
-NAMES = {BUYER_ID: "Ada", ADMIN_ID: "Grace (admin)"}
+RUSSIAN_ID = 6_000_000_003
+NAMES = {BUYER_ID: "Ada", ADMIN_ID: "Grace (admin)", RUSSIAN_ID: "Борис"}
 # What the bot does that a person sees; polling, menus and pre-checkout answers are not.
 SEEN = {"sendMessage", "editMessageText", "editMessageCaption", "editMessageReplyMarkup",
         "editMessageMedia", "sendPhoto", "sendDocument", "sendInvoice", "deleteMessage",
@@ -295,7 +296,22 @@ async def admin_refund(t: Transcript) -> None:
     await t.say(BUYER_ID, "/history")
 
 
-JOURNEYS: list[Journey] = [buy_with_stars, top_up_with_stripe, renew, cancel, admin_refund]
+async def in_russian(t: Transcript) -> None:
+    t.heading("A Russian-speaking user",
+              "Борис's Telegram is set to Russian, so the shop speaks Russian to him from the first "
+              "message; he buys the small VM with Stars, then switches to English with /language.")
+    t.emu.add_user("Борис", user_id=RUSSIAN_ID, username="boris", language_code="ru")
+    await t.say(RUSSIAN_ID, "/start")
+    await t.tap(RUSSIAN_ID, "🛒")
+    await t.tap(RUSSIAN_ID, "Small VM")
+    await t.tap(RUSSIAN_ID, "Купить")
+    await t.tap(RUSSIAN_ID, "⭐")
+    await t.pay_invoice(RUSSIAN_ID)
+    await t.say(RUSSIAN_ID, "/language")
+    await t.tap(RUSSIAN_ID, "English")
+
+
+JOURNEYS: list[Journey] = [buy_with_stars, top_up_with_stripe, renew, cancel, admin_refund, in_russian]
 
 
 async def _prepare(data: Path) -> None:
