@@ -68,7 +68,7 @@ def adjust_balance(
     after = ops.account_balance(conn, transfer.credit_account_id if amount > 0
                                 else transfer.debit_account_id)
     told = notices.credited_by_shop if amount > 0 else notices.debited_by_shop
-    outbox.enqueue(conn, now, user_id, told(abs(amount), reason, after.available),
+    outbox.enqueue(conn, now, user_id, lambda: told(abs(amount), reason, after.available),
                    key=key)
     state.set_result(conn, now, request.id, detail)
     return Adjusted(user_id, amount, transfer, after)
@@ -121,7 +121,7 @@ def cancel_deployment(
     state.refund_period(conn, now, deployment_id, amount, commission_ppm=commission_ppm,
                         key=f"admin-cancel-refund:{request.key}")
     if amount:
-        outbox.enqueue(conn, now, dep.user_id, notices.deployment_refunded(amount, dep.id),
+        outbox.enqueue(conn, now, dep.user_id, lambda: notices.deployment_refunded(amount, dep.id),
                        key=f"admin:{request.key}")
     detail = f"was {before.state}; refund {refund} {format_tfc(amount)}"
     adminlog.record(conn, now, request.admin_id, "cancel", f"deployment {deployment_id}", detail,
@@ -175,10 +175,8 @@ def record_refund(
     adminlog.record(conn, now, request.admin_id, "refund", f"payment {payment.id}", detail,
                     key=request.key)
     after = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    text = notices.refunded_by_shop(refunded, taken)
-    if after.posted < 0:
-        text += " " + notices.now_in_debt(after.posted)
-    outbox.enqueue(conn, now, payment.user_id, text, key=user_key or f"admin:{request.key}")
+    outbox.enqueue(conn, now, payment.user_id, lambda: notices.refunded_by_shop(refunded, taken) + (
+        " " + notices.now_in_debt(after.posted) if after.posted < 0 else ""), key=user_key or f"admin:{request.key}")
     state.set_result(conn, now, request.id, detail)
     return Refunded(taken, after)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Sequence
+from functools import partial
 
 from core import notices
 
@@ -78,7 +79,7 @@ def note_orphans(conn: sqlite3.Connection, now: int, name: str, contract_ids: Se
             "gone_at = NULL", (contract_id, name, reason, now, now))
     if new:
         for admin in admin_ids:
-            outbox.enqueue(conn, now, admin, notices.admin_grid_orphans(name, list(new), reason, dry_run),
+            outbox.enqueue(conn, now, admin, partial(notices.admin_grid_orphans, name, list(new), reason, dry_run),
                            key=f"grid:orphan:{min(new)}:{'dry' if dry_run else 'cancel'}:admin:{admin}")
     return bool(new)
 
@@ -101,7 +102,7 @@ def orphans_gone(conn: sqlite3.Connection, now: int, listed: Collection[int],
             conn.execute("UPDATE grid_orphans SET gone_at = ? WHERE contract_id = ?", (now, contract_id))
     for name, ids in gone.items():
         for admin in admin_ids:
-            outbox.enqueue(conn, now, admin, notices.admin_grid_orphans_gone(name, ids),
+            outbox.enqueue(conn, now, admin, partial(notices.admin_grid_orphans_gone, name, ids),
                            key=f"grid:orphan-gone:{min(ids)}:admin:{admin}")
     return sorted(c for ids in gone.values() for c in ids)
 
@@ -116,7 +117,7 @@ def flag_vanished(conn: sqlite3.Connection, now: int, dep: DeploymentRecord,
                   admin_ids: Sequence[int]) -> None:
     """A ready deployment with no contract listed: tell its user and the admins, once."""
     name = dep.name or ""
-    outbox.enqueue(conn, now, dep.chat_id, notices.grid_vanished(name), key=f"grid:vanished:{dep.id}")
+    outbox.enqueue(conn, now, dep.chat_id, partial(notices.grid_vanished, name), key=f"grid:vanished:{dep.id}")
     for admin in admin_ids:
-        outbox.enqueue(conn, now, admin, notices.admin_grid_vanished(dep.id, name, dep.user_id),
+        outbox.enqueue(conn, now, admin, partial(notices.admin_grid_vanished, dep.id, name, dep.user_id),
                        key=f"grid:vanished:{dep.id}:admin:{admin}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from core import notices
 
@@ -75,9 +76,10 @@ def alert_new(conn: sqlite3.Connection, now: int, admin_ids: Sequence[int], limi
     ).fetchall()
     for row in rows:
         event = ProviderEvent(*row)
-        text = notices.payment_parked(event.id, event.provider, event.event_id, event.kind, event.reason)
         for admin_id in admin_ids:
-            outbox.enqueue(conn, now, admin_id, text, key=f"parked:{event.id}:admin:{admin_id}")
+            outbox.enqueue(conn, now, admin_id, partial(notices.payment_parked, event.id, event.provider,
+                                                        event.event_id, event.kind, event.reason),
+                           key=f"parked:{event.id}:admin:{admin_id}")
         conn.execute("UPDATE provider_events SET alerted_at = ? WHERE id = ?", (now, event.id))
     return len(rows)
 
@@ -141,7 +143,7 @@ def credit_parked(
     result = ops.record_payment(conn, now, event.provider, external_id, user_id, amount,
                                 provider_amount, provider_currency)
     close(conn, now, parked_id, "credited", admin_id, f"credited {amount} to user {user_id}")
-    outbox.enqueue(conn, now, user_id, notices.parked_payment_credited(amount, result.balance.available),
+    outbox.enqueue(conn, now, user_id, lambda: notices.parked_payment_credited(amount, result.balance.available),
                    key=f"parked:{parked_id}:credited")
     return result
 
@@ -151,5 +153,5 @@ def close_refunded(conn: sqlite3.Connection, now: int, parked_id: int, admin_id:
     """Close a parked payment the provider refunded, and tell the payer, in one write."""
     close(conn, now, parked_id, "refunded", admin_id, note)
     if user_id is not None:
-        outbox.enqueue(conn, now, user_id, notices.parked_payment_refunded(shown),
+        outbox.enqueue(conn, now, user_id, lambda: notices.parked_payment_refunded(shown),
                        key=f"parked:{parked_id}:refunded")

@@ -66,6 +66,12 @@ class RefundNotice:
     text: str
 
 
+def _refunded(transfer: Transfer, balance: int) -> str:
+    """The user's message about a Stars refund taken back, with the debt it left, if any."""
+    text = notices.stars_refunded(transfer.amount, transfer.order_id)
+    return text + " " + notices.now_in_debt(balance) if balance < 0 else text
+
+
 def clawback_and_tell(conn: sqlite3.Connection, now: int, charge_id: str, delay_s: int = 0) -> RefundNotice:
     """Take a refunded Stars payment back (once, `refund_key`) and queue the one message to the
     user about it, keyed on the charge too: whichever path sees the refund first, the user is
@@ -74,9 +80,7 @@ def clawback_and_tell(conn: sqlite3.Connection, now: int, charge_id: str, delay_
     payment = ops.get_payment(conn, PROVIDER, charge_id)
     assert payment is not None
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    text = notices.stars_refunded(transfer.amount, transfer.order_id)
-    if balance.posted < 0:
-        text += " " + notices.now_in_debt(balance.posted)
+    text = outbox.render(conn, payment.user_id, lambda: _refunded(transfer, balance.posted))
     key = refund_key(charge_id)
     if conn.execute("SELECT 1 FROM notifications WHERE key = ?", (key,)).fetchone() is not None:
         return RefundNotice(transfer, None, text)
@@ -96,14 +100,11 @@ def clawback_missed_refund(conn: sqlite3.Connection, now: int, charge_id: str,
     if payment is None or not missed:
         return transfer
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    text = notices.stars_refunded(transfer.amount, transfer.order_id)
-    if balance.posted < 0:
-        text += " " + notices.now_in_debt(balance.posted)
     key = refund_key(charge_id)
-    outbox.enqueue(conn, now, payment.user_id, text, key=key)
+    outbox.enqueue(conn, now, payment.user_id, lambda: _refunded(transfer, balance.posted), key=key)
     for admin_id in admin_ids:
         outbox.enqueue(conn, now, admin_id,
-                       notices.admin_stars_refund_missed(charge_id, payment.user_id, transfer.order_id,
+                       lambda: notices.admin_stars_refund_missed(charge_id, payment.user_id, transfer.order_id,
                                                          transfer.amount, balance.posted),
                        key=f"{key}:admin:{admin_id}")
     return transfer

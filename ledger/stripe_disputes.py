@@ -11,6 +11,7 @@ keyed by the dispute id and happens once.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from core import notices
 
@@ -36,21 +37,21 @@ def apply_dispute(conn: sqlite3.Connection, now: int, event: StripeEvent, paymen
         stripe_state.set_order_flag(conn, now, payment.order_id, flag)
     steps: list[str] = []
 
-    def told(step: str, user_text: str, moved: int = 0) -> None:
+    def told(step: str, user_text: Callable[[], str], moved: int = 0) -> None:
         # One message per step and dispute, however often the events come.
         if outbox.queued(conn, f"{key}:{step}"):
             return
         balance = _balance(conn, now, payment)
-        if step in ("withdrawn", "reinstated"):
-            user_text += " " + notices.balance_now(balance)
-        outbox.enqueue(conn, now, payment.user_id, user_text, key=f"{key}:{step}")
-        tell_admins(conn, now, policy, f"{key}:{step}", notices.admin_stripe_dispute(
+        with_balance = step in ("withdrawn", "reinstated")
+        outbox.enqueue(conn, now, payment.user_id, lambda: user_text() + (
+            " " + notices.balance_now(balance) if with_balance else ""), key=f"{key}:{step}")
+        tell_admins(conn, now, policy, f"{key}:{step}", lambda: notices.admin_stripe_dispute(
             dispute_id, payment.user_id, payment.order_id, status, amount,
             notices.dispute_moved(step, moved), balance))
         steps.append(step)
 
     if status in INQUIRY_STATUSES and not event.withdrawn:
-        told("inquiry", notices.dispute_inquiry(payment.order_id, amount))
+        told("inquiry", lambda: notices.dispute_inquiry(payment.order_id, amount))
     taken = ops.transfer_by_key(conn, key)
     if event.withdrawn and taken is None:
         remaining = payment.amount - _refunded(conn, payment)
@@ -58,16 +59,16 @@ def apply_dispute(conn: sqlite3.Connection, now: int, event: StripeEvent, paymen
         if take > 0:
             taken = ops.clawback(conn, now, PROVIDER, payment.external_id, key, take,
                                  f"stripe dispute of {payment.external_id}", flag=flag)
-        told("withdrawn", notices.dispute_withdrawn(payment.order_id, take), take)
+        told("withdrawn", lambda: notices.dispute_withdrawn(payment.order_id, take), take)
     if (event.reinstated or status == "won") and taken is not None:
         back_key = f"{key}:reinstated"
         if clawbacks.given_back(conn, back_key) == 0:
             clawbacks.reverse_clawback(conn, now, PROVIDER, payment.external_id, back_key,
                                        taken.amount, f"stripe dispute of {payment.external_id} won")
-            told("reinstated", notices.dispute_reinstated(payment.order_id, taken.amount),
+            told("reinstated", lambda: notices.dispute_reinstated(payment.order_id, taken.amount),
                  taken.amount)
     if status in ("lost", "warning_closed"):
-        told("closed", notices.dispute_closed(payment.order_id, status))
+        told("closed", lambda: notices.dispute_closed(payment.order_id, status))
     if not steps:
         return Outcome("duplicate", f"dispute {dispute_id} is {status}; nothing new",
                        payment.order_id)

@@ -165,6 +165,6 @@ def keep(conn: sqlite3.Connection, now: int, event: StripeEvent, reason: str) ->
     log.warning("stripe event %s (%s) kept for reconciliation: %s", event.id, event.type, reason)
 
 
-def tell_admins(conn: sqlite3.Connection, now: int, policy: Policy, key: str, text: str) -> None:
+def tell_admins(conn: sqlite3.Connection, now: int, policy: Policy, key: str, text: outbox.Text) -> None:
     for admin_id in policy.admin_ids:
         outbox.enqueue(conn, now, admin_id, text, key=f"{key}:admin:{admin_id}")

@@ -104,7 +104,7 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
         keep(conn, now, event, f"order {order.id}: {reason}; not credited")
         stripe_state.set_order_flag(conn, now, order.id, f"stripe mismatch: {reason}")
         tell_admins(conn, now, policy, f"stripe:mismatch:{event.object_id}",
-                     notices.admin_stripe_mismatch(event.object_id, order.id, order.user_id, reason))
+                     lambda: notices.admin_stripe_mismatch(event.object_id, order.id, order.user_id, reason))
         return Outcome("kept", reason, order.id)
     result = ops.record_payment(
         conn, now, PROVIDER, event.object_id, order.user_id, order.amount, event.amount or 0,
@@ -113,17 +113,21 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
     stripe_sessions.set_state(conn, now, event.object_id, "complete")
     if not result.new:
         return Outcome("duplicate", "already credited", order.id)
-    text = notices.payment_credited(order.amount, result.balance.posted - result.balance.held)
     # A purchase order paid directly is a buy-now, as for Telegram payments: placed with the
     # credit. A payment for an order that can no longer be placed stays on the balance.
     bought = buy_now(conn, now, order, result.new, policy.hold_ttl_s)
-    if bought.purchase is not None:
-        text += "\n" + notices.purchase_placed(bought.purchase.order.service_id or "", order.id)
-    elif bought.unplaceable is not None:
-        text += "\n" + notices.unplaceable(order.id, bought.unplaceable)
-    elif bought.error is not None:
-        text += "\n" + notices.purchase_not_placed(bought.error)
-    outbox.enqueue(conn, now, order.user_id, text, key=f"stripe:paid:{event.object_id}")
+
+    def receipt() -> str:
+        text = notices.payment_credited(order.amount, result.balance.posted - result.balance.held)
+        if bought.purchase is not None:
+            text += "\n" + notices.purchase_placed(bought.purchase.order.service_id or "", order.id)
+        elif bought.unplaceable is not None:
+            text += "\n" + notices.unplaceable(order.id, bought.unplaceable)
+        elif bought.error is not None:
+            text += "\n" + notices.purchase_not_placed(bought.error)
+        return text
+
+    outbox.enqueue(conn, now, order.user_id, receipt, key=f"stripe:paid:{event.object_id}")
     return Outcome("credited", format_tfc(order.amount), order.id)
 
 
@@ -135,7 +139,7 @@ def _failed(conn: sqlite3.Connection, now: int, event: StripeEvent) -> Outcome:
     if ops.get_payment(conn, PROVIDER, event.object_id) is not None or order.state != "open":
         return Outcome("noop", f"order is {order.state}", order.id)
     ops.set_order_state(conn, now, order.id, "failed", ("open",))
-    outbox.enqueue(conn, now, order.user_id, notices.bank_payment_failed(order.id, order.amount),
+    outbox.enqueue(conn, now, order.user_id, lambda: notices.bank_payment_failed(order.id, order.amount),
                    key=f"stripe:failed:{event.object_id}")
     return Outcome("failed", "", order.id)
 
@@ -205,17 +209,16 @@ def _refunded(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: P
     if due.amount < 0:
         given = -due.amount
         reason = event.failure_reason if event.failure_reason in _FAILURE_REASONS else "unknown"
-        tell_admins(conn, now, policy, due.key, notices.admin_stripe_refund_failed(
+        tell_admins(conn, now, policy, due.key, lambda: notices.admin_stripe_refund_failed(
             event.object_id, payment.user_id, given, reason))
-        outbox.enqueue(conn, now, payment.user_id, " ".join((
+        outbox.enqueue(conn, now, payment.user_id, lambda: " ".join((
             notices.card_refund_failed(given), notices.balance_now(balance))), key=due.key)
         return Outcome("given_back", format_tfc(given), payment.order_id)
-    text = notices.card_refunded(due.amount)
     if balance < 0:
-        text += " " + notices.now_in_debt(balance)
-        tell_admins(conn, now, policy, due.key, notices.admin_debt_after_stripe_refund(
+        tell_admins(conn, now, policy, due.key, lambda: notices.admin_debt_after_stripe_refund(
             payment.user_id, -balance, due.amount, payment.order_id))
-    outbox.enqueue(conn, now, payment.user_id, text, key=due.key)
+    outbox.enqueue(conn, now, payment.user_id, lambda: notices.card_refunded(due.amount) + (
+        " " + notices.now_in_debt(balance) if balance < 0 else ""), key=due.key)
     return Outcome("clawed_back", format_tfc(due.amount), payment.order_id)
 
 

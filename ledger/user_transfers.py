@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from functools import partial
 
 from core import notices
 
@@ -64,7 +65,7 @@ def transfer_between_users(
     if not done_before:
         received = ops.account_balance(conn, transfer.credit_account_id)
         outbox.enqueue(conn, now, recipient,
-                       notices.transfer_received(amount, label(conn, sender), received.available),
+                       partial(notices.transfer_received, amount, label(conn, sender), received.available),
                        key=f"{key}:recipient")
     return Sent(transfer, balance, not done_before)
 

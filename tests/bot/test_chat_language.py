@@ -111,3 +111,18 @@ async def test_the_command_menu_is_set_per_language(shop: Shopfront) -> None:
     assert english["language"] == "Change the language" and russian["language"] == "Сменить язык"
     assert english.keys() == russian.keys()
     assert russian["balance"] == "Ваш баланс"
+
+
+async def test_a_message_queued_by_someone_elses_action_speaks_the_recipients_language(shop: Shopfront) -> None:
+    alice = shop.user("Alice")
+    boris = int(shop.emu.add_user("Борис", username="boris", language_code="ru")["id"])
+    await shop.send(boris, "/start")
+    await shop.db.record_payment("stars", "c-alice", user_id=alice, amount=1000, provider_amount=770,
+                                 provider_currency="XTR")
+    prompt = await shop.send(alice, "/send @boris 2.50")
+    await shop.press(alice, prompt.message_id, data=shop.button(prompt, "v1:send:")["callback_data"])
+    assert (await shop.wait_text(alice, prompt.message_id, "Sent 2.50 TFC to @boris")).text.endswith(
+        "You have 7.50 TFC available.")
+    [(told,)] = await shop.db.read(lambda conn: conn.execute(
+        "SELECT text FROM notifications WHERE chat_id = ?", (boris,)).fetchall())
+    assert told == "💸 Перевод от @alice_user: 2,50 TFC. Сейчас доступно: 2,50 TFC."
