@@ -371,8 +371,16 @@ CHECKOUT_NO_ORDER = N_("This order does not exist.")
 CHECKOUT_ALREADY_PAID = N_("This order was already paid; your credits arrive in a moment.")
 
 
+# An order's states as people read them (the chat's order lists use them too).
+ORDER_STATES = {
+    "open": N_("waiting for payment"), "paid": N_("paid"), "placed": N_("placed"), "failed": N_("failed"),
+    "expired": N_("expired"), "cancelled": N_("cancelled"), "completed": N_("completed"),
+}
+
+
 def checkout_order_closed(order_id: int, state: str) -> str:
-    return _("Order {order} is {state}; it cannot be paid again.").format(order=order_id, state=state)
+    return _("Order {order} is {state}; it cannot be paid again.").format(
+        order=order_id, state=_(ORDER_STATES[state]) if state in ORDER_STATES else state)
 
 
 # --- the grid's contracts, as reconciliation finds them --------------------------------------

@@ -345,10 +345,7 @@ def history(entries: list[HistoryEntry], first_page: bool) -> str:
     return _("Your history (newest first):") + "\n" + "\n".join(lines)
 
 
-ORDER_STATES = {
-    "open": N_("waiting for payment"), "paid": N_("paid"), "placed": N_("placed"), "failed": N_("failed"),
-    "expired": N_("expired"), "cancelled": N_("cancelled"), "completed": N_("completed"),
-}
+ORDER_STATES = notices.ORDER_STATES
 WHAT_CREDITS = N_("credits")
 
 
