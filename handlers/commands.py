@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from functools import partial
 
 from telegram import Update
@@ -30,15 +31,18 @@ async def record_user(update: Update, context: CustomContext) -> None:
     """Remember the user behind any update (group -1), writing only when something changed,
     and speak their language for the rest of the update."""
     user = update.effective_user
-    if user is None or user.is_bot:
-        i18n.set_current(i18n.DEFAULT)
+    if user is None or user.is_bot or update.my_chat_member is not None:
+        i18n.set_current(i18n.DEFAULT)  # nobody to speak to (chat_member updates get no answer)
         return
     shop = context.shop
     profile = (user.username, user.first_name, user.language_code)
-    if update.my_chat_member is None and shop.seen_users.get(user.id) != profile:
-        await shop.ledger.write(lambda conn, now: users.upsert(conn, now, user.id, *profile))
+    if shop.seen_users.get(user.id) != profile:
+        def remember(conn: sqlite3.Connection, now: int) -> str:
+            users.upsert(conn, now, user.id, *profile)
+            return users.locale(conn, user.id)  # a new language_code may change it
+
+        shop.user_locales[user.id] = await shop.ledger.write(remember)
         shop.seen_users[user.id] = profile
-        shop.user_locales.pop(user.id, None)  # a new language_code may change it
     await speak_to(shop, user.id)
 
 
