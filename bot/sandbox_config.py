@@ -109,7 +109,7 @@ period_days = 30
 [[services]]
 id = "vm-xlarge"
 name = "XL VM"
-description = "8 vCPU, 16 GB RAM, 200 GB SSD. Off sale until an admin enables it (/services)."
+description = "8 vCPU, 16 GB RAM, 200 GB SSD. Off sale until an admin enables it (/service)."
 price = 32.00
 cpu = 8
 memory_gb = 16

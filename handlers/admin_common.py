@@ -4,8 +4,9 @@ invisible to everyone else, argument parsing, and requests that wait for a confi
 Admin commands run in their own handler group before the shop's (`ADMIN_GROUP`). For an admin
 the command is handled there and stops; for anyone else the guard lets the update go on exactly
 as if the admin handler did not exist, so a non-admin gets the same answer as for an unknown
-command (or the user command of that name). Only a real refusal, an admin-only command from a
-non-admin, is logged to the operator log; a user's /deployments, /services or /cancel is not.
+command, and the refusal is logged to the operator log. No admin command shares its name with
+a user command (an admin is a user of the shop too and keeps every user command), so a user's
+/deployments, /services or /cancel never meets this guard.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ledger import MAX_AMOUNT, admin_actions, users
 from ledger import admin_state as state
 
 from . import admin_texts, texts
+from .admin_screen import clip
 from .callbacks import INT, SLUG, encode, register_action
 from .common import answer, known_user, pressed, refuse
 from .deps import CustomContext, Shop
@@ -31,10 +33,6 @@ from .deps import CustomContext, Shop
 log = logging.getLogger("gridshop.admin")
 
 ADMIN_GROUP = -2  # before record_user (-1) and the shop's handlers (0)
-MAX_TEXT = 4000  # Telegram's limit is 4096 characters after parsing
-
-# Commands users have too (admins get the admin one): a user sending them is refused nothing.
-USER_COMMANDS = frozenset(name for name, _ in texts.COMMANDS)
 
 Handler = Callable[[Update, CustomContext], Coroutine[Any, Any, None]]
 
@@ -56,20 +54,16 @@ def is_admin(shop: Shop, user_id: int | None) -> bool:
     return user_id is not None and user_id in shop.config.admin.user_ids
 
 
-def admin_command(name: str, *, only_with_args: bool = False) -> Callable[[Handler], Handler]:
-    """Guard an admin command (see the module docstring). With `only_with_args`, a bare command
-    is left to the shop's handler of the same name (the user's /cancel)."""
+def admin_command(name: str) -> Callable[[Handler], Handler]:
+    """Guard an admin command (see the module docstring)."""
 
     def decorate(fn: Handler) -> Handler:
         @wraps(fn)
         async def guarded(update: Update, context: CustomContext) -> None:
             user = update.effective_user
             if not is_admin(context.shop, user.id if user else None):
-                if name not in USER_COMMANDS:  # a user's /deployments is no attack
-                    log.warning("refused /%s from non-admin user %s (@%s)", name,
-                                user.id if user else None, user.username if user else None)
-                return
-            if only_with_args and not context.args:
+                log.warning("refused /%s from non-admin user %s (@%s)", name,
+                            user.id if user else None, user.username if user else None)
                 return
             try:
                 await fn(update, context)
@@ -104,10 +98,6 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
     if message is None:
         return None
     return await message.reply_text(clip(text), reply_markup=markup)
-
-
-def clip(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 2] + "\n…"
 
 
 def command_key(update: Update) -> str:

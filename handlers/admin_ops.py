@@ -1,5 +1,5 @@
-"""Admin commands about what is sold and deployed: /deployments [state], /retry <deployment>,
-/cancel <deployment> (with a refund choice), /services and /service enable|disable|price.
+"""Admin commands about what is sold and deployed: /fleet [state], /retry <deployment>,
+/cancelvm <deployment> (with a refund choice), and /service (the list, enable|disable|price).
 
 Catalogue changes are kept in the database (`service_overrides`) and applied to the shop's
 `core.catalog.Catalogue`, loaded with them at start, on every change. Orders keep the amount they were opened with, so a
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, Update
 
 from ledger import LedgerError, Order, admin_actions, ops
 from ledger import admin_state as state
@@ -37,30 +37,35 @@ from .admin_common import (
     runner,
     user_label,
 )
+from .admin_screen import ALERT_MAX, Screen, clip, screen, show
 from .callbacks import encode
 from .common import answer, parse
 from .deps import CustomContext, Shop
 
 log = logging.getLogger("gridshop.admin")
 
-# --- /deployments -----------------------------------------------------------------------------
+# --- /fleet -----------------------------------------------------------------------------------
 
 
-@admin_command("deployments")
-async def deployments_command(update: Update, context: CustomContext) -> None:
-    """/deployments [state]: counts by state, and the deployments in one state (default: open ones)."""
-    args = context.args or []
-    if len(args) > 1 or (args and args[0] not in admin_texts.DEPLOYMENT_STATES):
-        raise Usage(admin_texts.USAGE_DEPLOYMENTS)
-    shop = context.shop
-    wanted = [args[0]] if args else ["queued", "deploying", "failed", "cancelling"]
+async def fleet_screen(shop: Shop, wanted_state: str | None) -> Screen:
+    """Counts by state, and the VMs in one state (default: those that need an eye)."""
+    wanted = [wanted_state] if wanted_state else list(admin_texts.OPEN_STATES)
 
     def read(conn: sqlite3.Connection) -> tuple[dict[str, int], list[DeploymentRecord]]:
         rows = [d for s in wanted for d in jobs.list_by_state(conn, s, 30)]
         return jobs.counts(conn), rows
 
     counts, rows = await shop.ledger.read(read)
-    await reply(update, admin_texts.deployments(counts, args[0] if args else None, rows))
+    return screen(admin_texts.fleet(counts, wanted_state, rows))
+
+
+@admin_command("fleet")
+async def fleet_command(update: Update, context: CustomContext) -> None:
+    """/fleet [state]: every VM of the shop by state."""
+    args = context.args or []
+    if len(args) > 1 or (args and args[0] not in admin_texts.DEPLOYMENT_STATES):
+        raise Usage(admin_texts.USAGE_FLEET)
+    await show(update, await fleet_screen(context.shop, args[0] if args else None))
 
 
 # --- /retry -----------------------------------------------------------------------------------
@@ -147,10 +152,9 @@ async def _ask_cancel(update: Update, shop: Shop, key: str, deployment_id: int) 
     await ask(update, shop, key, "cancel", {"deployment_id": dep.id}, text, options)
 
 
-@admin_command("cancel", only_with_args=True)
+@admin_command("cancelvm")
 async def cancel_command(update: Update, context: CustomContext) -> None:
-    """/cancel <deployment>: cancel a queued or running deployment, with a refund choice.
-    A bare /cancel is the user's command (cancel what you were doing)."""
+    """/cancelvm <deployment>: cancel a queued or running VM, with a refund choice."""
     args = context.args or []
     if len(args) != 1:
         raise Usage(admin_texts.USAGE_CANCEL)
@@ -199,11 +203,12 @@ async def _deployment_button(update: Update, context: CustomContext, prefix: str
     if parsed is None:
         return
     query, data = parsed
-    await answer(query)
     try:
         await ask(update, context.shop, button_key(update, f"{prefix}:{data.args[0]}"), data.int_arg(0))
-    except Usage as exc:
-        await reply(update, str(exc))
+    except Usage as exc:  # e.g. the VM moved on since the card was shown: said on the spot
+        await answer(query, clip(str(exc), ALERT_MAX), alert=True)
+        return
+    await answer(query)
 
 
 @admin_button
@@ -219,20 +224,13 @@ async def cancel_button(update: Update, context: CustomContext) -> None:
 # --- the catalogue ----------------------------------------------------------------------------
 
 
-def services_text(shop: Shop, overrides: dict[str, state.ServiceOverride]) -> tuple[str, InlineKeyboardMarkup]:
+async def services_screen(shop: Shop) -> Screen:
+    """Every service, on sale or hidden, with a button to switch each."""
+    overrides = await shop.ledger.read(state.service_overrides)
     rows = [[InlineKeyboardButton(admin_texts.btn_service(s.id, s.enabled),
                                   callback_data=encode("adsvc", s.id, "off" if s.enabled else "on"))]
             for s in shop.catalogue.services]
-    return admin_texts.services(shop.catalogue.services, overrides), InlineKeyboardMarkup(rows)
-
-
-@admin_command("services")
-async def services_command(update: Update, context: CustomContext) -> None:
-    """/services (for admins): every service, on sale or not, with enable/disable buttons."""
-    shop = context.shop
-    overrides = await shop.ledger.read(state.service_overrides)
-    text, markup = services_text(shop, overrides)
-    await reply(update, text, markup)
+    return screen(admin_texts.services(shop.catalogue.services, overrides), rows)
 
 
 async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | None, *,
@@ -249,11 +247,15 @@ async def _set_service(shop: Shop, admin_id: int, service_id: str, key: str | No
 
 @admin_command("service")
 async def service_command(update: Update, context: CustomContext) -> None:
-    """/service enable|disable <id>, /service price <id> <amount>."""
+    """/service: every service with its buttons; /service enable|disable <id>, /service price
+    <id> <amount>."""
     args = context.args or []
     user = update.effective_user
     assert user is not None
     shop = context.shop
+    if not args:
+        await show(update, await services_screen(shop))
+        return
     if len(args) == 2 and args[0] in ("enable", "disable"):
         text = await _set_service(shop, user.id, args[1], command_key(update), enabled=args[0] == "enable")
     elif len(args) == 3 and args[0] == "price":
@@ -278,11 +280,7 @@ async def service_button(update: Update, context: CustomContext) -> None:
         return
     result = await _set_service(shop, query.from_user.id, service_id, None, enabled=on)
     await answer(query, result[:190])
-    text, markup = services_text(shop, await shop.ledger.read(state.service_overrides))
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except Exception as exc:
-        log.info("could not edit the services list: %s", exc)
+    await show(update, await services_screen(shop))
 
 
 def _admin_error(dep: jobs.DeploymentRecord) -> str | None:

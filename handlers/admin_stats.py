@@ -1,5 +1,5 @@
-"""/stats [days]: the shop's figures over a period, and a PNG chart of daily revenue and
-deployments (matplotlib, Agg backend) sent with sendPhoto.
+"""/stats [days]: a PNG chart of daily revenue and deployments (matplotlib, Agg backend) with the
+shop's figures over the period as its caption: one photo, sent or edited into the menu message.
 
 The chart is drawn with matplotlib's object API on a fresh Figure (no pyplot global state), in
 a worker thread so the event loop keeps serving updates meanwhile.
@@ -24,8 +24,9 @@ from core.money import minor_to_tfc  # noqa: E402
 from ledger import stats as shop_stats  # noqa: E402
 
 from . import admin_texts  # noqa: E402
-from .admin_common import Usage, admin_command, reply  # noqa: E402
-from .deps import CustomContext  # noqa: E402
+from .admin_common import Usage, admin_command  # noqa: E402
+from .admin_screen import Screen, screen, show  # noqa: E402
+from .deps import CustomContext, Shop  # noqa: E402
 
 DEFAULT_DAYS = 30
 
@@ -55,19 +56,19 @@ def chart_png(points: list[shop_stats.DayPoint]) -> bytes:
     return out.getvalue()
 
 
-@admin_command("stats")
-async def stats_command(update: Update, context: CustomContext) -> None:
-    """/stats [days]: the figures as text, then the chart as a photo."""
-    args = context.args or []
-    if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 365)):
-        raise Usage(admin_texts.USAGE_STATS)
-    days = int(args[0]) if args else DEFAULT_DAYS
-    shop = context.shop
+async def stats_screen(shop: Shop, days: int) -> Screen:
+    """The figures of the last `days` days as the caption of their chart."""
     until = shop.ledger.now() + 1
     since = shop_stats.day_start(until - 1) - (days - 1) * shop_stats.DAY_S
     figures = await shop.ledger.read(lambda conn: shop_stats.collect(conn, since, until))
-    await reply(update, admin_texts.stats(figures, days, shop.config.grid.tft_price))
     png = await asyncio.to_thread(chart_png, figures.days)
-    message = update.effective_message
-    assert message is not None
-    await message.reply_photo(png, caption=admin_texts.chart_caption(days))
+    return screen(admin_texts.stats(figures, days, shop.config.grid.tft_price), photo=png)
+
+
+@admin_command("stats")
+async def stats_command(update: Update, context: CustomContext) -> None:
+    """/stats [days]: the chart, with the figures as its caption."""
+    args = context.args or []
+    if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 365)):
+        raise Usage(admin_texts.USAGE_STATS)
+    await show(update, await stats_screen(context.shop, int(args[0]) if args else DEFAULT_DAYS))

@@ -1,5 +1,5 @@
 """Every text of the admin chat, in one place: the menu, usage lines, prompts and their buttons,
-results, the /user card, /stats, /deployments and /services.
+results, the /user card, /stats, /fleet and /service.
 
 Plain text (no parse mode). Each message is one constant or function built from format strings
 with named placeholders, so a translation catalogue can take them over; amounts go through
@@ -24,29 +24,33 @@ from payments.parked import ParkedPayment
 # --- the menu and the commands ---------------------------------------------------------------
 
 # For the README, the admins' command menu and /admin: the exact syntax of every admin command.
+# None shares its name with a user command (texts.COMMANDS): an admin keeps every user command.
 ADMIN_COMMANDS: list[tuple[str, str]] = [
-    ("/admin", "this menu"),
-    ("/stats [days]", "users, revenue, commission, credits, debt, deployments; chart"),
-    ("/user <id|@username>", "a user's balance, payments, orders, deployments"),
-    ("/credit <user> <amount> <reason>", "give credits (after a confirm)"),
-    ("/debit <user> <amount> <reason>", "take credits (after a confirm)"),
+    ("/admin", "the admin menu"),
+    ("/stats [days]", "revenue, users, credits, debt, VMs, with a chart"),
+    ("/user <id|@username>", "one user: balance, payments, orders, VMs"),
+    ("/credit <user> <amount> <reason>", "give a user credits (after a confirm)"),
+    ("/debit <user> <amount> <reason>", "take credits from a user (after a confirm)"),
     ("/refund <payment> [amount]", "refund Stars (in full) or Stripe (in full or part)"),
-    ("/deployments [state]", "deployments by state"),
-    ("/retry <deployment>", "requeue a failed deployment"),
-    ("/cancel <deployment>", "cancel a deployment, with a refund choice"),
-    ("/services", "the catalogue, with enable/disable buttons"),
+    ("/fleet [state]", "every VM of the shop, by state"),
+    ("/retry <VM id>", "deploy a failed VM again"),
+    ("/cancelvm <VM id>", "cancel a user's VM, with a refund choice"),
+    ("/service", "the services: put on sale, hide, reprice"),
     ("/service enable|disable <id>", "put a service on sale or hide it"),
     ("/service price <id> <amount>", "change a price (new orders only)"),
     ("/broadcast <text>", "message every user who has not blocked the bot"),
     ("/parked", "payments the shop could not apply: credit or refund each"),
-    ("/audit", "run the ledger audit"),
+    ("/audit", "check the ledger"),
     ("/adminlog [count]", "the latest admin actions"),
 ]
 
 # (label, menu item) of the /admin buttons.
-MENU = [("📊 Stats", "stats"), ("🖥 Deployments", "deps"), ("🛒 Services", "svcs"),
+MENU = [("📊 Stats", "stats"), ("🖥 Fleet", "deps"), ("🛒 Services", "svcs"),
         ("🧮 Audit", "audit"), ("📜 Admin log", "log"), ("❓ Commands", "help")]
-MENU_TEXT = "🛠 Admin menu. Amounts are in TFC; users by id or @username."
+MENU_TEXT = ("🛠 Admin menu\n"
+             "Look a user up with /user <id|@username>; amounts are in TFC. The shop's own commands "
+             "(/help) work for you as for every user.")
+BTN_BACK = "« Admin menu"
 
 
 def commands() -> str:
@@ -65,10 +69,11 @@ USAGE_CREDIT = "Usage: /credit <user> <amount> <reason>   e.g. /credit @alice 5 
 USAGE_DEBIT = "Usage: /debit <user> <amount> <reason>   e.g. /debit 12345 2.50 duplicate top-up"
 USAGE_REFUND = ("Usage: /refund <payment> [amount]   (payment: the id shown by /user, or the provider's "
                 "charge or session id; amount in TFC, default: all not yet refunded)")
-USAGE_DEPLOYMENTS = "Usage: /deployments [state]   (state: {states})".format(states=", ".join(DEPLOYMENT_STATES))
-USAGE_RETRY = "Usage: /retry <deployment id>"
-USAGE_CANCEL = "Usage: /cancel <deployment id>"
-USAGE_SERVICE = ("Usage: /service enable <id> · /service disable <id> · /service price <id> <amount>\n"
+OPEN_STATES = ("queued", "deploying", "failed", "cancelling")  # what /fleet shows unless asked
+USAGE_FLEET = "Usage: /fleet [state]   (state: {states})".format(states=", ".join(DEPLOYMENT_STATES))
+USAGE_RETRY = "Usage: /retry <VM id>   (the # shown by /fleet or /user)"
+USAGE_CANCEL = "Usage: /cancelvm <VM id>   (the # shown by /fleet or /user)"
+USAGE_SERVICE = ("Usage: /service · /service enable <id> · /service disable <id> · /service price <id> <amount>\n"
                  "(a price change applies to new orders only)")
 USAGE_BROADCAST = "Usage: /broadcast <text>   (sent to every user who has not blocked the bot, after a confirm)"
 
@@ -182,13 +187,9 @@ def stats(s: shop_stats.Stats, days: int, tft_price: Decimal = Decimal(0)) -> st
     return "\n".join(lines)
 
 
-CHART_TITLE = "Daily revenue and deployments"
+CHART_TITLE = "Revenue and VMs deployed per day (UTC)"
 CHART_REVENUE = "revenue (TFC)"
-CHART_DEPLOYMENTS = "deployments"
-
-
-def chart_caption(days: int) -> str:
-    return "Revenue and deployments per day, last {days} days (UTC)".format(days=days)
+CHART_DEPLOYMENTS = "VMs deployed"
 
 
 # --- /user -----------------------------------------------------------------------------------
@@ -391,22 +392,22 @@ def refund_done(payment_id: int, where: str, taken: int, balance: int) -> str:
     return template.format(id=payment_id, where=where, taken=format_tfc(taken), balance=format_tfc(balance))
 
 
-# --- /deployments, /retry, /cancel -----------------------------------------------------------
+# --- /fleet, /retry, /cancelvm ----------------------------------------------------------------
 
 
 def _maybe_when(ts: int | None) -> str:
     return _when(ts) if ts else "-"
 
 
-def deployments(counts: Mapping[str, int], state_shown: str | None, rows: Sequence[DeploymentRecord],
-                shown: int = 40) -> str:
+def fleet(counts: Mapping[str, int], state_shown: str | None, rows: Sequence[DeploymentRecord],
+          shown: int = 40) -> str:
     summary = " · ".join("{state} {count}".format(state=s, count=counts.get(s, 0)) for s in DEPLOYMENT_STATES)
     if state_shown:
-        title = ("Deployments {state}:" if rows else "Deployments {state}: none").format(state=state_shown)
+        title = ("VMs {state}:" if rows else "VMs {state}: none").format(state=state_shown)
     else:
-        title = ("Open deployments (queued, deploying, failed, cancelling):" if rows
-                 else "Open deployments (queued, deploying, failed, cancelling): none")
-    lines = ["🖥 {summary}".format(summary=summary), "", title]
+        title = ("VMs that need an eye (queued, deploying, failed, cancelling):" if rows
+                 else "No VM needs an eye (none queued, deploying, failed or cancelling).")
+    lines = ["🖥 Fleet: {summary}".format(summary=summary), "", title]
     for d in rows[:shown]:
         values = {"id": d.id, "service": d.service_id, "user": d.user_id, "state": d.state,
                   "when": _maybe_when(d.updated_at), "error": (d.error or "")[:80]}
@@ -414,7 +415,9 @@ def deployments(counts: Mapping[str, int], state_shown: str | None, rows: Sequen
                 else "#{id} {service} user {user} {state} · {when}")
         lines.append(line.format(**values))
     if rows:
-        lines += ["", "/retry <id> requeues a failed one · /cancel <id> cancels one"]
+        lines += ["", "/retry <id> deploys a failed one again · /cancelvm <id> cancels one · /user <id> its owner"]
+    else:
+        lines += ["", "/fleet ready lists the running ones."]
     return "\n".join(lines)
 
 
@@ -513,7 +516,7 @@ def not_cancelled(reason: str) -> str:
     return "❌ Not cancelled: {reason}".format(reason=reason)
 
 
-# --- /services and /service ------------------------------------------------------------------
+# --- /service ---------------------------------------------------------------------------------
 
 
 def services(catalogue: Sequence[Service], overrides: Mapping[str, state.ServiceOverride]) -> str:

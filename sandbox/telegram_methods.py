@@ -333,12 +333,19 @@ async def edit_message_text(emu: TelegramEmulator, p: Params) -> Any:
     if "text" not in message.data:
         raise bad_request("there is no text in the message to edit")
     content = _text_content(text, p.str("parse_mode"), p.json("entities", "entities"), caption=False)
-    # Like the real API, an edit without reply_markup removes the inline keyboard.
+    return _replace(emu, message, p, content, ("text", "entities"))
+
+
+def _replace(emu: TelegramEmulator, message: ChatMessage, p: Params, content: dict[str, Any],
+             keys: tuple[str, ...], *, unchanged_ok: bool = False) -> dict[str, Any]:
+    """An edit: `keys` of the message (and its keyboard) replaced by `content` and the call's
+    reply_markup. Like the real API, an edit without reply_markup removes the inline keyboard,
+    and one that changes nothing is refused (unless `unchanged_ok`: a new upload is a change)."""
     markup = parse_reply_markup(p.str("reply_markup"), inline_only=True)
-    current = (message.data.get("text"), message.data.get("entities"), message.data.get("reply_markup"))
-    if current == (content.get("text"), content.get("entities"), markup):
+    current = tuple(message.data.get(k) for k in keys) + (message.data.get("reply_markup"),)
+    if not unchanged_ok and current == tuple(content.get(k) for k in keys) + (markup,):
         raise bad_request(NOT_MODIFIED)
-    for key in ("text", "entities", "reply_markup"):
+    for key in (*keys, "reply_markup"):
         message.data.pop(key, None)
     message.data.update(content)
     if markup:
@@ -439,10 +446,15 @@ def _photo_sizes(emu: TelegramEmulator, width: int, height: int, size: int,
     return sizes
 
 
-@method("sendPhoto")
-async def send_photo(emu: TelegramEmulator, p: Params) -> Any:
-    chat_id = _chat_id(emu, p)
-    upload = p.file("photo")
+def _photo(emu: TelegramEmulator, p: Params, name: str, ref: str | None = None) -> list[dict[str, Any]]:
+    """The PhotoSize list of the photo a call names: an upload (a part called `name`, or
+    `attach://<part>` in `ref`), a file_id the emulator made, or an HTTP URL."""
+    if ref is not None and ref.startswith("attach://"):
+        upload = p.files.get(ref[len("attach://"):])
+        if upload is None:
+            raise bad_request("can't find attached file")
+    else:
+        upload = p.file(name) if ref is None else None
     if upload is not None:
         if not upload.data:
             raise bad_request("file must be non-empty")
@@ -454,24 +466,66 @@ async def send_photo(emu: TelegramEmulator, p: Params) -> Any:
         width, height = dims
         if width + height > 10000 or max(width, height) > 20 * min(width, height):
             raise bad_request("PHOTO_INVALID_DIMENSIONS")
-        photo = _photo_sizes(emu, width, height, len(upload.data), upload.data)
-    else:
-        ref = p.str("photo").strip()
-        if not ref:
-            raise bad_request("there is no photo in the request")
-        if ref in emu.world.files:
-            photo = copy.deepcopy(emu.world.files[ref]["sizes"])
-        elif re.fullmatch(r"https?://[^\s/]+\.[^\s]+", ref):
-            photo = _photo_sizes(emu, 800, 600, 50_000)  # the emulator cannot fetch URLs
-        else:
-            raise bad_request("wrong file identifier/HTTP URL specified")
-    content: dict[str, Any] = {"photo": photo}
+        return _photo_sizes(emu, width, height, len(upload.data), upload.data)
+    ref = (p.str(name) if ref is None else ref).strip()
+    if not ref:
+        raise bad_request("there is no photo in the request")
+    if ref in emu.world.files:
+        return copy.deepcopy(emu.world.files[ref]["sizes"])
+    if re.fullmatch(r"https?://[^\s/]+\.[^\s]+", ref):
+        return _photo_sizes(emu, 800, 600, 50_000)  # the emulator cannot fetch URLs
+    raise bad_request("wrong file identifier/HTTP URL specified")
+
+
+@method("sendPhoto")
+async def send_photo(emu: TelegramEmulator, p: Params) -> Any:
+    chat_id = _chat_id(emu, p)
+    content: dict[str, Any] = {"photo": _photo(emu, p, "photo")}
     content.update(_text_content(p.str("caption"), p.str("parse_mode"), p.json("caption_entities", "entities"),
                                  caption=True))
     markup = parse_reply_markup(p.str("reply_markup"))
     if markup:
         content["reply_markup"] = markup
     return _send(emu, chat_id, content, p)
+
+
+_MEDIA_KEYS = ("text", "entities", "link_preview_options", "photo", "caption", "caption_entities",
+               "show_caption_above_media")
+
+
+@method("editMessageMedia")
+async def edit_message_media(emu: TelegramEmulator, p: Params) -> Any:
+    """A photo (the only media the emulator keeps) put in place of a photo or of a text
+    message (api.json, editMessageMedia: "or to replace a text ... with a media"); an
+    invoice, say, cannot be edited into one."""
+    message = _edit_target(emu, p)
+    media = p.json("media", "input media")
+    if not isinstance(media, dict):
+        raise bad_request("can't parse InputMedia JSON object")
+    if media.get("type") != "photo":
+        raise bad_request("unsupported media type; the emulator edits photos only")
+    if "text" not in message.data and "photo" not in message.data:
+        raise bad_request("there is no media in the message to edit")
+    ref = media.get("media")
+    if not isinstance(ref, str):
+        raise bad_request("media not found")
+    caption = media.get("caption")
+    content: dict[str, Any] = {"photo": _photo(emu, p, "media", ref)}
+    content.update(_text_content(caption if isinstance(caption, str) else "", str(media.get("parse_mode") or ""),
+                                 media.get("caption_entities"), caption=True))
+    if media.get("show_caption_above_media"):
+        content["show_caption_above_media"] = True
+    return _replace(emu, message, p, content, _MEDIA_KEYS, unchanged_ok=True)
+
+
+@method("editMessageCaption")
+async def edit_message_caption(emu: TelegramEmulator, p: Params) -> Any:
+    message = _edit_target(emu, p)
+    if "photo" not in message.data:
+        raise bad_request("there is no caption in the message to edit")
+    content = _text_content(p.str("caption"), p.str("parse_mode"), p.json("caption_entities", "entities"),
+                            caption=True)
+    return _replace(emu, message, p, content, ("caption", "caption_entities"))
 
 
 @method("getFile")

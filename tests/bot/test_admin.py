@@ -19,7 +19,7 @@ from .admin_fixtures import AdminFront, admin_shop  # noqa: F401  (fixture)
 ADMIN_ONLY = [
     "/admin", "/stats", "/stats 7", "/user 1", "/credit 1 5 gift", "/debit 1 5 oops", "/refund 1",
     "/retry 1", "/service disable vm-small", "/service price vm-small 1", "/broadcast hello",
-    "/audit", "/adminlog",
+    "/audit", "/adminlog", "/fleet", "/fleet failed", "/cancelvm 1", "/service",
 ]
 
 
@@ -67,11 +67,14 @@ async def test_admin_menu_has_buttons_that_work(admin_shop: AdminFront) -> None:
         "v1:admenu:stats", "v1:admenu:deps", "v1:admenu:svcs", "v1:admenu:audit", "v1:admenu:log",
         "v1:admenu:help"]
     await admin_shop.press(admin_shop.admin, menu.message_id, data="v1:admenu:help")
-    listing = await admin_shop.wait_reply(admin_shop.admin, menu.message_id, "Admin commands")
-    for syntax in ("/credit <user> <amount> <reason>", "/broadcast <text>", "/refund <payment> [amount]"):
+    listing = await admin_shop.wait_text(admin_shop.admin, menu.message_id, "Admin commands")
+    for syntax in ("/credit <user> <amount> <reason>", "/broadcast <text>", "/refund <payment> [amount]",
+                   "/fleet [state]", "/cancelvm <VM id>", "/service —"):
         assert syntax in listing.text
+    await admin_shop.press(admin_shop.admin, menu.message_id, data="v1:admenu:menu")
+    await admin_shop.wait_text(admin_shop.admin, menu.message_id, "Admin menu")
     await admin_shop.press(admin_shop.admin, menu.message_id, data="v1:admenu:audit")
-    await admin_shop.wait_reply(admin_shop.admin, listing.message_id, "audit ok")
+    await admin_shop.wait_text(admin_shop.admin, menu.message_id, "audit ok")
 
 
 async def test_credit_after_confirm_once_even_when_double_tapped(admin_shop: AdminFront) -> None:
@@ -152,13 +155,13 @@ async def test_debit_is_refused_beyond_the_balance_and_cancel_changes_nothing(ad
     ("/refund 1 -3", "not an amount"),
     ("/stats abc", "Usage: /stats"),
     ("/stats 0", "Usage: /stats"),
-    ("/deployments nonsense", "Usage: /deployments"),
+    ("/fleet nonsense", "Usage: /fleet"),
     ("/retry", "Usage: /retry"),
     ("/retry x", "not a deployment id"),
     ("/retry 99", "No deployment 99"),
-    ("/cancel 1 2", "Usage: /cancel"),
-    ("/cancel 99", "No deployment 99"),
-    ("/service", "Usage: /service"),
+    ("/cancelvm", "Usage: /cancelvm"),
+    ("/cancelvm 1 2", "Usage: /cancelvm"),
+    ("/cancelvm 99", "No deployment 99"),
     ("/service enable", "Usage: /service"),
     ("/service enable vm-nope", "No service 'vm-nope'"),
     ("/service price vm-small", "Usage: /service"),

@@ -1,5 +1,5 @@
-"""/stats (with its PNG chart), /deployments, /retry, /cancel <deployment> and /services,
-/service through the real PTB Application polling the Telegram emulator."""
+"""/stats (a PNG chart with the figures as its caption), /fleet, /retry, /cancelvm and /service
+through the real PTB Application polling the Telegram emulator."""
 
 from __future__ import annotations
 
@@ -27,31 +27,32 @@ async def test_stats_sends_figures_and_a_png_chart(admin_shop: AdminFront) -> No
     dep = await _deployment(admin_shop, bob)
     await admin_shop.db.write(lambda conn, now: jobs.complete_success(
         conn, now, dep, json.dumps({"contract_id": 1}), 30, f"settle:{dep}", commission_ppm=100_000))
-    reply = await admin_shop.admin_says("/stats 7")
-    assert "Last 7 days" in reply.text and "Users: 1 (1 new) · paying: 1" in reply.text
-    assert "stars: 10.00 TFC" in reply.text and "Commission earned: 0.40 TFC" in reply.text
-    assert "Credits outstanding: 6.00 TFC" in reply.text and "Deployments: ready 1" in reply.text
-    photo = await admin_shop.wait_reply(admin_shop.admin, reply.message_id, "Revenue and deployments per day")
-    assert photo.data["photo"]
+    photo = await admin_shop.admin_says("/stats 7")
+    assert photo.data["photo"] and photo.text is None  # one message: the chart, the figures its caption
+    caption = photo.caption
+    assert "Last 7 days" in caption and "Users: 1 (1 new) · paying: 1" in caption
+    assert "stars: 10.00 TFC" in caption and "Commission earned: 0.40 TFC" in caption
+    assert "Credits outstanding: 6.00 TFC" in caption and "ready 1" in caption
     [call] = [c for c in admin_shop.emu.calls if c.method == "sendPhoto"]
     assert call.ok
+    await admin_shop.settled(admin_shop.admin)
     figures = await admin_shop.db.read(lambda conn: stats.collect(conn, 0, admin_shop.db.now() + 1))
     assert chart_png(figures.days[-7:]).startswith(PNG_MAGIC)
     assert sum(p.revenue for p in figures.days) == 1000 and sum(p.deployments for p in figures.days) == 1
 
 
-async def test_deployments_by_state(admin_shop: AdminFront) -> None:
+async def test_fleet_by_state(admin_shop: AdminFront) -> None:
     bob = admin_shop.user("Bob")
     first = await _deployment(admin_shop, bob, key="o1")
     second = await _deployment(admin_shop, bob, key="o2")
     await admin_shop.db.write(lambda conn, now: jobs.complete_failure(conn, now, second, "node 7 is full"))
-    overview = await admin_shop.admin_says("/deployments")
+    overview = await admin_shop.admin_says("/fleet")
     assert "queued 1 · deploying 0 · ready 0 · failed 1" in overview.text
     assert f"#{first} vm-small user {bob} queued" in overview.text and "node 7 is full" in overview.text
-    failed = await admin_shop.admin_says("/deployments failed")
+    failed = await admin_shop.admin_says("/fleet failed")
     assert f"#{second}" in failed.text and f"#{first} " not in failed.text
-    none = await admin_shop.admin_says("/deployments ready")
-    assert "Deployments ready: none" in none.text
+    none = await admin_shop.admin_says("/fleet ready")
+    assert "VMs ready: none" in none.text
 
 
 async def test_retry_places_a_fresh_hold_once(admin_shop: AdminFront) -> None:
@@ -92,7 +93,7 @@ async def test_retry_without_cover_is_refused_and_changes_nothing(admin_shop: Ad
 async def test_cancel_queued_and_running_with_a_refund_choice(admin_shop: AdminFront) -> None:
     bob = admin_shop.user("Bob")
     queued = await _deployment(admin_shop, bob, key="o1")
-    prompt = await admin_shop.admin_says(f"/cancel {queued}")
+    prompt = await admin_shop.admin_says(f"/cancelvm {queued}")
     assert "hold is released" in prompt.text
     await admin_shop.confirm(prompt)
     await admin_shop.wait_text(admin_shop.admin, prompt.message_id, f"Deployment #{queued} is cancelled")
@@ -101,7 +102,7 @@ async def test_cancel_queued_and_running_with_a_refund_choice(admin_shop: AdminF
     await admin_shop.db.write(lambda conn, now: jobs.complete_success(
         conn, now, running, "{}", 30, f"settle:{running}", commission_ppm=100_000))
     assert (await admin_shop.db.balance(bob)).available == 1600
-    prompt = await admin_shop.admin_says(f"/cancel {running}")
+    prompt = await admin_shop.admin_says(f"/cancelvm {running}")
     options = [b["callback_data"].rsplit(":", 1)[1] for b in prompt.buttons]
     assert options[:3] == ["none", "unused", "full"] and prompt.buttons[3]["callback_data"].startswith("v1:adno:")
     full = next(b["callback_data"] for b in prompt.buttons if b["callback_data"].endswith(":full"))
@@ -113,13 +114,13 @@ async def test_cancel_queued_and_running_with_a_refund_choice(admin_shop: AdminF
     actions = [r[0] for r in admin_shop.sql("SELECT action FROM admin_log ORDER BY id")]
     assert actions == ["cancel", "cancel"]
     assert (await admin_shop.db.audit()).ok
-    # The user's bare /cancel still means "cancel what you were doing", also for an admin.
+    # /cancel means "cancel what you were doing", also for an admin.
     plain = await admin_shop.send(admin_shop.admin, "/cancel")
-    assert "Deployment" not in plain.text
+    assert "Deployment" not in plain.text and "VM" not in plain.text
 
 
 async def test_services_enable_disable_and_price_persist_and_apply_to_new_orders(admin_shop: AdminFront) -> None:
-    listing = await admin_shop.admin_says("/services")
+    listing = await admin_shop.admin_says("/service")
     assert "⛔ vm-xl" in listing.text and "✅ vm-small" in listing.text
     assert "v1:adsvc:vm-xl:on" in [b["callback_data"] for b in listing.buttons]
     reply = await admin_shop.admin_says("/service disable vm-small")

@@ -297,6 +297,38 @@ async def test_uploaded_photo_downloads_through_get_file(emu: TelegramEmulator, 
         await bot.get_file("nonsense")
 
 
+async def test_edit_message_media_turns_text_into_a_photo_and_back_only_by_a_new_message(
+        emu: TelegramEmulator, bot: Bot, user: dict[str, Any]) -> None:
+    from telegram import InputMediaPhoto
+
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Back", callback_data="back")]])
+    menu = await bot.send_message(user["id"], "menu", reply_markup=markup)
+    edited = await bot.edit_message_media(InputMediaPhoto(png(400, 200), caption="<b>chart</b>", parse_mode="HTML"),
+                                          user["id"], menu.message_id, reply_markup=markup)
+    assert edited.text is None and edited.caption == "chart" and edited.photo[-1].width == 400
+    assert edited.caption_entities[0].type == "bold" and edited.reply_markup == markup
+    [stored] = emu.bot_messages(user["id"])
+    assert stored.message_id == menu.message_id and stored.data["photo"] and "text" not in stored.data
+    again = await bot.edit_message_media(InputMediaPhoto(edited.photo[-1].file_id, caption="same chart"),
+                                         user["id"], menu.message_id)
+    assert again.caption == "same chart" and again.reply_markup is None
+    caption = await bot.edit_message_caption(user["id"], menu.message_id, caption="new caption", reply_markup=markup)
+    assert caption.caption == "new caption" and caption.photo
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_caption(user["id"], menu.message_id, caption="new caption", reply_markup=markup)
+    # A photo never becomes text again: editMessageText edits text messages only.
+    with pytest.raises(BadRequest, match="There is no text in the message to edit"):
+        await bot.edit_message_text("menu", user["id"], menu.message_id)
+    text = await bot.send_message(user["id"], "plain")
+    with pytest.raises(BadRequest, match="There is no caption in the message to edit"):
+        await bot.edit_message_caption(user["id"], text.message_id, caption="x")
+    with pytest.raises(BadRequest, match="Message caption is too long"):
+        await bot.edit_message_media(InputMediaPhoto(png(10, 10), caption="x" * 1025), user["id"], text.message_id)
+    with pytest.raises(BadRequest, match="Image_process_failed"):
+        await bot.edit_message_media(InputMediaPhoto(b"not an image"), user["id"], text.message_id)
+    assert emu.world.find_message(user["id"], text.message_id).text == "plain"
+
+
 # -- blocked users and flood control ------------------------------------------------------
 
 async def test_blocked_user(emu: TelegramEmulator, bot: Bot, user: dict[str, Any]) -> None:
