@@ -51,11 +51,11 @@ def _new_catalog(locale: str | None) -> Catalog:
 def extract() -> Catalog:
     """Every marked text of the code, as a template."""
     with (ROOT / "babel.cfg").open() as f:
-        method_map, options_map = parse_mapping_cfg(f)
+        method_map, options_map = parse_mapping_cfg(f)  # type: ignore[no-untyped-call]
     template = _new_catalog(None)
-    for filename, _lineno, message, comments, context in extract_from_dir(
+    for filename, lineno, message, comments, context in extract_from_dir(
             str(ROOT), method_map, options_map, strip_comment_tags=True):
-        template.add(message, None, [(filename, None)], auto_comments=comments, context=context)
+        template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return template
 
 
@@ -103,7 +103,8 @@ def untranslated(catalog: Catalog) -> list[Message]:
 
 
 def _strings(message: Message) -> tuple[str, ...]:
-    return message.string if isinstance(message.string, tuple) else (message.string,)
+    strings = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
+    return tuple(str(text or "") for text in strings)
 
 
 def problems(catalog: Catalog) -> list[str]:
@@ -113,7 +114,7 @@ def problems(catalog: Catalog) -> list[str]:
     for message in catalog:
         if not message.id:
             continue
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        ids = tuple(message.id) if isinstance(message.id, (tuple, list)) else (str(message.id),)
         strings = _strings(message)
         if message.fuzzy or not all(strings):
             found.append(f"{catalog.locale}: not translated: {ids[0]!r}")
