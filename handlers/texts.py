@@ -593,7 +593,7 @@ def _short_key(key: str) -> str:
 
 def ssh_key_status(key: str | None) -> str:
     if key is None:
-        return ("You have no SSH key yet. Send /sshkey followed by your public key "
+        return _("You have no SSH key yet. Send /sshkey followed by your public key "
                 "(the line in ~/.ssh/id_ed25519.pub) so you can log into the VMs you buy.")
     return _("Your SSH key: {key}\nIt goes on every VM you buy from now on. Send /sshkey <new key> to change "
             "it, or /sshkey remove.").format(key=_short_key(key))

@@ -126,3 +126,58 @@ async def test_a_message_queued_by_someone_elses_action_speaks_the_recipients_la
     [(told,)] = await shop.db.read(lambda conn: conn.execute(
         "SELECT text FROM notifications WHERE chat_id = ?", (boris,)).fetchall())
     assert told == "💸 Перевод от @alice_user: 2,50 TFC. Сейчас доступно: 2,50 TFC."
+
+
+def _answers_not_russian(shop: Shopfront) -> list[str]:
+    """The alerts and toasts (answerCallbackQuery) the bot gave that have no Russian in them."""
+    return [c.params.get("text", "") for c in shop.emu.calls
+            if c.method == "answerCallbackQuery" and c.params.get("text") and not CYRILLIC.search(c.params["text"])]
+
+
+async def test_a_russian_speaking_user_reads_the_rest_of_the_chat_in_russian(gshop: GridShop) -> None:
+    from .test_chat_buy import _fund
+
+    vera = int(gshop.emu.add_user("Вера", username="vera", language_code="ru")["id"])
+    await _fund(gshop.db, vera, 1000)
+    catalog = await gshop.send(vera, "/buy")
+    await gshop.press(vera, catalog.message_id, data="v1:svc:vm-small")
+    await gshop.wait_text(vera, catalog.message_id, "Цена:")
+    await gshop.press(vera, catalog.message_id, data="v1:buy:vm-small")
+    choices = await gshop.wait_text(vera, catalog.message_id, "Как вы хотите оплатить?")
+    await gshop.press(vera, catalog.message_id, data=gshop.button(choices, "v1:pay:")["callback_data"])
+    confirm = await gshop.wait_text(vera, catalog.message_id, "с баланса?")
+    await gshop.press(vera, catalog.message_id, data=gshop.button(confirm, "v1:ok:")["callback_data"])
+    await gshop.wait_reply(vera, catalog.message_id, "в очереди на развёртывание")
+    await gshop.deliver()
+    await gshop.wait_reply(vera, catalog.message_id, "IP в Mycelium:")
+    listing = await gshop.send(vera, "/deployments")
+    dep = gshop.button(listing, "v1:dep:")["callback_data"]
+    await gshop.press(vera, listing.message_id, data=dep)
+    screen = await gshop.wait_text(vera, listing.message_id, "IP в Mycelium:")
+    await gshop.press(vera, listing.message_id, data=gshop.button(screen, "v1:dren:")["callback_data"])
+    ask = await gshop.wait_text(vera, listing.message_id, "на 30 дней?")
+    await gshop.press(vera, listing.message_id, data=gshop.button(ask, "v1:drenok:")["callback_data"])
+    screen = await gshop.wait_text(vera, listing.message_id, "продлена за 4,00 TFC")
+    await gshop.press(vera, listing.message_id, data=gshop.button(screen, "v1:dauto:")["callback_data"])
+    screen = await gshop.wait_text(vera, listing.message_id, "автопродление включено")
+    await gshop.press(vera, listing.message_id, data=gshop.button(screen, "v1:dcan:")["callback_data"])
+    ask = await gshop.wait_text(vera, listing.message_id, "Удалить ВМ")
+    assert re.search(r"сгорит: 59 дней 23 ч|сгорит: 60 дней 0 ч", ask.text), ask.text
+    await gshop.press(vera, listing.message_id, data=gshop.button(ask, "v1:dcanok:")["callback_data"])
+    await gshop.wait_text(vera, listing.message_id, "отменена")
+
+    menu = await gshop.send(vera, "/topup")
+    assert menu.text == "На сколько пополнить баланс? 1 TFC = 1 USD."
+    await gshop.press(vera, menu.message_id, data="v1:topc")
+    await gshop.wait_text(vera, menu.message_id, "Введите сумму в TFC")
+    assert (await gshop.send(vera, "много")).text.startswith("Такую сумму принять нельзя.")
+    await gshop.send(vera, "/cancel")
+    for command, start in (("/orders", "Ваши последние заказы:"), ("/paysupport", "Помощь с оплатой"),
+                           ("/sshkey", "У вас пока нет SSH-ключа"),
+                           ("/sshkey нет", "Это не открытый SSH-ключ"), ("/terms", "Условия"),
+                           ("/support", "Вопросы об оплате"), ("/foo", "Команда /foo мне неизвестна."),
+                           ("/send", "Как пользоваться: /send"), ("привет", "Не понял вас."),
+                           ("/cancel", "Отменять нечего.")):
+        assert (await gshop.send(vera, command)).text.startswith(start), command
+    assert _not_russian(gshop, vera) == []
+    assert _answers_not_russian(gshop) == []

@@ -5,6 +5,9 @@ text; `python tools/catalogues.py update` brings the catalogues in step, then tr
 
 from __future__ import annotations
 
+import ast
+import re
+
 import pytest
 from babel.messages.catalog import Catalog, Message
 
@@ -65,3 +68,35 @@ def test_a_catalogue_without_a_new_text_is_out_of_step(template: Catalog) -> Non
         "ru: missing (run update): '🛒 Services'",
         "ru: no longer in the code (run update): 'A text the code lost'",
     ]
+
+
+# Texts kept in English on purpose: reasons stored on a deployment (shown through `stored()`).
+STORED_ENGLISH = {"service {service} is no longer offered", "cancelled by the shop (admin {admin})"}
+TEXT_MODULES = ("handlers/texts.py", "core/notices.py")
+SENTENCE = re.compile(r"[A-Za-z]{2,} [A-Za-z]{2,}")
+
+
+def unmarked_sentences(source: str, where: str) -> list[str]:
+    """String literals that read like words for people but are in no `_()`, `N_()` or
+    `ngettext()` (docstrings aside): texts the catalogues would never see."""
+    tree = ast.parse(source)
+    marked: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_", "ngettext"):
+            marked.update(id(sub) for sub in ast.walk(node))
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            marked.add(id(body[0].value))
+    return [f"{where}:{node.lineno} {node.value!r}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in marked
+            and SENTENCE.search(node.value) and node.value not in STORED_ENGLISH]
+
+
+@pytest.mark.parametrize("module", TEXT_MODULES)
+def test_every_sentence_of_a_texts_module_is_marked_for_translation(module: str) -> None:
+    assert unmarked_sentences((catalogues.ROOT / module).read_text(encoding="utf-8"), module) == []
+
+
+def test_the_marking_check_sees_a_bare_sentence() -> None:
+    source = 'X = N_("Marked text")\ndef f():\n    """Doc string here."""\n    return "Bare text here"\n'
+    assert unmarked_sentences(source, "m.py") == ["m.py:4 'Bare text here'"]
