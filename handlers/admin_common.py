@@ -25,7 +25,7 @@ from ledger import MAX_AMOUNT, admin_actions, users
 from ledger import admin_state as state
 
 from . import admin_texts, texts
-from .admin_screen import clip
+from .admin_screen import ALERT_MAX, clip
 from .callbacks import INT, SLUG, encode, register_action
 from .common import answer, known_user, pressed, refuse
 from .deps import CustomContext, Shop
@@ -98,6 +98,24 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
     if message is None:
         return None
     return await message.reply_text(clip(text), reply_markup=markup)
+
+
+async def button_asks(update: Update, asking: Awaitable[None]) -> None:
+    """A button that opens a confirm prompt (Refund, Retry, Cancel, Credit under a list): the
+    prompt, or why not, on the spot as an alert when it fits in one, else as a message."""
+    query = update.callback_query
+    assert query is not None
+    try:
+        await asking
+    except Usage as exc:
+        why = str(exc)
+        if len(why) <= ALERT_MAX:
+            await answer(query, why, alert=True)
+            return
+        await answer(query)
+        await reply(update, why)
+        return
+    await answer(query)
 
 
 def command_key(update: Update) -> str:
@@ -263,10 +281,14 @@ async def cancel_request(update: Update, context: CustomContext) -> None:
         await edit_prompt(update, admin_texts.PROMPT_CANCELLED)
 
 
-async def refused(shop: Shop, request: state.AdminRequest, action: str, target: str, reason: str,
-                  text: str) -> str:
-    """Close a request whose action the ledger or a provider refused, log why, and return
-    `text`, what the admin is shown."""
+async def refused(shop: Shop, request: state.AdminRequest, action: str, target: str,
+                  reason: str | Exception, text: str) -> str:
+    """Close a request whose action the ledger or a provider refused and return `text`, what the
+    admin is shown, which the admin log keeps too. A ledger refusal's own message (accounts,
+    cents) goes to the shop's log only."""
+    if isinstance(reason, Exception):
+        log.info("admin request %s (%s %s) refused: %s", request.id, action, target, reason)
+        reason = text
     await shop.ledger.write(partial(admin_actions.refuse, request=request, action=action,
                                     target=target, reason=reason, result=text))
     return text

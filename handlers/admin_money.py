@@ -7,6 +7,7 @@ keyed by the command message, so a re-delivered update or a second tap changes n
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from functools import partial
@@ -18,6 +19,7 @@ from telegram.error import BadRequest, TelegramError
 
 from core.money import format_stars, format_tfc
 from ledger import (
+    InsufficientFunds,
     LedgerError,
     Payment,
     admin_actions,
@@ -38,6 +40,7 @@ from .admin_common import (
     admin_button,
     admin_command,
     ask,
+    button_asks,
     button_key,
     command_key,
     confirm_markup,
@@ -51,6 +54,8 @@ from .admin_common import (
 from .callbacks import encode
 from .common import answer, parse
 from .deps import CustomContext, Shop
+
+log = logging.getLogger("gridshop.admin")
 
 REFUNDABLE = ("stars", "stripe")
 
@@ -128,6 +133,8 @@ async def _adjust_command(update: Update, context: CustomContext, sign: int) -> 
         raise Usage(admin_texts.reason_too_long(usage))
     label = await user_label(shop, user_id)
     balance = await shop.ledger.balance(user_id)
+    if sign < 0 and amount > balance.available:  # the ledger would refuse it: no button to press
+        raise Usage(admin_texts.debit_refused(amount, user_id, label, balance))
     text = admin_texts.ask_adjust(sign > 0, amount, label, reason, balance)
     await ask(update, shop, command_key(update), "adjust",
               {"user_id": user_id, "amount": sign * amount, "reason": reason}, text,
@@ -156,9 +163,13 @@ async def run_adjust(update: Update, context: CustomContext, request: state.Admi
         done = await shop.ledger.write(partial(
             admin_actions.adjust_balance, request=request, user_id=user_id, amount=amount,
             reason=reason))
+    except InsufficientFunds as exc:  # the balance fell short since the prompt
+        text = admin_texts.debit_refused(-amount, user_id, await user_label(shop, user_id),
+                                         await shop.ledger.balance(user_id))
+        return await refused(shop, request, "adjust.refused", f"user {user_id}", exc, text)
     except LedgerError as exc:
-        return await refused(shop, request, "adjust.refused", f"user {user_id}", str(exc),
-                             admin_texts.refused(str(exc)))
+        return await refused(shop, request, "adjust.refused", f"user {user_id}", exc,
+                             admin_texts.refused(admin_texts.ledger_refusal(exc)))
     if done is None or not done.new:
         return admin_texts.ALREADY_DONE
     return admin_texts.adjusted(amount > 0, abs(amount), user_id, done.transfer.id,
@@ -215,11 +226,7 @@ async def refund_button(update: Update, context: CustomContext) -> None:
     if payment is None:
         await answer(query, admin_texts.ANSWER_NO_PAYMENT, alert=True)
         return
-    await answer(query)
-    try:
-        await _ask_refund(update, shop, button_key(update, f"ref:{payment_id}"), payment, None)
-    except Usage as exc:
-        await reply(update, str(exc))
+    await button_asks(update, _ask_refund(update, shop, button_key(update, f"ref:{payment_id}"), payment, None))
 
 
 def _stripe_client(shop: Shop) -> stripe.StripeClient:
@@ -281,9 +288,16 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
         refunded = format_tfc(refund.amount)
         where = (admin_texts.refund_found_at_stripe(refund.amount, refund.refund_id) if refund.found
                  else admin_texts.refunded_by_stripe(refund.amount, refund.refund_id))
-    done = await shop.ledger.write(partial(
-        admin_actions.record_refund, request=request, payment=payment, take_back=take_back,
-        refunded=refunded, where=where, user_key=user_key))
+    try:
+        done = await shop.ledger.write(partial(
+            admin_actions.record_refund, request=request, payment=payment, take_back=take_back,
+            refunded=refunded, where=where, user_key=user_key))
+    except LedgerError as exc:
+        # The provider refunded; the request stays open and its button records it (the provider
+        # is asked first again and refunds nothing twice), as the provider's own event would.
+        log.warning("payment %s: refunded at the provider, not recorded yet: %s", payment.id, exc)
+        return (admin_texts.refund_not_recorded(payment.id, where, admin_texts.ledger_refusal(exc)),
+                confirm_markup(request.id, [(admin_texts.BTN_RECORD_REFUND, option)]))
     return admin_texts.refund_done(payment.id, where, done.taken, done.balance.posted)
 
 

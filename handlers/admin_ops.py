@@ -16,7 +16,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, Update
 
-from ledger import LedgerError, Order, admin_actions, ops
+from ledger import InsufficientFunds, LedgerError, Order, admin_actions, ops
 from ledger import admin_state as state
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentRecord
@@ -28,6 +28,7 @@ from .admin_common import (
     admin_button,
     admin_command,
     ask,
+    button_asks,
     button_key,
     command_key,
     parse_amount,
@@ -37,7 +38,7 @@ from .admin_common import (
     runner,
     user_label,
 )
-from .admin_screen import ALERT_MAX, Screen, clip, screen, show
+from .admin_screen import Screen, screen, show
 from .callbacks import encode
 from .common import answer, parse
 from .deps import CustomContext, Shop
@@ -87,6 +88,9 @@ async def _ask_retry(update: Update, shop: Shop, key: str, deployment_id: int) -
         text = admin_texts.ask_retry_queued(dep.id, dep.attempts + 1, _admin_error(dep))
     elif hold.state == "pending" and hold.expires_at > shop.ledger.now():
         text = admin_texts.ask_retry_on_hold(dep.id, dep.service_id, hold.amount, _admin_error(dep))
+    elif order.amount > balance.available:  # the fresh hold would be refused: no button to press
+        raise Usage(admin_texts.retry_not_covered(dep.id, order.amount, dep.user_id,
+                                                  await user_label(shop, dep.user_id), balance))
     else:
         text = admin_texts.ask_retry_new_hold(dep.id, dep.service_id, await user_label(shop, dep.user_id),
                                               order.amount, balance.available, _admin_error(dep))
@@ -113,8 +117,8 @@ async def run_retry(update: Update, context: CustomContext, request: state.Admin
             admin_actions.retry_deployment, request=request, deployment_id=deployment_id,
             hold_ttl_s=shop.ledger.hold_ttl_s))
     except LedgerError as exc:
-        return await refused(shop, request, "retry.refused", f"deployment {deployment_id}",
-                             str(exc), admin_texts.not_retried(str(exc)))
+        return await refused(shop, request, "retry.refused", f"deployment {deployment_id}", exc,
+                             await _not_retried(shop, deployment_id, exc))
     if dep is None:
         return admin_texts.ALREADY_DONE
     result = admin_texts.retried(deployment_id, dep.hold_id)
@@ -123,7 +127,22 @@ async def run_retry(update: Update, context: CustomContext, request: state.Admin
     return result
 
 
-# --- /cancel <deployment> ---------------------------------------------------------------------
+async def _not_retried(shop: Shop, deployment_id: int, exc: LedgerError) -> str:
+    """A retry the ledger refused at the tap, said with the facts as they are now."""
+    def read(conn: sqlite3.Connection) -> tuple[DeploymentRecord, Order]:
+        dep = jobs.get(conn, deployment_id)
+        return dep, ops.get_order(conn, dep.order_id)
+
+    dep, order = await shop.ledger.read(read)
+    if isinstance(exc, InsufficientFunds):
+        return admin_texts.retry_not_covered(dep.id, order.amount, dep.user_id, await user_label(shop, dep.user_id),
+                                             await shop.ledger.balance(dep.user_id))
+    if isinstance(exc, jobs.DeploymentStateError):
+        return admin_texts.not_retryable(dep.id, dep.state)
+    return admin_texts.not_retried(admin_texts.ledger_refusal(exc))
+
+
+# --- /cancelvm <deployment> -------------------------------------------------------------------
 
 
 def _cancel_facts(conn: sqlite3.Connection, now: int, deployment_id: int) -> tuple[DeploymentRecord, Order, int]:
@@ -173,8 +192,13 @@ async def run_cancel(update: Update, context: CustomContext, request: state.Admi
         cancelled = await shop.ledger.write(partial(
             admin_actions.cancel_deployment, request=request, deployment_id=deployment_id,
             refund=option, commission_ppm=shop.ledger.commission_ppm))
+    except jobs.DeploymentStateError as exc:
+        dep = await shop.ledger.read(lambda conn: jobs.get(conn, deployment_id))
+        return await refused(shop, request, "cancel.refused", f"deployment {deployment_id}", exc,
+                             admin_texts.not_cancellable(deployment_id, dep.state))
     except LedgerError as exc:
-        return admin_texts.not_cancelled(str(exc))
+        return await refused(shop, request, "cancel.refused", f"deployment {deployment_id}", exc,
+                             admin_texts.not_cancelled(admin_texts.ledger_refusal(exc)))
     if cancelled is None:
         return admin_texts.ALREADY_DONE
     dep, refund = cancelled.deployment, cancelled.refund
@@ -202,13 +226,9 @@ async def _deployment_button(update: Update, context: CustomContext, prefix: str
     parsed = await parse(update)
     if parsed is None:
         return
-    query, data = parsed
-    try:
-        await ask(update, context.shop, button_key(update, f"{prefix}:{data.args[0]}"), data.int_arg(0))
-    except Usage as exc:  # e.g. the VM moved on since the card was shown: said on the spot
-        await answer(query, clip(str(exc), ALERT_MAX), alert=True)
-        return
-    await answer(query)
+    data = parsed[1]
+    await button_asks(update, ask(update, context.shop, button_key(update, f"{prefix}:{data.args[0]}"),
+                                  data.int_arg(0)))
 
 
 @admin_button
@@ -285,5 +305,5 @@ async def service_button(update: Update, context: CustomContext) -> None:
 
 def _admin_error(dep: jobs.DeploymentRecord) -> str | None:
     """What an admin sees as a deployment's last error: the grid tool's scrubbed text when there
-    is one (never shown to the buyer), else the buyer's reason."""
-    return dep.error_detail or dep.error
+    is one (never shown to the buyer), else the buyer's reason in an admin's words."""
+    return dep.error_detail or (admin_texts.reason(dep.error) if dep.error else None)

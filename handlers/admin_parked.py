@@ -25,8 +25,10 @@ from .admin_common import (
     admin_button,
     admin_command,
     ask,
+    button_asks,
     button_key,
     command_key,
+    confirm_markup,
     parse_id,
     reply,
     runner,
@@ -97,11 +99,8 @@ async def parked_button(update: Update, context: CustomContext) -> None:
     if how not in HOWS:
         await answer(query, admin_texts.UNKNOWN_CHOICE, alert=True)
         return
-    await answer(query)
-    try:
-        await _ask(update, context.shop, button_key(update, f"park:{data.args[0]}:{how}"), data.int_arg(0), how)
-    except Usage as exc:
-        await reply(update, str(exc))
+    await button_asks(update, _ask(update, context.shop, button_key(update, f"park:{data.args[0]}:{how}"),
+                                   data.int_arg(0), how))
 
 
 @runner("parked")
@@ -120,9 +119,17 @@ async def run_parked(update: Update, context: CustomContext, request: state.Admi
     except parking.RefundRefused as exc:
         text = admin_texts.parked_refused(parked_id, str(exc))
     except TelegramError as exc:  # the outcome is not known: nothing is marked, try again
-        text = admin_texts.parked_unknown_outcome(parked_id, str(exc))
-        return text
+        return _again(request, parked, admin_texts.parked_unknown_outcome(parked_id, str(exc)))
     except LedgerError as exc:
-        text = admin_texts.parked_refused(parked_id, str(exc))
+        log.info("parked payment %s: the ledger refused %s: %s", parked_id, how, exc)
+        if how != "credit":  # the provider may have refunded already: marking it again is safe
+            return _again(request, parked, admin_texts.parked_not_marked(parked_id, admin_texts.ledger_refusal(exc)))
+        text = admin_texts.parked_refused(parked_id, admin_texts.ledger_refusal(exc))
     await shop.ledger.write(lambda conn, now: state.finish_request(conn, now, request.id, "done", text))
     return text
+
+
+def _again(request: state.AdminRequest, parked: ParkedPayment, text: str) -> RunResult:
+    """A refund to try again: the request stays open and its button stays under the text."""
+    label = admin_texts.parked_confirm(parked, str(request.params["how"]))[1]
+    return text, confirm_markup(request.id, [(label, "go")])

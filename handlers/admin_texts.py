@@ -8,16 +8,31 @@ with named placeholders, so a translation catalogue can take them over; amounts 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from core import notices
 from core.catalog import Service
 from core.money import format_stars, format_tfc, format_tfc_signed, format_tft, tft_in_tfc
-from ledger import Balance, Order, Payment, Transfer, adminlog
+from ledger import (
+    AccountInDebt,
+    Balance,
+    HoldAlreadyResolved,
+    IdempotencyConflict,
+    InsufficientFunds,
+    LedgerError,
+    Order,
+    OrderStateError,
+    Payment,
+    StoreError,
+    Transfer,
+    adminlog,
+)
 from ledger import admin_state as state
 from ledger import stats as shop_stats
-from ledger.deployments import DeploymentRecord
+from ledger.deployments import DeploymentNotFound, DeploymentRecord, DeploymentStateError
 from ledger.users import User
 from payments.parked import ParkedPayment
 
@@ -192,6 +207,27 @@ CHART_REVENUE = "revenue (TFC)"
 CHART_DEPLOYMENTS = "VMs deployed"
 
 
+# --- why a VM failed or was removed, as an admin reads it ------------------------------------
+
+# A deployment keeps its reason in the buyer's words (core.notices, in English); admins read it
+# about the user, in the third person.
+_ADMIN_REASONS: dict[str, str] = {
+    notices.REASON_CANCELLED_BY_USER: "cancelled by the user",
+    notices.REASON_RENEWAL_NOT_COVERED: "the user's balance did not cover the renewal",
+    notices.REASON_PERIOD_ENDED: "the paid period ended with auto-renew off",
+}
+_ANY_ADMIN = 987654321
+_BY_SHOP = re.compile(re.escape(notices.reason_cancelled_by_shop(_ANY_ADMIN)).replace(str(_ANY_ADMIN), r"(\d+)"))
+
+
+def reason(stored: str) -> str:
+    """A deployment's stored reason (failure or removal) in an admin's words."""
+    by_shop = _BY_SHOP.fullmatch(stored)
+    if by_shop:
+        return "cancelled by admin {admin}".format(admin=by_shop[1])
+    return _ADMIN_REASONS.get(stored, stored)
+
+
 # --- /user -----------------------------------------------------------------------------------
 
 
@@ -228,7 +264,7 @@ def user_card(user_id: int, profile: User | None, flag: str | None, balance: Bal
     for d in deps:
         if d.error and d.state in ("failed", "cancelling", "cancelled"):
             lines.append("  #{id} {service} {state} ({error})".format(
-                id=d.id, service=d.service_id, state=d.state, error=d.error))
+                id=d.id, service=d.service_id, state=d.state, error=reason(d.error)))
         else:
             lines.append("  #{id} {service} {state}".format(id=d.id, service=d.service_id, state=d.state))
     if grid is not None and deps:
@@ -288,8 +324,56 @@ def adjusted(credit: bool, amount: int, user_id: int, transfer_id: int, availabl
                            available=format_tfc(available))
 
 
+def _short(amount: int, user: str, balance: Balance) -> str:
+    """Why `amount` cannot be taken from (or held on) the user's balance, in TFC: what is
+    available, what is held or owed besides, and by how much `amount` exceeds it."""
+    if balance.debt:
+        has = "user {user} has {available} available and owes {debt}".format(
+            user=user, available=format_tfc(balance.available), debt=format_tfc(balance.debt))
+    elif balance.held:
+        has = "user {user} has {available} available ({held} more is held for purchases under way)".format(
+            user=user, available=format_tfc(balance.available), held=format_tfc(balance.held))
+    else:
+        has = "user {user} has {available} available".format(user=user, available=format_tfc(balance.available))
+    return "{has}: {amount} would exceed that by {short}".format(
+        has=has, amount=format_tfc(amount), short=format_tfc(amount - balance.available))
+
+
+def debit_refused(amount: int, user_id: int, user: str, balance: Balance) -> str:
+    """A debit the user's balance does not cover: said instead of a confirm button, and again
+    when the balance fell short between the prompt and the tap."""
+    text = "❌ Not debited: {why}. Nothing was changed.".format(why=_short(amount, user, balance))
+    if balance.available:
+        text += "\nTo take what is there: /debit {user} {available} <reason>".format(
+            user=user_id, available=format_tfc(balance.available).removesuffix(" TFC"))
+    return text
+
+
+# What an admin is told when the ledger refuses for a reason no screen words more precisely:
+# by class (the most specific listed wins), never the ledger's own message (accounts, cents).
+LEDGER_REFUSALS: dict[type[LedgerError], str] = {
+    AccountInDebt: "the user is in debt and can spend nothing until it is repaid",
+    InsufficientFunds: "the user's available balance does not cover it",
+    HoldAlreadyResolved: "the credits held for it were released meanwhile",
+    OrderStateError: "its order has moved on meanwhile",
+    DeploymentStateError: "the VM has moved on meanwhile",
+    DeploymentNotFound: "there is no such VM",
+    IdempotencyConflict: "an earlier request under the same key did something else",
+    StoreError: "the database is busy or failing just now; try again in a moment",
+    LedgerError: "the ledger refused it (the details are in the shop's log)",
+}
+
+
+def ledger_refusal(exc: LedgerError) -> str:
+    """The words for a refusal of the ledger (see LEDGER_REFUSALS)."""
+    for cls in type(exc).__mro__:
+        if cls in LEDGER_REFUSALS:
+            return LEDGER_REFUSALS[cls]
+    return LEDGER_REFUSALS[LedgerError]
+
+
 def refused(reason: str) -> str:
-    return "❌ Refused: {reason}".format(reason=reason)
+    return "❌ Refused: {reason}. Nothing was changed.".format(reason=reason)
 
 
 # --- /refund ---------------------------------------------------------------------------------
@@ -384,6 +468,15 @@ def refund_pending(payment_id: int, why: str) -> str:
             "checks Stripe first and never refunds twice.").format(id=payment_id, why=why)
 
 
+BTN_RECORD_REFUND = "↩ Record the refund"
+
+
+def refund_not_recorded(payment_id: int, where: str, why: str) -> str:
+    return ("⚠️ Payment #{id}: {where}, but the shop could not record it yet ({why}). Press the button to "
+            "record it now; nothing is refunded twice. The provider's own notice records it too.").format(
+        id=payment_id, where=where, why=why)
+
+
 def refund_done(payment_id: int, where: str, taken: int, balance: int) -> str:
     """`where` is `refunded_by_telegram` or `refunded_by_stripe`."""
     template = ("✅ Payment #{id}: {where}; {taken} of credits taken back. User balance {balance} (debt)."
@@ -410,7 +503,7 @@ def fleet(counts: Mapping[str, int], state_shown: str | None, rows: Sequence[Dep
     lines = ["🖥 Fleet: {summary}".format(summary=summary), "", title]
     for d in rows[:shown]:
         values = {"id": d.id, "service": d.service_id, "user": d.user_id, "state": d.state,
-                  "when": _maybe_when(d.updated_at), "error": (d.error or "")[:80]}
+                  "when": _maybe_when(d.updated_at), "error": reason(d.error or "")[:80]}
         line = ("#{id} {service} user {user} {state} · {when} — {error}" if d.error
                 else "#{id} {service} user {user} {state} · {when}")
         lines.append(line.format(**values))
@@ -456,7 +549,16 @@ def retried(deployment_id: int, hold_id: int) -> str:
 
 
 def not_retried(reason: str) -> str:
-    return "❌ Not retried: {reason}".format(reason=reason)
+    return "❌ Not retried: {reason}. Nothing was changed.".format(reason=reason)
+
+
+def retry_not_covered(deployment_id: int, price: int, user_id: int, user: str, balance: Balance) -> str:
+    """A retry whose fresh hold the user's balance does not cover: said instead of a confirm
+    button, and again when the balance fell short between the prompt and the tap."""
+    return ("❌ Not retried: VM #{id} needs its price held again, and {why}. Nothing was changed.\n"
+            "If the shop pays for the retry: /credit {user_id} {short} <reason>, then /retry {id}.").format(
+        id=deployment_id, why=_short(price, user, balance), user_id=user_id,
+        short=format_tfc(price - balance.available).removesuffix(" TFC"))
 
 
 def ask_cancel_queued(deployment_id: int, service_id: str, user: str) -> str:
@@ -513,7 +615,7 @@ GRID_CANCEL_BY_PERIODS = " The periods job removes it from the grid."
 
 
 def not_cancelled(reason: str) -> str:
-    return "❌ Not cancelled: {reason}".format(reason=reason)
+    return "❌ Not cancelled: {reason}. Nothing was changed.".format(reason=reason)
 
 
 # --- /service ---------------------------------------------------------------------------------
@@ -642,7 +744,13 @@ def parked_refunded(p: ParkedPayment, note: str) -> str:
 
 
 def parked_refused(parked_id: int, why: str) -> str:
-    return f"❌ Parked payment #{parked_id} not resolved: {why}"
+    return f"❌ Parked payment #{parked_id} not resolved: {why}. Nothing was changed."
+
+
+def parked_not_marked(parked_id: int, why: str) -> str:
+    """The refund went to the provider (or was made there) but could not be recorded."""
+    return (f"⚠️ Parked payment #{parked_id}: the refund could not be recorded ({why}). Press the button "
+            "again to record it (a refund is never made twice).")
 
 
 def parked_unknown_outcome(parked_id: int, why: str) -> str:

@@ -118,15 +118,23 @@ async def test_redelivered_command_update_acts_once(admin_shop: AdminFront) -> N
     assert admin_shop.sql("SELECT count(*) FROM admin_log") == [(1,)]
 
 
+LEDGER_WORDS = ("account", "needed", "cents")
+
+
 async def test_debit_is_refused_beyond_the_balance_and_cancel_changes_nothing(admin_shop: AdminFront) -> None:
     bob = admin_shop.user("Bob")
     await admin_shop.send(bob, "/start")
     await admin_shop.db.record_payment("stars", "c1", user_id=bob, amount=500, provider_amount=385,
                                        provider_currency="XTR")
-    too_much = await admin_shop.admin_says(f"/debit {bob} 6 duplicate")
-    await admin_shop.confirm(too_much)
-    refused = await admin_shop.wait_text(admin_shop.admin, too_much.message_id, "Refused")
-    assert "available" in refused.text and (await admin_shop.db.balance(bob)).available == 500
+    before = admin_shop.snapshot()
+    # Refused before any button is offered, in TFC.
+    too_much = await admin_shop.admin_says(f"/debit {bob} 100000 duplicate")
+    assert not too_much.buttons
+    assert (f"Not debited: user {bob} (@bob_user) has 5.00 TFC available: 100000.00 TFC would exceed that "
+            "by 99995.00 TFC. Nothing was changed.") in too_much.text
+    assert f"/debit {bob} 5.00 <reason>" in too_much.text
+    assert not any(word in too_much.text for word in LEDGER_WORDS) and "10000000" not in too_much.text
+    assert admin_shop.snapshot() == before
     cancelled = await admin_shop.admin_says(f"/debit {bob} 2 duplicate")
     await admin_shop.confirm(cancelled, "v1:adno:")
     await admin_shop.wait_text(admin_shop.admin, cancelled.message_id, "Cancelled")
@@ -136,7 +144,28 @@ async def test_debit_is_refused_beyond_the_balance_and_cancel_changes_nothing(ad
     await admin_shop.wait_text(admin_shop.admin, ok.message_id, "Debited 2.00 TFC")
     assert (await admin_shop.db.balance(bob)).available == 300
     actions = [e.action for e in await admin_shop.db.read(lambda conn: adminlog.recent(conn))]
-    assert actions == ["debit", "adjust.refused"]
+    assert actions == ["debit"]
+
+
+async def test_a_debit_the_balance_no_longer_covers_at_the_tap_is_refused_in_tfc(admin_shop: AdminFront) -> None:
+    bob = admin_shop.user("Bob")
+    await admin_shop.send(bob, "/start")
+    await admin_shop.db.record_payment("stars", "c1", user_id=bob, amount=500, provider_amount=385,
+                                       provider_currency="XTR")
+    prompt = await admin_shop.admin_says(f"/debit {bob} 4 duplicate")
+    assert admin_shop.button(prompt, "v1:adok:")
+    order = await admin_shop.db.create_order("o-bob", bob, "purchase", 400, "vm-small")
+    await admin_shop.db.purchase(order.id, bob)  # 4.00 TFC held meanwhile: 1.00 TFC left available
+    await admin_shop.confirm(prompt)
+    refused = await admin_shop.wait_text(admin_shop.admin, prompt.message_id, "Not debited")
+    assert (f"Not debited: user {bob} (@bob_user) has 1.00 TFC available (4.00 TFC more is held for purchases "
+            "under way): 4.00 TFC would exceed that by 3.00 TFC.") in refused.text
+    assert not any(word in refused.text for word in LEDGER_WORDS)
+    balance = await admin_shop.db.balance(bob)
+    assert (balance.available, balance.held) == (100, 400)
+    log = await admin_shop.admin_says("/adminlog")
+    assert "adjust.refused" in log.text and "by 3.00 TFC" in log.text
+    assert not any(word in log.text for word in LEDGER_WORDS)
 
 
 @pytest.mark.parametrize("command, usage", [
@@ -244,3 +273,31 @@ async def test_adminlog_in_chat_and_on_the_command_line(admin_shop: AdminFront, 
     out = io.StringIO()
     assert await asyncio.to_thread(cli_main, ["--config", str(config), "admin", "log", "--limit", "1"], out) == 0
     assert len(out.getvalue().splitlines()) == 1
+
+
+async def test_user_card_speaks_of_the_user_in_the_third_person(admin_shop: AdminFront) -> None:
+    bob = admin_shop.user("Bob")
+    await admin_shop.send(bob, "/start")
+    await admin_shop.db.record_payment("stars", "c-bob", user_id=bob, amount=1000, provider_amount=770,
+                                       provider_currency="XTR")
+    first, second = [(await admin_shop.db.purchase(
+        (await admin_shop.db.create_order(key, bob, "purchase", 400, "vm-small")).id, bob)).deployment_id
+        for key in ("o1", "o2")]
+    # Bob cancels the first VM in the chat, the admin the second.
+    listing = await admin_shop.send(bob, "/deployments")
+    for action, then in (("dep", "dcan"), ("dcan", "dcanok"), ("dcanok", None)):
+        await admin_shop.press(bob, listing.message_id, data=f"v1:{action}:{first}")
+        if then:
+            await admin_shop.emu.wait_for(lambda then=then: f"v1:{then}:{first}" in [
+                b.get("callback_data") for b in admin_shop.current(bob, listing.message_id).buttons])
+    await admin_shop.emu.wait_for(lambda: admin_shop.sql(
+        "SELECT 1 FROM deployments WHERE id = ? AND state = 'cancelled'", first))
+    prompt = await admin_shop.admin_says(f"/cancelvm {second}")
+    await admin_shop.confirm(prompt)
+    await admin_shop.wait_text(admin_shop.admin, prompt.message_id, "cancelled")
+    card = await admin_shop.admin_says(f"/user {bob}")
+    assert f"#{first} vm-small cancelled (cancelled by the user)" in card.text
+    assert f"#{second} vm-small cancelled (cancelled by admin {admin_shop.admin})" in card.text
+    assert "your request" not in card.text and "by the shop" not in card.text
+    fleet = await admin_shop.admin_says("/fleet cancelled")
+    assert "cancelled by the user" in fleet.text and "your request" not in fleet.text

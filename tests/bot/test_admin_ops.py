@@ -78,15 +78,27 @@ async def test_retry_places_a_fresh_hold_once(admin_shop: AdminFront) -> None:
     assert (await admin_shop.db.audit()).ok
 
 
-async def test_retry_without_cover_is_refused_and_changes_nothing(admin_shop: AdminFront) -> None:
+async def test_retry_without_cover_is_refused_in_tfc_and_changes_nothing(admin_shop: AdminFront) -> None:
     bob = admin_shop.user("Bob")
     dep = await _deployment(admin_shop, bob, credits=400)
     await admin_shop.db.write(lambda conn, now: jobs.complete_failure(conn, now, dep, "timeout"))
     await admin_shop.db.adjust("spent", bob, -300, admin_id=1, reason="spent")
+    before = admin_shop.snapshot()
+    refused = await admin_shop.admin_says(f"/retry {dep}")
+    assert not refused.buttons  # no confirm button for what the ledger would refuse
+    assert (f"Not retried: VM #{dep} needs its price held again, and user {bob} has 1.00 TFC available: "
+            "4.00 TFC would exceed that by 3.00 TFC. Nothing was changed.") in refused.text
+    assert f"/credit {bob} 3.00 <reason>, then /retry {dep}" in refused.text
+    assert "account" not in refused.text and "needed" not in refused.text
+    assert admin_shop.snapshot() == before
+    # Covered when asked, short at the tap: refused in TFC too.
+    await admin_shop.db.adjust("back", bob, 300, admin_id=1, reason="back")
     prompt = await admin_shop.admin_says(f"/retry {dep}")
+    await admin_shop.db.adjust("spent again", bob, -100, admin_id=1, reason="spent")
     await admin_shop.confirm(prompt)
-    refused = await admin_shop.wait_text(admin_shop.admin, prompt.message_id, "Not retried")
-    assert "available" in refused.text
+    late = await admin_shop.wait_text(admin_shop.admin, prompt.message_id, "Not retried")
+    assert "has 3.00 TFC available: 4.00 TFC would exceed that by 1.00 TFC" in late.text
+    assert "account" not in late.text
     assert (await admin_shop.db.read(lambda conn: jobs.get(conn, dep))).state == "failed"
 
 
