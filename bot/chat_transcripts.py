@@ -303,7 +303,7 @@ async def in_russian(t: Transcript) -> None:
     t.emu.add_user("Борис", user_id=RUSSIAN_ID, username="boris", language_code="ru")
     await t.say(RUSSIAN_ID, "/start")
     await t.tap(RUSSIAN_ID, "🛒")
-    await t.tap(RUSSIAN_ID, "Small VM")
+    await t.tap(RUSSIAN_ID, "Малая ВМ")
     await t.tap(RUSSIAN_ID, "Купить")
     await t.tap(RUSSIAN_ID, "⭐")
     await t.pay_invoice(RUSSIAN_ID)

@@ -85,6 +85,9 @@ cpu = 1
 memory_gb = 2
 disk_gb = 25
 period_days = 30
+[services.translations.ru]
+name = "Малая ВМ"
+description = "1 vCPU, 2 ГБ ОЗУ, 25 ГБ SSD, сеть Mycelium. Подойдёт для бота или небольшого сайта."
 
 [[services]]
 id = "vm-medium"
@@ -95,6 +98,9 @@ cpu = 2
 memory_gb = 4
 disk_gb = 50
 period_days = 30
+[services.translations.ru]
+name = "Средняя ВМ"
+description = "2 vCPU, 4 ГБ ОЗУ, 50 ГБ SSD, сеть Mycelium. Хватит для базы данных и приложения."
 
 [[services]]
 id = "vm-large"
@@ -105,6 +111,9 @@ cpu = 4
 memory_gb = 8
 disk_gb = 100
 period_days = 30
+[services.translations.ru]
+name = "Большая ВМ"
+description = "4 vCPU, 8 ГБ ОЗУ, 100 ГБ SSD, сеть Mycelium. Для сборок и нагруженных сервисов."
 
 [[services]]
 id = "vm-xlarge"
@@ -117,6 +126,9 @@ disk_gb = 200
 rootfs_gb = 4
 period_days = 30
 enabled = false
+[services.translations.ru]
+name = "ВМ XL"
+description = "8 vCPU, 16 ГБ ОЗУ, 200 ГБ SSD. Не продаётся, пока администратор её не включит (/service)."
 """
 
 

@@ -10,10 +10,11 @@ keep the amount they were opened with, so a new price applies to new orders and 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from .settings import ServiceConfig
+from . import i18n
+from .settings import ServiceConfig, ServiceText
 
 __all__ = ["Catalogue", "Override", "Service"]
 
@@ -30,11 +31,12 @@ class Override(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """One service as it is sold now: its config entry with any override applied."""
+    """One service as it is sold now: its config entry with any override applied. Its `name`
+    and `description` read in the current language (`core.i18n`) when config.toml gives them."""
 
     id: str
-    name: str
-    description: str
+    default_name: str
+    default_description: str
     price_minor: int  # TFC cents per period
     cpu: int
     memory_gb: int
@@ -42,6 +44,17 @@ class Service:
     rootfs_gb: int
     period_days: int
     enabled: bool
+    translations: Mapping[str, ServiceText] = field(default_factory=dict, compare=False)
+
+    @property
+    def name(self) -> str:
+        text = self.translations.get(i18n.current())
+        return text.name if text is not None and text.name else self.default_name
+
+    @property
+    def description(self) -> str:
+        text = self.translations.get(i18n.current())
+        return text.description if text is not None and text.description else self.default_description
 
     @classmethod
     def of(cls, entry: ServiceConfig, override: Override | None = None) -> Service:
@@ -50,9 +63,10 @@ class Service:
             enabled = override.enabled
         if override is not None and override.price is not None:
             price = override.price
-        return cls(id=entry.id, name=entry.name, description=entry.description, price_minor=price,
-                   cpu=entry.cpu, memory_gb=entry.memory_gb, disk_gb=entry.disk_gb,
-                   rootfs_gb=entry.rootfs_gb, period_days=entry.period_days, enabled=enabled)
+        return cls(id=entry.id, default_name=entry.name, default_description=entry.description,
+                   price_minor=price, cpu=entry.cpu, memory_gb=entry.memory_gb, disk_gb=entry.disk_gb,
+                   rootfs_gb=entry.rootfs_gb, period_days=entry.period_days, enabled=enabled,
+                   translations=dict(entry.translations))
 
 
 class Catalogue(Mapping[str, Service]):

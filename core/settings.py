@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .i18n import LANGUAGE_NAMES
 from .money import MoneyError, tfc_to_minor
 
 __all__ = [
@@ -434,6 +435,15 @@ class ShopConfig(_Section):
     )
 
 
+class ServiceText(_Section):
+    """A service's name and description in one more language (`[services.translations.ru]`)."""
+
+    name: Text | None = Field(default=None, min_length=1, max_length=32,
+                              description="The name in that language; unset: the default `name`.")
+    description: Text | None = Field(default=None, min_length=1, max_length=255,
+                                     description="The description in that language; unset: the default `description`.")
+
+
 class ServiceConfig(_Section):
     """One `[[services]]` entry: a VM size sold for a period."""
 
@@ -449,6 +459,18 @@ class ServiceConfig(_Section):
     rootfs_gb: int = Field(default=2, ge=1, le=1000, description="Root filesystem size in GB.")
     period_days: int = Field(ge=1, le=365, description="Days one purchase lasts before renewal or cancellation.")
     enabled: bool = Field(default=True, description="Listed and purchasable; false hides it without deleting it.")
+    translations: dict[str, ServiceText] = Field(
+        default_factory=dict,
+        description="The name and description in other languages the shop speaks, by language code "
+                    "(`[services.translations.ru]`); `name` and `description` are the default (English).")
+
+    @field_validator("translations")
+    @classmethod
+    def _check_languages(cls, value: dict[str, ServiceText]) -> dict[str, ServiceText]:
+        unknown = sorted(set(value) - set(LANGUAGE_NAMES))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: the shop speaks {', '.join(LANGUAGE_NAMES)}")
+        return value
 
     @field_validator("id")
     @classmethod

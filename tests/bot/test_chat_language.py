@@ -6,11 +6,13 @@ menu exists per language; a language the shop does not speak falls back to Engli
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from payments.notifier import Notifier
+from sandbox.telegram_api import TelegramEmulator
 from sandbox.telegram_state import ChatMessage
 
-from .conftest import Shopfront
+from .conftest import SERVICES, Shopfront, make_config, make_secrets
 from .test_chat_deployments import GridShop, gshop  # noqa: F401 (the fixture)
 
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
@@ -181,3 +183,22 @@ async def test_a_russian_speaking_user_reads_the_rest_of_the_chat_in_russian(gsh
         assert (await gshop.send(vera, command)).text.startswith(start), command
     assert _not_russian(gshop, vera) == []
     assert _answers_not_russian(gshop) == []
+
+
+async def test_a_service_named_in_russian_in_the_config_is_shown_so_to_russian_readers(
+        emu: TelegramEmulator, tmp_path: Path) -> None:
+    services = [dict(SERVICES[0], translations={"ru": {"name": "Малая ВМ", "description": "1 vCPU, 2 ГБ ОЗУ."}}),
+                SERVICES[1]]
+    front = Shopfront(emu, tmp_path / "gridshop.db", make_config(tmp_path, services=services), make_secrets(emu))
+    await front.start()
+    try:
+        ivan = int(emu.add_user("Иван", username="ivan", language_code="ru")["id"])
+        catalog = await front.send(ivan, "/services")
+        assert [b["text"] for b in catalog.buttons] == ["Малая ВМ · 4,00 TFC", "Medium VM · 8,50 TFC"]
+        await front.press(ivan, catalog.message_id, data="v1:svc:vm-small")
+        card = await front.wait_text(ivan, catalog.message_id, "Цена:")
+        assert card.text.startswith("Малая ВМ\n1 vCPU, 2 ГБ ОЗУ.\n")
+        ann = front.user("Ann")
+        assert (await front.send(ann, "/services")).buttons[0]["text"] == "Small VM · 4.00 TFC"
+    finally:
+        await front.stop()

@@ -351,3 +351,15 @@ def test_money_helpers() -> None:
         tfc_to_minor(Decimal("NaN"))
     with pytest.raises(MoneyError):
         tfc_to_minor(True)
+
+
+def test_a_service_has_its_name_and_description_per_language(tmp_path: Path) -> None:
+    text = SERVICE.format(id="vm-small", price=4) + '[services.translations.ru]\nname = "Малая ВМ"\n'
+    [service] = load_config(write(tmp_path, text)).services
+    assert service.translations["ru"].name == "Малая ВМ" and service.translations["ru"].description is None
+
+
+def test_a_service_translation_in_a_language_the_shop_does_not_speak_is_refused(tmp_path: Path) -> None:
+    text = SERVICE.format(id="vm-small", price=4) + '[services.translations.de]\nname = "Kleine VM"\n'
+    assert error_of(tmp_path, text) == (
+        'services[0].translations = { de = { name = "Kleine VM" } }: de: the shop speaks en, ru')
