@@ -32,7 +32,7 @@ async def grid_command(config: Config, args: argparse.Namespace, out: TextIO, er
     if gridproxy is None:
         print("gridshop grid reconcile: no gridproxy (set grid.gridproxy_url or grid.network)", file=err)
         return EXIT_USAGE
-    ledger = await Ledger.open(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    ledger = await Ledger.open(config.database.target, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         reconciler = ContractReconciler(ledger, deployer, gridproxy, admin_ids=config.admin.user_ids)
         report = await reconciler.run_once(dry_run=args.dry_run)

@@ -79,7 +79,7 @@ async def _every(interval_s: float, stop: asyncio.Event, job: Callable[[], Await
 async def open_ledger(config: Config, clock: Callable[[], float] = time.time) -> Ledger:
     """The shop's ledger as `[database]` and `[marketplace]` configure it."""
     return await Ledger.open(
-        config.database.path,
+        config.database.target,
         busy_timeout_ms=config.database.busy_timeout_ms,
         commission_ppm=rate_to_ppm(config.marketplace.commission_rate),
         hold_ttl_s=config.marketplace.hold_ttl_s,

@@ -109,6 +109,20 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _postgres_url(value: str) -> str:
+    if not value:
+        return value  # unset: the SQLite file
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("must be a postgresql:// URL")
+    if parts.password is not None:
+        raise RedactedError("holds a password; secrets come from the environment "
+                            "(PGPASSWORD, or ~/.pgpass), never from this file")
+    if not parts.path.strip("/"):
+        raise ValueError("must name a database (postgresql://user@host/DATABASE)")
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
@@ -120,6 +134,7 @@ TfcAmount = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_che
 Seconds = Annotated[float, BeforeValidator(_to_float)]
 ResolvedPath = Annotated[Path, BeforeValidator(_to_path)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+PostgresUrl = Annotated[str, AfterValidator(_postgres_url)]
 Text = Annotated[str, AfterValidator(_not_blank)]
 
 _SERVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
@@ -140,7 +155,7 @@ class _Section(BaseModel):
 
 
 class DatabaseConfig(_Section):
-    """`[database]`: the SQLite file."""
+    """`[database]`: the SQLite file (the default), or a PostgreSQL database (`url`)."""
 
     path: ResolvedPath = Field(
         default="data/gridshop.db",
@@ -154,6 +169,18 @@ class DatabaseConfig(_Section):
         le=600_000,
         description="How long a connection waits for a lock held by another one (SQLite busy_timeout), in ms.",
     )
+    url: PostgresUrl = Field(
+        default="",
+        description="Empty: the SQLite file at `path`. Else a PostgreSQL database (postgresql://user@host:port/dbname) to keep the "
+        "ledger in instead of the SQLite file, e.g. for several instances sharing one database. "
+        "No password in it: PostgreSQL's client reads PGPASSWORD or ~/.pgpass. When set, `path` "
+        "is used only for the files kept beside the database (the payment spool).",
+    )
+
+    @property
+    def target(self) -> str | Path:
+        """What `Ledger.open` takes: the PostgreSQL URL when set, else the SQLite file."""
+        return self.url or self.path
 
 
 class MarketplaceConfig(_Section):

@@ -83,7 +83,7 @@ def open_request(
         return Opened(AdminRequest(*row), False)
     cur = conn.execute(
         "INSERT INTO admin_requests (key, admin_id, action, params, state, chat_id, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+        "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
         (key, admin_id, action, json.dumps(params, sort_keys=True), chat_id, now, now),
     )
     return Opened(get_request(conn, inserted_id(cur)), True)
@@ -152,7 +152,8 @@ def set_service_override(
     conn.execute(
         "INSERT INTO service_overrides (service_id, enabled, price, admin_id, updated_at) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (service_id) DO UPDATE SET "
-        "enabled = coalesce(excluded.enabled, enabled), price = coalesce(excluded.price, price), "
+        "enabled = coalesce(excluded.enabled, service_overrides.enabled), "
+        "price = coalesce(excluded.price, service_overrides.price), "
         "admin_id = excluded.admin_id, updated_at = excluded.updated_at",
         (service_id, None if enabled is None else int(enabled), price, admin_id, now),
     )

@@ -30,7 +30,7 @@ def record(
             return int(row[0])
     cur = conn.execute(
         "INSERT INTO admin_log (key, admin_id, action, target, detail, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (key, admin_id, action, target, detail, now),
     )
     return inserted_id(cur)

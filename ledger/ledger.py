@@ -25,6 +25,7 @@ from .models import (
     Purchase,
     Transfer,
 )
+from .pg_store import PgStore, is_postgres_url
 from .schema import PAYABLE_GRID, REVENUE_COMMISSION, SOURCE_ACCOUNT_BY_PROVIDER
 from .store import Store
 
@@ -71,11 +72,12 @@ def _provider(value: Any) -> str:
 
 
 class Ledger:
-    """Accounts, transfers, holds, orders and payments over one SQLite file."""
+    """Accounts, transfers, holds, orders and payments over one SQLite file or one PostgreSQL
+    database (the store: `ledger.store.Store` or `ledger.pg_store.PgStore`)."""
 
     def __init__(
         self,
-        store: Store,
+        store: Store | PgStore,
         *,
         commission_ppm: int = 100_000,
         hold_ttl_s: int = 2 * 3600,
@@ -88,11 +90,16 @@ class Ledger:
         self._user_accounts: dict[int, int] = {}
 
     @classmethod
-    async def open(cls, path: str | Path, *, synchronous: str = "FULL",
+    async def open(cls, target: str | Path, *, synchronous: str = "FULL",
                    busy_timeout_ms: int = 5000, **options: Any) -> Ledger:
-        """Open (creating and migrating if needed) the ledger at `path`."""
-        store = Store(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
-        await store.open()
+        """Open (creating and migrating if needed) the ledger at `target`: a SQLite file's
+        path, or a `postgresql://` URL (`ledger.pg_store`)."""
+        store: Store | PgStore
+        if is_postgres_url(target):
+            store = await PgStore(str(target)).open()
+        else:
+            store = await Store(target, synchronous=synchronous,
+                                busy_timeout_ms=busy_timeout_ms).open()
         return cls(store, **options)
 
     async def close(self) -> None:

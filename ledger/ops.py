@@ -46,7 +46,7 @@ PLACED_STATES = ("placed", "completed")
 _INSERT_TRANSFER = (
     "INSERT INTO transfers (key, debit_account_id, credit_account_id, amount, kind, memo, "
     "order_id, hold_id, payment_id, debit_balance_after, credit_balance_after, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 
 
@@ -61,7 +61,8 @@ def ensure_user(conn: sqlite3.Connection, now: int, user_id: int) -> int:
     # User accounts start at 1000 so system accounts added later keep small fixed ids.
     cur = conn.execute(
         "INSERT INTO accounts (id, code, kind, user_id, created_at) "
-        "VALUES ((SELECT max(max(id) + 1, 1000) FROM accounts), ?, 'user', ?, ?)",
+        "VALUES ((SELECT CASE WHEN max(id) >= 1000 THEN max(id) + 1 ELSE 1000 END FROM accounts), "
+        "?, 'user', ?, ?) RETURNING id",
         (f"user:{user_id}", user_id, now),
     )
     return inserted_id(cur)
@@ -242,7 +243,7 @@ def place_hold(
         raise _refuse_debit(conn, account_id, amount)
     cur = conn.execute(
         "INSERT INTO holds (key, account_id, amount, state, order_id, memo, expires_at, created_at)"
-        " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) RETURNING id",
         (key, account_id, amount, order_id, memo, expires_at, now),
     )
     return Hold(inserted_id(cur), key, account_id, amount, "pending", order_id, memo, expires_at,
@@ -374,7 +375,7 @@ def create_order(
     ensure_user(conn, now, user_id)
     cur = conn.execute(
         "INSERT INTO orders (key, user_id, kind, service_id, amount, state, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, 'open', ?, ?) RETURNING id",
         (key, user_id, kind, service_id, amount, now, now),
     )
     return Order(inserted_id(cur), user_id, kind, service_id, amount, "open", now, now)
@@ -441,7 +442,7 @@ def record_payment(
     account_id = ensure_user(conn, now, user_id)
     cur = conn.execute(
         "INSERT INTO payments (provider, external_id, user_id, order_id, amount, provider_amount, "
-        "provider_currency, transfer_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        "provider_currency, transfer_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
         (provider, external_id, user_id, order_id, amount, provider_amount, provider_currency, now),
     )
     payment_id = inserted_id(cur)
@@ -530,13 +531,13 @@ def purchase(
             "it can no longer be placed")
     hold = place_hold(conn, now, key, account_id, order.amount, expires_at, order_id,
                       f"purchase {order.service_id}")
-    cur = conn.execute(
+    deployment_id = inserted_id(conn.execute(
         "INSERT INTO deployments (order_id, user_id, service_id, hold_id, state, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+        "updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?) RETURNING id",
         (order_id, user_id, order.service_id, hold.id, now, now),
-    )
+    ))
     order = set_order_state(conn, now, order_id, "placed", ("open", "paid"))
-    return Purchase(order, hold, inserted_id(cur), account_balance(conn, account_id))
+    return Purchase(order, hold, deployment_id, account_balance(conn, account_id))
 
 
 def place_purchase(

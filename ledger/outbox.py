@@ -79,7 +79,7 @@ def enqueue(
             return int(row[0])
     cur = conn.execute(
         "INSERT INTO notifications (key, chat_id, text, reply_markup, parse_mode, edit_message_id,"
-        " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
         (key, chat_id, render(conn, chat_id, text), json.dumps(reply_markup) if reply_markup else None, parse_mode,
          edit_message_id, now + delay_s, now),
     )

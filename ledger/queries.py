@@ -31,10 +31,10 @@ def history(
     rows = conn.execute(
         "SELECT * FROM ("
         " SELECT id, created_at, -amount, kind, memo, debit_balance_after FROM transfers"
-        " WHERE debit_account_id = ? AND id < ? ORDER BY id DESC LIMIT ?)"
+        " WHERE debit_account_id = ? AND id < ? ORDER BY id DESC LIMIT ?) AS debits"
         " UNION ALL SELECT * FROM ("
         " SELECT id, created_at, amount, kind, memo, credit_balance_after FROM transfers"
-        " WHERE credit_account_id = ? AND id < ? ORDER BY id DESC LIMIT ?)"
+        " WHERE credit_account_id = ? AND id < ? ORDER BY id DESC LIMIT ?) AS credits"
         " ORDER BY 1 DESC LIMIT ?",
         (account_id, before, limit, account_id, before, limit, limit),
     ).fetchall()

@@ -1,14 +1,18 @@
-"""Versioned schema migrations for the ledger's SQLite database.
+"""Versioned schema migrations for the ledger's database, one definition for both stores.
 
-`PRAGMA user_version` holds the number of migrations applied. Each migration runs in its own
-`BEGIN IMMEDIATE` transaction, so a crash mid-upgrade leaves the previous version intact.
-Append new migrations at the end; never edit one that has shipped.
+The schema version (SQLite's `PRAGMA user_version`, PostgreSQL's `schema_version` table:
+`ledger.dialect`) holds the number of migrations applied. Each migration runs in its own
+transaction, so a crash mid-upgrade leaves the previous version intact. The statements are
+SQLite's; the PostgreSQL store runs them through `ledger.pg_sql.to_postgres`, the one place the
+dialects differ. Append new migrations at the end; never edit one that has shipped.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+
+from .dialect import SQLITE, Dialect
 
 # Fixed ids of the system accounts, created by the first migration. User accounts come after.
 SOURCE_STRIPE = 1
@@ -332,20 +336,30 @@ MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _scri
               _script(_V8)]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations the database lacks; return the resulting schema version."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this gridshop ({len(MIGRATIONS)})"
-        )
-    for number in range(version, len(MIGRATIONS)):
-        conn.execute("BEGIN IMMEDIATE")
+def migrate(conn: sqlite3.Connection, dialect: Dialect = SQLITE) -> int:
+    """Apply the migrations the database lacks; return the resulting schema version.
+
+    Each migration runs in its own transaction that also reads and moves the version, so a
+    crash mid-upgrade leaves the previous version intact, and two processes opening the same
+    database at once (PostgreSQL) apply each migration once.
+    """
+    while True:
+        conn.execute(dialect.begin_write)
         try:
-            MIGRATIONS[number](conn)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+            for statement in dialect.migration_setup:
+                conn.execute(statement)
+            version = int(conn.execute(dialect.read_version).fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"database schema version {version} is newer than this gridshop "
+                    f"({len(MIGRATIONS)})")
+            if version < len(MIGRATIONS):
+                MIGRATIONS[version](conn)
+                for statement in dialect.write_version:
+                    conn.execute(statement.format(version=version + 1))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return len(MIGRATIONS)
+        if version == len(MIGRATIONS):
+            return version

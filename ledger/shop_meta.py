@@ -20,7 +20,7 @@ def shop_id(conn: sqlite3.Connection) -> str:
     if row is not None:
         return str(row[0])
     value = secrets.token_hex(SHOP_ID_BYTES)
-    conn.execute("INSERT OR IGNORE INTO shop_meta (key, value) VALUES (?, ?)", (SHOP_ID_KEY, value))
+    conn.execute("INSERT INTO shop_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (SHOP_ID_KEY, value))
     return str(conn.execute("SELECT value FROM shop_meta WHERE key = ?", (SHOP_ID_KEY,)).fetchone()[0])
 
 

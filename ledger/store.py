@@ -20,8 +20,9 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
+from .dialect import SQLITE
 from .errors import DatabaseRefused, StoreError
 from .savepoint import savepoint
 from .schema import migrate
@@ -29,6 +30,7 @@ from .schema import migrate
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+C = TypeVar("C", bound="Closable")
 Op = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 1000
@@ -58,8 +60,19 @@ def _connect_reader(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     return conn
 
 
-class _Owned:
-    """One sqlite3 connection and the single thread it lives on.
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class Conflict(sqlite3.OperationalError):
+    """The database could not serialize this transaction with a concurrent one (PostgreSQL's
+    40001, or a deadlock it broke): nothing of it was kept, and running it again may pass.
+    SQLite, with its one writer, never raises it."""
+
+
+class _Owned(Generic[C]):
+    """One connection (sqlite3, or `ledger.pg_conn.PgConnection`) and the single thread it
+    lives on.
 
     A whole transaction runs as ONE call on that thread (one hop, not one per statement), and no
     other thread ever touches the connection.
@@ -67,10 +80,18 @@ class _Owned:
 
     def __init__(self, name: str) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-        self._conn: sqlite3.Connection | None = None
+        self._conn: C | None = None
 
-    async def open(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    async def open(self, connect: Callable[[], C]) -> None:
         self._conn = await asyncio.get_running_loop().run_in_executor(self._thread, connect)
+
+    async def reopen(self, connect: Callable[[], C]) -> None:
+        """Replace a connection the server dropped (PostgreSQL) by a new one."""
+        conn, self._conn = self._conn, None
+        loop = asyncio.get_running_loop()
+        if conn is not None:
+            await loop.run_in_executor(self._thread, conn.close)
+        self._conn = await loop.run_in_executor(self._thread, connect)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._conn is None:
@@ -85,16 +106,21 @@ class _Owned:
         self._thread.shutdown(wait=True)
 
 
-def _run_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
-    """Run `ops` in one transaction, a SAVEPOINT each; runs on the connection's thread."""
+def _run_batch(conn: sqlite3.Connection, ops: list[Op],
+               begin: str = SQLITE.begin_write) -> list[tuple[bool, Any]]:
+    """Run `ops` in one transaction, a SAVEPOINT each; runs on the connection's thread.
+
+    A Conflict ends the whole transaction (its caller runs the batch again)."""
     outcomes: list[tuple[bool, Any]] = []
     execute = conn.execute
-    execute("BEGIN IMMEDIATE")
+    execute(begin)
     try:
         for op in ops:
             try:
                 with savepoint(conn, "op"):
                     result = op(conn)
+            except Conflict:
+                raise
             except Exception as exc:  # this request alone fails; the rest of the batch goes on
                 outcomes.append((False, exc))
             else:
@@ -107,24 +133,21 @@ def _run_batch(conn: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]
     return outcomes
 
 
-class Store:
-    """Owns the database file: one writer connection (group commit) and one reader connection."""
+class GroupCommit:
+    """The single writer both stores share: requests queue up, one task drains them in batches
+    of up to `max_batch`, and `_run_ops` runs a batch as one transaction (a SAVEPOINT each).
+    Callers' futures are resolved only after COMMIT."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL"):
-        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
-        self.path = str(path)
-        self._busy_timeout_ms = busy_timeout_ms
-        self._synchronous = synchronous.upper()
-        self._writer = _Owned("ledger-writer")
-        self._reader = _Owned("ledger-reader")
+    max_batch = MAX_BATCH
+
+    def __init__(self) -> None:
         self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.batches_committed = 0  # group-commit transactions so far (the benchmark reads it)
 
-    async def open(self) -> Store:
-        """Open both connections, apply migrations and start the writer.
+    async def open(self) -> Self:
+        """Open the connections, apply migrations and start the writer.
 
         On failure nothing is left open: a connection's thread left behind would keep the
         process from exiting.
@@ -136,33 +159,31 @@ class Store:
             raise
         return self
 
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def _open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        await self._writer.open(
-            lambda: connect(self.path, self._busy_timeout_ms, self._synchronous))
-        try:
-            await self._writer.call(migrate)
-        except RuntimeError as exc:  # a schema newer than this code
-            raise StoreError(str(exc)) from None
-        await self._reader.open(lambda: _connect_reader(self.path, self._busy_timeout_ms))
-        self._task = asyncio.create_task(self._write_loop(), name="ledger-writer")
+        raise NotImplementedError
 
     async def close(self) -> None:
-        """Finish the queued writes, then close both connections."""
+        raise NotImplementedError
+
+    async def _run_ops(self, ops: list[Op]) -> list[tuple[bool, Any]]:
+        raise NotImplementedError
+
+    def _start_writer(self) -> None:
+        self._task = asyncio.create_task(self._write_loop(), name="ledger-writer")
+
+    async def _stop_writer(self) -> None:
+        """Finish the queued writes, then end the writer task."""
         self._closing = True
         if self._task is not None:
             await self._queue.put((_STOP, asyncio.get_running_loop().create_future()))
             await self._task
             self._task = None
-        await self._reader.close()
-        await self._writer.close()
-
-    async def __aenter__(self) -> Store:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run `op(conn)` in the next group-committed batch; return its result after COMMIT.
@@ -176,16 +197,12 @@ class Store:
         self._queue.put_nowait((op, future))
         return await future
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(conn)` on the reader connection's thread, in one call."""
-        return await self._reader.call(_in_read_snapshot, fn)
-
     async def _write_loop(self) -> None:
         queue = self._queue
         stop = False
         while not stop:
             batch = [await queue.get()]
-            while len(batch) < MAX_BATCH and not queue.empty():
+            while len(batch) < self.max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
             # close() queues _STOP last and write() refuses new work after it, so the rest of
             # this batch still runs before the loop ends.
@@ -196,7 +213,7 @@ class Store:
 
     async def _commit(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
         try:
-            outcomes = await self._writer.call(_run_batch, [op for op, _ in batch])
+            outcomes = await self._run_ops([op for op, _ in batch])
         except BaseException as exc:  # the whole transaction failed: nobody's write landed
             log.error("ledger batch of %d failed: %s", len(batch), exc)
             error = StoreError(f"database write failed: {exc}")
@@ -214,6 +231,45 @@ class Store:
                 future.set_result(value)
             else:
                 future.set_exception(_as_ledger_error(value))
+
+
+class Store(GroupCommit):
+    """Owns the database file: one writer connection (group commit) and one reader connection."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL"):
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        super().__init__()
+        self.path = str(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous.upper()
+        self._writer: _Owned[sqlite3.Connection] = _Owned("ledger-writer")
+        self._reader: _Owned[sqlite3.Connection] = _Owned("ledger-reader")
+
+    async def _open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        await self._writer.open(
+            lambda: connect(self.path, self._busy_timeout_ms, self._synchronous))
+        try:
+            await self._writer.call(migrate)
+        except RuntimeError as exc:  # a schema newer than this code
+            raise StoreError(str(exc)) from None
+        await self._reader.open(lambda: _connect_reader(self.path, self._busy_timeout_ms))
+        self._start_writer()
+
+    async def close(self) -> None:
+        """Finish the queued writes, then close both connections."""
+        await self._stop_writer()
+        await self._reader.close()
+        await self._writer.close()
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` on the reader connection's thread, in one call."""
+        return await self._reader.call(_in_read_snapshot, fn)
+
+    async def _run_ops(self, ops: list[Op]) -> list[tuple[bool, Any]]:
+        return await self._writer.call(_run_batch, ops)
 
 
 # Refusals that a retry of the same request meets again: the operation is wrong, not the disk.

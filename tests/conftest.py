@@ -1,8 +1,9 @@
-"""Fixtures shared by every test folder: a ledger on a real SQLite file, and the emulators."""
+"""Fixtures shared by every test folder: a ledger on a real SQLite file, a PostgreSQL server
+for the suites that run on both stores, and the emulators."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from ledger import Ledger
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
+
+from .pg_cluster import fresh_database, session_server
 
 
 class FakeClock:
@@ -33,6 +36,19 @@ def clock() -> FakeClock:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "gridshop.db"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[str]:
+    """A superuser's URL on the session's throwaway PostgreSQL server, started on first use;
+    the test skips (or, with GRIDSHOP_REQUIRE_POSTGRES set, fails) without PostgreSQL."""
+    yield from session_server()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: str) -> str:
+    """The URL of a new, empty PostgreSQL database."""
+    return fresh_database(pg_cluster)
 
 
 @pytest.fixture

@@ -223,6 +223,20 @@ def test_webhook_url_must_be_https(tmp_path: Path) -> None:
     assert config.telegram.webhook_url == "https://x.example/hook"
 
 
+def test_database_url_is_postgresql_without_a_password(tmp_path: Path) -> None:
+    default = load_config(write(tmp_path, "")).database
+    assert default.target == default.path and default.url == ""
+    message = error_of(tmp_path, '[database]\nurl = "mysql://db/shop"\n')
+    assert message == 'database.url = "mysql://db/shop": must be a postgresql:// URL'
+    message = error_of(tmp_path, '[database]\nurl = "postgresql://shop:hunter2@db/shop"\n')
+    assert message.startswith("database.url: holds a password; secrets come from the environment")
+    assert "hunter2" not in message
+    message = error_of(tmp_path, '[database]\nurl = "postgresql://db:5432"\n')
+    assert message == 'database.url = "postgresql://db:5432": must name a database (postgresql://user@host/DATABASE)'
+    url = "postgresql://shop@db:5432/shop"
+    assert load_config(write(tmp_path, f'[database]\nurl = "{url}"\n')).database.target == url
+
+
 def test_literal_choice(tmp_path: Path) -> None:
     message = error_of(tmp_path, '[grid]\nbackend = "docker"\n')
     assert message.startswith('grid.backend = "docker": must be one of')

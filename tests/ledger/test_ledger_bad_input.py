@@ -226,7 +226,7 @@ case("adjustment without a reason", lambda w: w.ledger.adjust("k", 1, 5, admin_i
      InvalidRequest, "reason")
 case("history limit 0", lambda w: w.ledger.history(1, limit=0), InvalidRequest, "limit")
 case("memo the database cannot store",
-     lambda w: w.ledger.transfer("k", w.alice, w.bob, 1, memo=object()), DatabaseRefused, "memo|parameter")
+     lambda w: w.ledger.transfer("k", w.alice, w.bob, 1, memo=object()), DatabaseRefused, "memo|parameter|argument")
 
 
 @pytest.mark.parametrize(("call", "error", "match"), [c[1:] for c in CASES],

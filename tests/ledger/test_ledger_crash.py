@@ -12,9 +12,13 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from ledger.audit import run_audit
+
+from ..pg_cluster import on_own_thread
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 KILLS = 20
@@ -56,35 +60,41 @@ def _run_and_kill(db: Path, run: int, delay: float, stderr_path: Path) -> list[s
     return [line for line in lines if line.endswith("\n")]
 
 
-def _check(db: Path, acked: list[str]) -> int:
+def _check_file(db: Path, acked: list[str]) -> int:
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        missing = []
-        for line in acked:
-            table, key = line.split()
-            if conn.execute(_WHERE[table], (key,)).fetchone() is None:
-                missing.append(line.strip())
-        assert not missing, f"acknowledged but lost after SIGKILL: {missing[:10]}"
-        report = run_audit(conn)
-        assert report.ok, report.violations
-        return report.transfers
+        return _check(conn, acked)
     finally:
         conn.close()
 
 
-def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
+def _check(conn: Any, acked: list[str]) -> int:
+    missing = []
+    for line in acked:
+        table, key = line.split()
+        if conn.execute(_WHERE[table], (key,)).fetchone() is None:
+            missing.append(line.strip())
+    assert not missing, f"acknowledged but lost after SIGKILL: {missing[:10]}"
+    report = run_audit(conn)
+    assert report.ok, report.violations
+    return report.transfers
+
+
+def test_acknowledged_writes_survive_sigkill(db_path: Path | str, tmp_path: Path) -> None:
     seed = int(os.environ.get("CRASH_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
-    db = tmp_path / "crash.db"
+    db = db_path
     total_acked = 0
     transfers = 0
-    for run in range(KILLS):
+    kills = KILLS if isinstance(db, Path) else KILLS // 2  # each start costs more on PostgreSQL
+    for run in range(kills):
         delay = rng.uniform(0.05, 0.5)
         acked = _run_and_kill(db, run, delay, tmp_path / f"stderr-{run}.txt")
         assert acked, f"seed {seed}: run {run} acknowledged nothing"
         total_acked += len(acked)
-        new_transfers = _check(db, acked)
+        new_transfers = (_check_file(db, acked) if isinstance(db, Path)
+                         else on_own_thread(db, partial(_check, acked=acked)))
         assert new_transfers >= transfers, f"seed {seed}: transfers vanished"
         transfers = new_transfers
-    assert total_acked > KILLS * 10, f"seed {seed}: too little load ({total_acked} acks)"
+    assert total_acked > kills * 10, f"seed {seed}: too little load ({total_acked} acks)"

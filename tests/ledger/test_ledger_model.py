@@ -46,6 +46,7 @@ from ledger import (
     split_commission,
 )
 from tests.conftest import FakeClock
+from tests.pg_cluster import fresh_database
 
 USERS = (101, 102, 103)
 SYSTEM = (SOURCE_STRIPE, SOURCE_STARS, SOURCE_TELEGRAM_CARD, REVENUE_COMMISSION, PAYABLE_GRID,
@@ -86,13 +87,19 @@ class Resolution:
 
 
 class LedgerMachine(RuleBasedStateMachine):
+    @staticmethod
+    def target(folder: Path) -> str | Path:
+        """Where each run's ledger lives (the test sets it: a SQLite file, or a new PostgreSQL
+        database)."""
+        return folder / "model.db"
+
     def __init__(self) -> None:
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="ledger-model-")
         self.loop = asyncio.new_event_loop()
         self.clock = FakeClock()
         self.ledger: Ledger = self.run(Ledger.open(
-            Path(self.dir) / "model.db", clock=self.clock, commission_ppm=COMMISSION_PPM,
+            self.target(Path(self.dir)), clock=self.clock, commission_ppm=COMMISSION_PPM,
             hold_ttl_s=HOLD_TTL_S,
         ))
         self.account = {user: self.run(self.ledger.user_account(user)) for user in USERS}
@@ -460,9 +467,14 @@ class LedgerMachine(RuleBasedStateMachine):
         assert report.ok, report.violations
 
 
-def test_ledger_matches_model() -> None:
+def test_ledger_matches_model(store_kind: str, request: pytest.FixtureRequest) -> None:
+    machine: type[LedgerMachine] = LedgerMachine
+    if store_kind == "postgresql":
+        server = request.getfixturevalue("pg_cluster")
+        machine = type("PostgresLedgerMachine", (LedgerMachine,),
+                       {"target": staticmethod(lambda folder: fresh_database(server))})
     run_state_machine_as_test(
-        LedgerMachine,
+        machine,
         settings=settings(
             max_examples=50, stateful_step_count=30, deadline=None, database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

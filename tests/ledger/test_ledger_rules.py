@@ -23,7 +23,7 @@ from ledger import (
 )
 from tests.conftest import FakeClock
 
-from .helpers import fund, rows
+from .helpers import execute, fund, rows
 
 # --- immutability ---------------------------------------------------------------------------
 
@@ -32,20 +32,15 @@ async def test_transfers_cannot_be_updated_or_deleted(ledger: Ledger, db_path: P
     alice = await fund(ledger, 1, 500)
     bob = await ledger.user_account(2)
     transfer = await ledger.transfer("t", alice, bob, 100)
-    conn = sqlite3.connect(db_path)
-    try:
-        for sql in (
-            "UPDATE transfers SET amount = 1 WHERE id = ?",
-            "UPDATE transfers SET memo = 'edited' WHERE id = ?",
-            "DELETE FROM transfers WHERE id = ?",
-        ):
-            with pytest.raises(sqlite3.DatabaseError, match="transfers are immutable"):
-                conn.execute(sql, (transfer.id,))
+    for sql in (
+        "UPDATE transfers SET amount = 1 WHERE id = ?",
+        "UPDATE transfers SET memo = 'edited' WHERE id = ?",
+        "DELETE FROM transfers WHERE id = ?",
+    ):
         with pytest.raises(sqlite3.DatabaseError, match="transfers are immutable"):
-            conn.execute("DELETE FROM transfers")
-        conn.rollback()
-    finally:
-        conn.close()
+            execute(db_path, sql, params=(transfer.id,))
+    with pytest.raises(sqlite3.DatabaseError, match="transfers are immutable"):
+        execute(db_path, "DELETE FROM transfers")
     assert rows(db_path, "SELECT count(*), sum(amount) FROM transfers") == [(2, 600)]
     assert (await ledger.audit()).ok
 
@@ -121,13 +116,7 @@ async def _sound_ledger(ledger: Ledger) -> tuple[int, int]:
 
 
 def _tamper(db_path: Path, *statements: str) -> None:
-    conn = sqlite3.connect(db_path)
-    try:
-        for sql in statements:
-            conn.execute(sql)
-        conn.commit()
-    finally:
-        conn.close()
+    execute(db_path, *statements)
 
 
 async def test_audit_detects_a_corrupted_balance(ledger: Ledger, db_path: Path) -> None:

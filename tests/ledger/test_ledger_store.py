@@ -23,7 +23,7 @@ from ledger import (
 )
 from ledger.schema import MIGRATIONS
 
-from .helpers import dump, fund, rows
+from .helpers import dump, fund, rows, schema_version, set_schema_version
 
 
 @pytest.fixture
@@ -32,9 +32,9 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     real = store_module._run_batch
 
-    def spy(conn, ops):
+    def spy(conn, ops, *begin):
         sizes.append(len(ops))
-        return real(conn, ops)
+        return real(conn, ops, *begin)
 
     monkeypatch.setattr(store_module, "_run_batch", spy)
     return sizes
@@ -91,7 +91,7 @@ async def test_a_failed_commit_fails_every_caller_of_the_batch(
 ) -> None:
     alice = await fund(ledger, 1, 1_000)
 
-    def broken(conn, ops):
+    def broken(conn, ops, *begin):
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(store_module, "_run_batch", broken)
@@ -115,16 +115,17 @@ async def test_writes_after_close_are_refused(db_path: Path) -> None:
 async def test_migrations_are_versioned_and_reopening_is_a_no_op(db_path: Path) -> None:
     async with await Ledger.open(db_path) as ledger:
         await fund(ledger, 1, 100)
-    assert rows(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+    assert schema_version(db_path) == len(MIGRATIONS)
     assert len(MIGRATIONS) >= 2
     before = dump(db_path)
     async with await Ledger.open(db_path) as ledger:
         assert (await ledger.balance(1)).posted == 100
-    assert rows(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+    assert schema_version(db_path) == len(MIGRATIONS)
     assert dump(db_path) == before
 
 
-async def test_an_old_database_is_migrated_forward(db_path: Path) -> None:
+async def test_an_old_database_is_migrated_forward(sqlite_path: Path) -> None:
+    db_path = sqlite_path
     conn = sqlite3.connect(db_path, isolation_level=None)
     MIGRATIONS[0](conn)  # a version-1 database, as an early release left it
     conn.execute("PRAGMA user_version = 1")
@@ -138,9 +139,7 @@ async def test_an_old_database_is_migrated_forward(db_path: Path) -> None:
 async def test_a_newer_database_is_refused(db_path: Path) -> None:
     async with await Ledger.open(db_path):
         pass
-    conn = sqlite3.connect(db_path)
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    conn.close()
+    set_schema_version(db_path, len(MIGRATIONS) + 1)
     before = set(threading.enumerate())
     with pytest.raises(StoreError, match="newer"):
         await Ledger.open(db_path)
@@ -151,12 +150,18 @@ async def test_a_newer_database_is_refused(db_path: Path) -> None:
     assert not [t for t in leaked if t.is_alive()]
 
 
-async def test_writer_runs_in_wal_mode_with_synchronous_full(ledger: Ledger, db_path: Path) -> None:
+async def test_writer_runs_in_wal_mode_with_synchronous_full(sqlite_path: Path) -> None:
+    db_path = sqlite_path
+    ledger = await Ledger.open(db_path)
+
     def pragmas(conn: sqlite3.Connection) -> tuple:
         return (conn.execute("PRAGMA journal_mode").fetchone()[0],
                 conn.execute("PRAGMA synchronous").fetchone()[0])
 
-    assert await ledger.store.write(pragmas) == ("wal", 2)  # 2 is FULL
+    try:
+        assert await ledger.store.write(pragmas) == ("wal", 2)  # 2 is FULL
+    finally:
+        await ledger.close()
     assert rows(db_path, "PRAGMA journal_mode") == [("wal",)]  # persistent, in the file
 
 
