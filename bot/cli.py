@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     parked.add_argument("--resolve", nargs=2, metavar=("ID", "credit|refund"),
                         help="credit parked payment ID to its user, or refund it (Stars through "
                              "Telegram, needs BOT_TOKEN; others: mark refunded at the provider)")
+    migrate = actions.add_parser(
+        "migrate", help="copy the shop's SQLite file into an empty PostgreSQL database, then "
+                        "audit both and compare the balances")
+    migrate.add_argument("--to", required=True, metavar="URL",
+                         help="postgresql://user@host:port/dbname (password from PGPASSWORD)")
     export = actions.add_parser("export", help="every transfer, as CSV")
     export.add_argument("--format", choices=["csv"], required=True)
     export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
@@ -104,8 +109,32 @@ def _when(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+async def _migrate_command(config: Config, url: str, out: TextIO) -> int:
+    from ledger.store_copy import copy_to_postgres
+
+    if config.database.url:
+        print("gridshop ledger migrate: this shop is on PostgreSQL already (database.url); "
+              "migrate copies its SQLite file (database.path)", file=sys.stderr)
+        return EXIT_USAGE
+    if not config.database.path.exists():
+        print(f"gridshop ledger migrate: no SQLite file at {config.database.path}", file=sys.stderr)
+        return EXIT_USAGE
+    report = await copy_to_postgres(config.database.path, url)
+    print(f"source {report.source_audit}", file=out)
+    print(f"target {report.target_audit}", file=out)
+    for problem in report.problems:
+        print(f"problem: {problem}", file=out)
+    print(report.summary(), file=out)
+    if report.ok:
+        print(f'set [database] url = "{report.target}" in config.toml to run the shop on it',
+              file=out)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 async def _ledger_command(config: Config, args: argparse.Namespace, out: TextIO) -> int:
-    ledger = await Ledger.open(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    if args.action == "migrate":
+        return await _migrate_command(config, args.to, out)
+    ledger = await Ledger.open(config.database.target, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         if args.action == "balance":
             b = await ledger.balance(args.user_id)
@@ -144,7 +173,7 @@ async def _ledger_command(config: Config, args: argparse.Namespace, out: TextIO)
 async def _admin_command(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     from ledger import adminlog
 
-    ledger = await Ledger.open(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    ledger = await Ledger.open(config.database.target, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         entries = await ledger.read(lambda conn: adminlog.recent(conn, min(args.limit, 10_000)))
     finally:
