@@ -30,7 +30,7 @@ async def _populate(db: Path) -> None:
                                         provider_amount=5_000 + n, provider_currency="usd")
             await ledger.write(lambda conn, now, u=user: users.upsert(conn, now, u, f"user{u}", "A"))
         holds = []
-        for n, user in enumerate(USERS):
+        for user in USERS:
             order = await ledger.create_order(f"o-{user}", user, "purchase", 1_234, "vm-small")
             holds.append((await ledger.purchase(order.id, user)).hold)
         await ledger.settle_hold(holds[0].id, "settle-0")
