@@ -6,6 +6,8 @@
     gridshop [--config PATH] ledger audit
     gridshop [--config PATH] ledger parked [--resolve ID credit|refund]
     gridshop [--config PATH] ledger export --format csv [--output FILE]
+    gridshop [--config PATH] ledger backup PATH
+    gridshop [--config PATH] ledger restore BACKUP [--force]
     gridshop [--config PATH] admin log [--limit N]
     gridshop [--config PATH] grid reconcile [--dry-run]
     gridshop [--config PATH] stripe setup --url https://HOST/webhooks/stripe
@@ -81,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     export = actions.add_parser("export", help="every transfer, as CSV")
     export.add_argument("--format", choices=["csv"], required=True)
     export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    backup = actions.add_parser(
+        "backup", help="copy the database to PATH while the shop runs (SQLite's online backup), checked")
+    backup.add_argument("path", metavar="PATH")
+    restore = actions.add_parser(
+        "restore", help="check BACKUP and put it in place as [database] path (stop gridshop first)")
+    restore.add_argument("backup", metavar="BACKUP")
+    restore.add_argument("--force", action="store_true", help="replace the existing database")
     sandbox = commands.add_parser(
         "sandbox", help="try the whole shop in a browser: emulated Telegram, Stripe and grid, no tokens")
     sandbox.add_argument("--port", type=int, default=8088, help="port of the web chat (default 8088)")
@@ -134,6 +143,10 @@ async def _migrate_command(config: Config, url: str, out: TextIO) -> int:
 async def _ledger_command(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "migrate":
         return await _migrate_command(config, args.to, out)
+    if args.action in ("backup", "restore"):
+        from .cli_backup import backup_command
+
+        return await backup_command(config, args, out)
     ledger = await Ledger.open(config.database.target, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         if args.action == "balance":
