@@ -35,6 +35,7 @@ from payments.stripe_reconcile import StripeReconciler
 from payments.stripe_session_expiry import StripeSessionExpiry
 from webhooks.app import WebhookSettings, make_app
 
+from . import polling_guard
 from .app import ALLOWED_UPDATES, build_application
 from .bot_api_check import StartupError, initialize
 from .config import Config, ConfigError, Secrets, check_secrets
@@ -144,6 +145,9 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
     try:
         # The Bot API first: a wrong token or address stops the start before anything is logged.
         await initialize(application, config.telegram.api_base)
+        if not webhook_mode:  # and nobody else polls this bot (else the start stops here)
+            await application.bot.delete_webhook()
+            await polling_guard.claim(application.bot, ALLOWED_UPDATES)
         started = True
         await site.start()
         log.info("HTTP server on %s:%s", config.server.host, config.server.port)
@@ -157,8 +161,8 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
             log.info("Telegram webhook set to %s", config.telegram.webhook_url)
         else:
             assert application.updater is not None
-            await application.bot.delete_webhook()
-            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES,
+                                                    error_callback=polling_guard.on_error)
             log.info("polling %s for updates", config.telegram.api_base)
 
         notifier = Notifier(ledger, application.bot)

@@ -145,6 +145,8 @@ _SSH_PUBLIC_KEY = re.compile(
     r" +[A-Za-z0-9+/]+={0,3}( .*)?"
 )
 _WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram delivers webhooks to
+# A webhook URL on these hosts is a local Bot API emulator's (tests): plain http and any port.
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 class _Section(BaseModel):
@@ -272,7 +274,8 @@ class TelegramConfig(_Section):
         default="",
         validate_default=True,
         description="Public https URL Telegram posts updates to (e.g. https://shop.example.com/webhooks/telegram); "
-        'required when mode = "webhook".',
+        'required when mode = "webhook"; ports 443, 80, 88 or 8443. Plain http (any port) only on a '
+        "loopback host (127.0.0.1, ::1, localhost), for a local Bot API emulator.",
     )
     bot_username: str = Field(
         default="",
@@ -307,13 +310,17 @@ class TelegramConfig(_Section):
                 raise ValueError('required (an https:// URL) when telegram.mode = "webhook"')
             return value
         parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.hostname:
+        loopback = parts.hostname in _LOOPBACK_HOSTS
+        if parts.scheme == "http" and parts.hostname and not loopback:
+            raise ValueError("must be an https:// URL (plain http only for a loopback host, "
+                             "127.0.0.1, ::1 or localhost: a local Bot API emulator)")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an https:// URL")
         try:
             port = parts.port
         except ValueError:
             raise ValueError("has an invalid port") from None
-        if port is not None and port not in _WEBHOOK_PORTS:
+        if port is not None and port not in _WEBHOOK_PORTS and not loopback:
             raise ValueError("port must be one of 443, 80, 88, 8443 (Telegram delivers webhooks only there)")
         return value
 

@@ -218,9 +218,22 @@ def test_webhook_mode_needs_webhook_url(tmp_path: Path) -> None:
 
 def test_webhook_url_must_be_https(tmp_path: Path) -> None:
     message = error_of(tmp_path, '[telegram]\nmode = "webhook"\nwebhook_url = "http://x.example/hook"\n')
-    assert message == 'telegram.webhook_url = "http://x.example/hook": must be an https:// URL'
+    assert message == ('telegram.webhook_url = "http://x.example/hook": must be an https:// URL (plain http '
+                       "only for a loopback host, 127.0.0.1, ::1 or localhost: a local Bot API emulator)")
     config = load_config(write(tmp_path, '[telegram]\nmode = "webhook"\nwebhook_url = "https://x.example/hook"\n'))
     assert config.telegram.webhook_url == "https://x.example/hook"
+    message = error_of(tmp_path, '[telegram]\nmode = "webhook"\nwebhook_url = "https://x.example:8080/hook"\n')
+    assert message.endswith("port must be one of 443, 80, 88, 8443 (Telegram delivers webhooks only there)")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/webhooks/telegram", "http://[::1]:9000/hook",
+                                 "http://localhost:18443/webhooks/telegram"])
+def test_plain_http_webhook_url_only_on_a_loopback_host(tmp_path: Path, url: str) -> None:
+    config = load_config(write(tmp_path, f'[telegram]\nmode = "webhook"\nwebhook_url = "{url}"\n'))
+    assert config.telegram.webhook_url == url
+    for outside in ("http://10.0.0.5:8080/hook", "http://127.0.0.1.example.com/hook", "http://shop.example/hook"):
+        message = error_of(tmp_path, f'[telegram]\nmode = "webhook"\nwebhook_url = "{outside}"\n')
+        assert "plain http only for a loopback host" in message, message
 
 
 def test_database_url_is_postgresql_without_a_password(tmp_path: Path) -> None:
