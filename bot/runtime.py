@@ -34,6 +34,7 @@ from payments.stripe_checkout import StripeCheckout, make_client
 from payments.stripe_reconcile import StripeReconciler
 from payments.stripe_session_expiry import StripeSessionExpiry
 from webhooks.app import WebhookSettings, make_app
+from webhooks.metrics import make_metrics_app
 
 from . import polling_guard
 from .app import ALLOWED_UPDATES, build_application
@@ -140,6 +141,8 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)
+    metrics_runner = web.AppRunner(make_metrics_app(ledger), access_log=None)
+    await metrics_runner.setup()
     tasks: list[asyncio.Task[Any]] = []
     started = False
     try:
@@ -151,6 +154,11 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         started = True
         await site.start()
         log.info("HTTP server on %s:%s", config.server.host, config.server.port)
+        if config.server.metrics_port:
+            await web.TCPSite(metrics_runner, config.server.metrics_host,
+                              config.server.metrics_port).start()
+            log.info("metrics on http://%s:%s/metrics", config.server.metrics_host,
+                     config.server.metrics_port)
         await set_commands(application)
         await application.start()
         if webhook_mode:
@@ -204,6 +212,7 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
             await asyncio.gather(*pending, return_exceptions=True)
         if application.running:
             await application.stop()
+        await metrics_runner.cleanup()
         await runner.cleanup()
         await application.shutdown()
         if gridproxy is not None and owns_gridproxy:

@@ -257,6 +257,22 @@ class ServerConfig(_Section):
         le=16 * 1024 * 1024,
         description="Largest request body accepted (webhooks), in bytes; larger requests get 413.",
     )
+    metrics_host: Text = Field(
+        default="127.0.0.1",
+        description="Address the metrics listener (GET /metrics, Prometheus format) binds; keep it "
+        "private (loopback, or an internal interface your Prometheus reaches).",
+    )
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="TCP port of the metrics listener, separate from the public webhook port; 0 = off.",
+    )
+
+    @model_validator(mode="after")
+    def _check_metrics_port(self) -> ServerConfig:
+        if self.metrics_port and self.metrics_port == self.port:
+            raise FieldError(("metrics_port",), self.metrics_port,
+                             "must differ from server.port (the public webhook listener)")
+        return self
 
 
 class TelegramConfig(_Section):

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core import notices
+from core.metrics import GRID_ERRORS
 from grid.deployer import Deployer
 from grid.worker import LedgerWriter, WorkerOptions
 from ledger import Ledger, ops
@@ -107,7 +108,11 @@ class PeriodKeeper:
 async def finish_cancel(write: LedgerWriter, deployer: Deployer, dep: DeploymentRecord) -> DeploymentRecord:
     """Cancel the contract of a 'cancelling' deployment on the grid, then mark it cancelled."""
     if dep.name:
-        await deployer.cancel(dep.name)
+        try:
+            await deployer.cancel(dep.name)
+        except Exception as exc:
+            GRID_ERRORS.labels("cancel", type(exc).__name__).inc()
+            raise
     return await write(lambda conn, now: jobs.mark_cancelled(conn, now, dep.id))
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from core import notices
+from core.metrics import GRID_ERRORS
 from core.scrub import scrub
 from grid.deployer import Deployer, Deployment, VmSpec
 from grid.errors import GridError, PermanentGridError, TransientGridError
@@ -231,9 +232,11 @@ class DeploymentWorker:
                 async with self._heartbeat(dep.id):
                     result = await self.deployer.deploy(spec, name)
         except PermanentGridError as exc:
+            GRID_ERRORS.labels("deploy", type(exc).__name__).inc()
             await self._fail(dep, name, exc.reason, exc.message)
             return
         except TransientGridError as exc:
+            GRID_ERRORS.labels("deploy", type(exc).__name__).inc()
             await self._retry(dep, name, exc.reason, exc.message)
             return
         await self._succeed(dep, name, service, result)
@@ -286,6 +289,7 @@ class DeploymentWorker:
         try:
             await self.deployer.cancel(name)
         except Exception as exc:  # the contract may still live: keep the hold and try later
+            GRID_ERRORS.labels("cancel", type(exc).__name__).inc()
             text = exc.message if isinstance(exc, GridError) else scrub(str(exc))
             log.warning("deployment %d: cancelling %s failed (%s); will retry", dep.id, name, text)
             await self.write(lambda conn, now: jobs.record_attempt_failure(

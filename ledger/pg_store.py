@@ -25,6 +25,8 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from core.metrics import LEDGER_READ_WAIT_SECONDS
+
 from . import store as sqlite_store
 from .dialect import POSTGRES
 from .errors import StoreError
@@ -132,7 +134,9 @@ class PgStore(GroupCommit):
         """Run `fn(conn)` in one read-only snapshot on an idle reader connection."""
         if self._task is None:
             raise StoreError("the ledger store is closed")
+        asked = time.perf_counter()
         reader = await self._idle.get()
+        LEDGER_READ_WAIT_SECONDS.observe(time.perf_counter() - asked)
         try:
             return await reader.call(_in_read_snapshot, fn)
         except sqlite3.OperationalError:

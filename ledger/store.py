@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, Protocol, Self, TypeVar
+
+from core.metrics import LEDGER_READ_WAIT_SECONDS, LEDGER_WRITE_SECONDS
 
 from .dialect import SQLITE
 from .errors import DatabaseRefused, StoreError
@@ -194,8 +197,12 @@ class GroupCommit:
         if self._closing or self._task is None:
             raise StoreError("the ledger store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        asked = time.perf_counter()
         self._queue.put_nowait((op, future))
-        return await future
+        try:
+            return await future
+        finally:
+            LEDGER_WRITE_SECONDS.observe(time.perf_counter() - asked)
 
     async def _write_loop(self) -> None:
         queue = self._queue
@@ -266,7 +273,7 @@ class Store(GroupCommit):
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` on the reader connection's thread, in one call."""
-        return await self._reader.call(_in_read_snapshot, fn)
+        return await self._reader.call(_in_read_snapshot, fn, time.perf_counter())
 
     async def _run_ops(self, ops: list[Op]) -> list[tuple[bool, Any]]:
         return await self._writer.call(_run_batch, ops)
@@ -291,7 +298,9 @@ def _as_ledger_error(exc: BaseException) -> BaseException:
     return exc
 
 
-def _in_read_snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+def _in_read_snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T],
+                      asked: float) -> T:
+    LEDGER_READ_WAIT_SECONDS.observe(time.perf_counter() - asked)
     conn.execute("BEGIN")
     try:
         return fn(conn)

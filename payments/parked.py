@@ -17,6 +17,7 @@ from functools import partial
 from telegram import Bot
 from telegram.error import BadRequest
 
+from core.metrics import PAYMENTS_CREDITED
 from core.money import format_stars
 from ledger import Ledger, PaymentResult, inbox
 from ledger.inbox import ProviderEvent
@@ -113,10 +114,13 @@ async def credit(ledger: Ledger, parked: ParkedPayment, admin_id: int) -> Paymen
     if parked.credit is None or parked.user_id is None:
         raise RefundRefused(f"parked #{parked.event.id} names no user and amount to credit")
     user_id, amount = parked.user_id, parked.credit
-    return await ledger.write(lambda conn, now: inbox.credit_parked(
+    result = await ledger.write(lambda conn, now: inbox.credit_parked(
         conn, now, parked.event.id, admin_id=admin_id, external_id=parked.external_id,
         user_id=user_id, amount=amount, provider_amount=parked.provider_amount or 0,
         provider_currency=parked.currency or ""))
+    if result.new:
+        PAYMENTS_CREDITED.labels(parked.event.provider).inc()
+    return result
 
 
 async def refund(bot: Bot | None, ledger: Ledger, parked: ParkedPayment, admin_id: int) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import stripe
 
+from core.metrics import PAYMENTS_CREDITED
 from ledger import Ledger, LedgerError, StoreError, stripe_sessions
 from ledger.stripe_events import (
     DEFAULT_POLICY,
@@ -53,8 +54,8 @@ async def find_session(client: stripe.StripeClient, payment_intent: str) -> dict
 async def _write(ledger: Ledger, event: StripeEvent, policy: Policy,
                  session: StripeEvent | None) -> Outcome:
     try:
-        return await ledger.write(partial(apply_and_mark, event=event, policy=policy,
-                                          session=session))
+        outcome = await ledger.write(partial(apply_and_mark, event=event, policy=policy,
+                                             session=session))
     except StoreError as exc:
         raise RetryLater(f"ledger unavailable: {exc}") from exc
     except LedgerError as exc:
@@ -63,6 +64,9 @@ async def _write(ledger: Ledger, event: StripeEvent, policy: Policy,
         log.error("stripe event %s (%s) refused by the ledger: %s", event.id, event.type, exc)
         await _keep(ledger, event, f"refused by the ledger: {exc}")
         return Outcome("kept", str(exc), event.order_id)
+    if outcome.status == "credited":
+        PAYMENTS_CREDITED.labels("stripe").inc()
+    return outcome
 
 
 async def apply_session(ledger: Ledger, client: stripe.StripeClient, session_id: str,

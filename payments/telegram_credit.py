@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from functools import partial
 
+from core.metrics import PAYMENTS_CREDITED
 from ledger import Ledger, inbox
 from ledger.payment_credit import PaymentCredit
 from ledger.payment_credit import credit_order_payment as credit_op
@@ -34,10 +35,13 @@ async def credit_order_payment(
     provider_amount: int, provider_currency: str,
 ) -> CreditResult:
     """Record the payment for `order_id` once and, for a purchase order, place the purchase."""
-    return await ledger.write(partial(
+    result = await ledger.write(partial(
         credit_op, provider=provider, external_id=charge_id, user_id=user_id, order_id=order_id,
         provider_amount=provider_amount, provider_currency=provider_currency,
         hold_ttl_s=ledger.hold_ttl_s))
+    if result.new:
+        PAYMENTS_CREDITED.labels(provider).inc()
+    return result
 
 
 async def keep_unapplied(ledger: Ledger, *, provider: str, charge_id: str, kind: str,

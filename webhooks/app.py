@@ -10,6 +10,7 @@ Routes are added only for what is configured: `/webhooks/stripe` needs a Stripe 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import stripe
 from aiohttp import web
 from telegram.ext import Application
 
+from core.metrics import WEBHOOK_RESPONSES
 from core.settings import Config, Secrets
 from ledger import Ledger
 from ledger.stripe_events import Policy
@@ -28,6 +30,27 @@ from .telegram import TelegramWebhook
 STRIPE_PATH = "/webhooks/stripe"
 TELEGRAM_PATH = "/webhooks/telegram"
 HEALTH_PATH = "/healthz"
+_ENDPOINTS = {STRIPE_PATH: "stripe", TELEGRAM_PATH: "telegram"}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def count_answers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count each webhook answer by endpoint and status (`gridshop_webhook_responses_total`)."""
+    endpoint = _ENDPOINTS.get(request.path)
+    if endpoint is None:
+        return await handler(request)
+    status = 500  # an exception no handler turned into an answer
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:  # e.g. 413 from aiohttp for a body over the limit
+        status = exc.status
+        raise
+    finally:
+        WEBHOOK_RESPONSES.labels(endpoint, str(status)).inc()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +82,7 @@ def make_app(
     telegram_application: Application[Any, Any, Any, Any, Any, Any] | None = None,
 ) -> web.Application:
     """Build the aiohttp application; `telegram_application` only in webhook mode."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[count_answers])
     app.router.add_get(HEALTH_PATH, Health(ledger).handle)
     if settings.stripe_secret:
         hook = StripeWebhook(ledger, settings.stripe_secret, settings.stripe_policy, stripe_client)

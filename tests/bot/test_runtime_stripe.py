@@ -53,9 +53,10 @@ async def tg() -> AsyncIterator[TelegramEmulator]:
 
 @asynccontextmanager
 async def running_shop(tmp_path: Path, tg: TelegramEmulator, *, grid_fails: bool = False,
-                       **stripe_options: Any) -> AsyncIterator[World]:
+                       metrics_port: int = 0, **stripe_options: Any) -> AsyncIterator[World]:
     """The shipped config.toml with Stripe on, pointed at both emulators; `serve` runs inside.
-    With `grid_fails`, every deployment fails at its first attempt (and is refunded)."""
+    With `grid_fails`, every deployment fails at its first attempt (and is refunded); with a
+    `metrics_port`, GET /metrics is served there."""
     config = load_config(ROOT / "config.toml")
     config.database.path = tmp_path / "shop.db"
     config.grid.sim_state_path = tmp_path / "grid.sqlite3"
@@ -63,6 +64,7 @@ async def running_shop(tmp_path: Path, tg: TelegramEmulator, *, grid_fails: bool
     if grid_fails:
         config.grid.sim_failure_rate, config.grid.max_attempts = 1.0, 1
     config.server.port = free_port()
+    config.server.metrics_port = metrics_port
     config.telegram.api_base = tg.url
     config.telegram.bot_username = "GridShopTestBot"
     stripe = StripeEmulator(
