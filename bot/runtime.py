@@ -95,11 +95,14 @@ def make_configured_deployer(config: Config) -> Deployer:
 
 
 async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
-                clock: Callable[[], float] = time.time, deployer: Deployer | None = None) -> None:
+                clock: Callable[[], float] = time.time, deployer: Deployer | None = None,
+                claim_polling: bool = True) -> None:
     """Start everything, run until `stop` is set, then shut down in order.
 
     `clock` is the shop's clock (unix seconds) and `deployer` a grid backend built by the
     caller (default: `make_configured_deployer(config)`); `gridshop run` passes neither.
+    `claim_polling=False` skips the check that no one else polls the bot (`polling_guard`),
+    for a caller that has just started the Bot API emulator it points the shop at.
     """
     ledger = await open_ledger(config, clock)
     catalogue = await load_catalogue(ledger, config)
@@ -150,7 +153,8 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         await initialize(application, config.telegram.api_base)
         if not webhook_mode:  # and nobody else polls this bot (else the start stops here)
             await application.bot.delete_webhook()
-            await polling_guard.claim(application.bot, ALLOWED_UPDATES)
+            if claim_polling:
+                await polling_guard.claim(application.bot, ALLOWED_UPDATES)
         started = True
         await site.start()
         log.info("HTTP server on %s:%s", config.server.host, config.server.port)

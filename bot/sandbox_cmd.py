@@ -124,7 +124,9 @@ class Sandbox:
             raise ValueError("the sandbox runs the simulated grid: set grid.backend = \"simulated\"")
         self.grid = grid
         self._shop = asyncio.create_task(
-            serve(config, self.secrets.shop_secrets(), self._stop, clock=self.clock, deployer=grid),
+            # Nobody else polls the emulator the sandbox has just started.
+            serve(config, self.secrets.shop_secrets(), self._stop, clock=self.clock, deployer=grid,
+                  claim_polling=False),
             name="shop")
         await self._until_shop_is_up(telegram)
 

@@ -250,6 +250,13 @@ def test_database_url_is_postgresql_without_a_password(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, f'[database]\nurl = "{url}"\n')).database.target == url
 
 
+def test_metrics_listener_is_off_by_default_and_never_the_public_port(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[server]\nport = 8080\n"))
+    assert (config.server.metrics_host, config.server.metrics_port) == ("127.0.0.1", 0)
+    message = error_of(tmp_path, "[server]\nport = 8080\nmetrics_port = 8080\n")
+    assert message == "server.metrics_port = 8080: must differ from server.port (the public webhook listener)"
+
+
 def test_literal_choice(tmp_path: Path) -> None:
     message = error_of(tmp_path, '[grid]\nbackend = "docker"\n')
     assert message.startswith('grid.backend = "docker": must be one of')
