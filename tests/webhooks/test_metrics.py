@@ -1,6 +1,6 @@
 """`GET /metrics` on the metrics listener, scraped over HTTP: the states read from a real ledger
-at each scrape (parked payments, outbox backlog and age, deployments by state), through
-index reads only, and the ledger's write latency and reader wait as histograms."""
+(on either store) at each scrape (parked payments, outbox backlog and age, deployments by
+state), through index reads only, and the ledger's write latency and reader wait as histograms."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from aiohttp import web
 from ledger import Ledger, gauges, inbox, outbox
 from tests.conftest import FakeClock
 from tests.grid.worker_support import buy, fund
+from tests.ledger.conftest import db_path, sqlite_path, store_kind  # noqa: F401  # fixtures: both stores
 from tests.metrics_support import moved, scrape, value
 from webhooks.metrics import make_metrics_app
 
 
 @pytest.fixture
-async def shop(db_path: Path, clock: FakeClock) -> AsyncIterator[tuple[Ledger, str]]:
+async def shop(db_path: Path | str, clock: FakeClock) -> AsyncIterator[tuple[Ledger, str]]:
     """A ledger on the fake clock and its metrics listener on a free port; yields the URL."""
     ledger = await Ledger.open(db_path, clock=clock)
     runner = web.AppRunner(make_metrics_app(ledger))
@@ -97,8 +98,9 @@ async def test_a_scrape_while_the_ledger_is_down_says_so_and_still_serves_the_co
     assert ("gridshop_ledger_write_seconds_count", ()) in samples
 
 
-def test_the_scrape_queries_walk_indexes_not_tables(db_path: Path, ledger: Ledger) -> None:
-    conn = sqlite3.connect(db_path)
+async def test_the_scrape_queries_walk_indexes_not_tables(sqlite_path: Path) -> None:
+    await (await Ledger.open(sqlite_path)).close()
+    conn = sqlite3.connect(sqlite_path)
     try:
         for sql, args in gauges.QUERIES:
             plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args)]
