@@ -12,30 +12,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Update
 
 from core.catalog import Service
 from grid.capacity import service_has_capacity
 from ledger import (
-    Balance,
     InsufficientFunds,
     LedgerError,
     Order,
     OrderStateError,
     ops,
 )
-from payments.telegram_invoices import stars_for
 
 from . import keyboards, texts
 from .common import (
     PAID_STATES,
     answer,
+    expected,
     payable_order,
+    payment_markup,
     pressed,
     pressed_order,
     pressed_service,
     refuse,
     show,
+    stop_expecting,
 )
 from .deps import CustomContext, Shop
 from .errors import TRY_AGAIN_ANSWERS
@@ -48,23 +49,18 @@ async def has_capacity(shop: Shop, service: Service) -> bool:
     return await service_has_capacity(service, shop.gridproxy)
 
 
-async def ready_to_sell(query: CallbackQuery, shop: Shop, service: Service) -> bool:
+async def ready_to_sell(update: Update, context: CustomContext, order: Order, service: Service) -> bool:
     """Whether `service` can be sold to the presser now (on sale, room on the grid, an SSH key
-    known); otherwise answer why."""
+    known); otherwise answer why, or ask for the key in the order message."""
+    query = update.callback_query
+    assert query is not None
     if not service.enabled:
         await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
         return False
-    if not await has_capacity(shop, service):
+    if not await has_capacity(context.shop, service):
         await answer(query, texts.ANSWER_UNAVAILABLE, alert=True)
         return False
-    return await key_or_ask(query, shop)
-
-
-def payment_markup(shop: Shop, order: Order, balance: Balance) -> InlineKeyboardMarkup:
-    return keyboards.payment_choices(
-        order, balance, stars=stars_for(order.amount, shop.config.telegram.stars_per_tfc),
-        card=shop.card_token is not None, stripe=shop.stripe_enabled,
-    )
+    return await key_or_ask(update, context, order, service)
 
 
 async def buy(update: Update, context: CustomContext) -> None:
@@ -131,7 +127,7 @@ async def confirm(update: Update, context: CustomContext) -> None:
     if order.kind != "purchase" or service is None:
         await answer(query, texts.ANSWER_INVALID, alert=True)
         return
-    if not await ready_to_sell(query, shop, service):
+    if not await ready_to_sell(update, context, order, service):
         return
     try:
         placed = await shop.ledger.write(partial(
@@ -195,5 +191,8 @@ async def cancel_order(update: Update, context: CustomContext) -> None:
     except OrderStateError as exc:
         await refuse(query, exc)
         return
+    waiting = expected(context, "sshkey")
+    if waiting is not None and waiting.get("order") == order.id:
+        stop_expecting(context)
     await answer(query)
     await show(update, texts.order_cancelled(order), keyboards.back_to_menu())

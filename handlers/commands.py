@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from functools import partial
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
 
 from core import i18n
 from ledger import InvalidRequest, OrderNotFound, OrderStateError, users
@@ -17,12 +19,21 @@ from ledger import deployments as jobs
 from payments.stripe_dispatch import apply_order_sessions
 
 from . import keyboards, texts
-from .buy import has_capacity, payment_markup
-from .common import answer, list_user, parse, refuse, service_name, show
+from .buy import has_capacity
+from .common import (
+    answer,
+    list_user,
+    parse,
+    payment_markup,
+    refuse,
+    service_name,
+    show,
+    stop_expecting,
+)
 from .deps import CustomContext
 from .errors import ORDER_ID_ANSWERS
 from .language import speak_to
-from .topup import AWAITING_AMOUNT, OPENED_ORDER
+from .topup import OPENED_ORDER
 
 HISTORY_PAGE = 10
 
@@ -214,22 +225,31 @@ async def order_button(update: Update, context: CustomContext) -> None:
 
 
 async def cancel(update: Update, context: CustomContext) -> None:
-    """/cancel: forget a half-typed custom top-up, or cancel the top-up order a typed amount just
-    opened while it is still open."""
+    """/cancel: forget what the chat asked to type (a custom top-up amount, a VM's new name),
+    cancel the purchase whose SSH key step is waiting, or cancel the top-up order a typed amount
+    just opened while it is still open."""
     message = update.effective_message
     if message is None:
         return
     data = context.user_data if context.user_data is not None else {}
-    if data.pop(AWAITING_AMOUNT, None):
+    waiting = stop_expecting(context)
+    if waiting is not None and waiting["what"] == "sshkey":
+        opened = waiting["order"]  # cancelling the key step cancels the purchase it was for
+    elif waiting is not None:
         await message.reply_text(texts.CANCELLED)
         return
-    opened = data.pop(OPENED_ORDER, None)
+    else:
+        opened = data.pop(OPENED_ORDER, None)
     if opened is not None:
         try:
             order = await context.shop.ledger.set_order_state(opened, "cancelled", ("open",))
         except (OrderStateError, OrderNotFound):
             pass  # paid, expired or cancelled meanwhile: nothing of it is left to cancel
         else:
+            if waiting is not None:  # the order message that asked for the key says so too
+                with contextlib.suppress(TelegramError):
+                    await context.bot.edit_message_text(texts.order_cancelled(order), chat_id=waiting["chat"],
+                                                        message_id=waiting["message"])
             await message.reply_text(texts.order_cancelled(order), reply_markup=keyboards.main_menu())
             return
     await message.reply_text(texts.NOTHING_TO_CANCEL)

@@ -4,14 +4,16 @@ that an order named by a button is the presser's and still payable."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest, TelegramError
 
 from core.catalog import Service
-from ledger import InvalidRequest, LedgerError, Order, OrderNotFound, queries, users
+from ledger import Balance, InvalidRequest, LedgerError, Order, OrderNotFound, queries, users
+from payments.telegram_invoices import stars_for
 
-from . import texts
+from . import keyboards, texts
 from .callbacks import INT, Callback, CallbackError, decode
 from .deps import CustomContext, Shop
 from .errors import ORDER_ID_ANSWERS, Answers, refusal_answer
@@ -19,6 +21,41 @@ from .errors import ORDER_ID_ANSWERS, Answers, refusal_answer
 log = logging.getLogger(__name__)
 
 PAID_STATES = ("paid", "placed", "completed")
+
+# user_data key: the one thing the chat asked the user to type, if any: {"what": "amount"}
+# (a top-up), {"what": "sshkey", ...} (the buy flow's key step), {"what": "vmname", ...} (a
+# rename). Asking for one thing forgets any other; a restart forgets it too.
+WAITING = "waiting_for"
+
+
+def expect(context: CustomContext, what: str, **details: int) -> None:
+    """Remember that the next text the user types is `what` (see WAITING)."""
+    if context.user_data is not None:
+        context.user_data[WAITING] = {"what": what, **details}
+
+
+def expected(context: CustomContext, what: str | None = None) -> dict[str, Any] | None:
+    """What the chat waits for the user to type (only if it is `what`, when given)."""
+    waiting = (context.user_data or {}).get(WAITING)
+    if not isinstance(waiting, dict) or (what is not None and waiting.get("what") != what):
+        return None
+    return waiting
+
+
+def stop_expecting(context: CustomContext) -> dict[str, Any] | None:
+    """Forget what the chat waited for; returns it."""
+    waiting = expected(context)
+    if context.user_data is not None:
+        context.user_data.pop(WAITING, None)
+    return waiting
+
+
+def payment_markup(shop: Shop, order: Order, balance: Balance) -> InlineKeyboardMarkup:
+    """The pay buttons of an open order (only the methods this shop offers)."""
+    return keyboards.payment_choices(
+        order, balance, stars=stars_for(order.amount, shop.config.telegram.stars_per_tfc),
+        card=shop.card_token is not None, stripe=shop.stripe_enabled,
+    )
 
 
 async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
@@ -95,8 +132,9 @@ async def list_user(update: Update) -> User | None:
     return user
 
 
-async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Edit the pressed button's message, or reply to a command with a new message."""
+async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> int | None:
+    """Edit the pressed button's message, or reply to a command with a new message; returns
+    the id of the message that shows it."""
     query = update.callback_query
     if query is not None and query.message is not None:
         try:
@@ -104,10 +142,27 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
         except BadRequest as exc:
             if "not modified" not in exc.message.lower():
                 raise
-        return
+        return query.message.message_id
     message = update.effective_message
     if message is not None:
-        await message.reply_text(text, reply_markup=markup)
+        reply = await message.reply_text(text, reply_markup=markup)
+        return reply.message_id
+    return None
+
+
+async def edit_or_send(context: CustomContext, chat_id: int, message_id: int | None, text: str,
+                       markup: InlineKeyboardMarkup | None = None) -> Message | None:
+    """Bring message `message_id` to `text`; when it cannot be edited any more (deleted, too
+    old), send `text` as a new message instead. Returns the new message, if one was sent."""
+    if message_id is not None:
+        try:
+            await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
+            return None
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return None
+            log.info("message %s in chat %s not edited (%s); sent anew", message_id, chat_id, exc.message)
+    return await context.bot.send_message(chat_id, text, reply_markup=markup)
 
 
 async def payable_order(query: CallbackQuery, shop: Shop, order_id: int) -> Order | None:

@@ -86,6 +86,11 @@ def confirm(order: Order) -> InlineKeyboardMarkup:
     ])
 
 
+def cancel_order(order: Order) -> InlineKeyboardMarkup:
+    """One button: cancel the order (while the buy flow waits for something typed)."""
+    return InlineKeyboardMarkup([[_button(texts.BTN_CANCEL, "cancel", order.id)]])
+
+
 def topup_presets(presets: list[int]) -> InlineKeyboardMarkup:
     buttons = [_button(texts.btn_preset(p), "top", p) for p in presets]
     rows = [buttons[i:i + 4] for i in range(0, len(buttons), 4)]

@@ -60,7 +60,7 @@ async def pay(update: Update, context: CustomContext) -> None:
         if service is None:
             await answer(query, texts.ANSWER_SERVICE_GONE, alert=True)
             return
-        if not await ready_to_sell(query, shop, service):
+        if not await ready_to_sell(update, context, order, service):
             return
     else:
         service = None

@@ -37,6 +37,7 @@ from . import (
     sshkey,
     texts,
     topup,
+    typed,
 )
 from .callbacks import pattern
 from .common import answer
@@ -100,6 +101,9 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
     add(MessageHandler(filters.SUCCESSFUL_PAYMENT, payments.successful_payment))
     add(MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, payments.refunded_payment))
 
+    # Before anything reads it: a private key pasted by mistake is deleted, never handled.
+    pasted_key = filters.Regex(sshkey.PRIVATE_KEY) | filters.CaptionRegex(sshkey.PRIVATE_KEY)
+    add(MessageHandler(private & pasted_key, sshkey.private_key_sent))
     add(CommandHandler("start", commands.start, filters=private))
     add(CommandHandler("help", commands.help_command, filters=private))
     add(CommandHandler(["services", "buy"], catalog.services, filters=private))
@@ -133,5 +137,5 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
 
     add(CallbackQueryHandler(unknown_button))
     add(MessageHandler(private & filters.COMMAND, commands.unknown_command))
-    add(MessageHandler(private & filters.TEXT & ~filters.COMMAND, topup.typed_text))
+    add(MessageHandler(private & filters.TEXT & ~filters.COMMAND, typed.typed_text))
     application.add_error_handler(on_error)

@@ -579,9 +579,36 @@ REFUSE_ERROR = N_("We could not check this order right now. Please try again.")
 
 # --- SSH key ---
 
-ANSWER_NEED_SSH_KEY = N_(
-    "Your VM needs your SSH public key so you can log in. Send /sshkey followed by your key "
-    "(e.g. /sshkey ssh-ed25519 AAAA… you@laptop), then tap again."
+def ssh_key_prompt(order: Order, name: str) -> str:
+    """The order message while the buy flow waits for the buyer's SSH public key."""
+    return _("Order #{order}: {name}, {amount}.\n\n"
+             "🔑 One step before paying: your VM needs your SSH public key, so that you can log into it.\n"
+             "Send it here as a message: the one line of your ~/.ssh/id_ed25519.pub (or id_rsa.pub), "
+             "starting with ssh-ed25519 or ssh-rsa. Never send the private key (the file without .pub).\n\n"
+             "You come back to this order as soon as it is saved.").format(
+        order=order.id, name=name, amount=format_tfc(order.amount))
+
+
+def ssh_key_saved_for_order(key: str) -> str:
+    """The first line of the order message once the key the buy flow asked for is saved."""
+    return _("✅ SSH key saved: {key}").format(key=_short_key(key))
+
+
+def ssh_key_retry(reason: str) -> str:
+    """The answer to a text sent when the buy flow asked for a public key and it is none."""
+    return _("That is not an SSH public key ({reason}). Send the one line from your .pub file "
+             "(e.g. ssh-ed25519 AAAA… you@laptop), or /cancel.").format(reason=reason.removeprefix("ssh_key "))
+
+
+PRIVATE_KEY_DELETED = N_(
+    "⚠️ That was a PRIVATE key. I deleted your message and did not keep it, but it was sent over the "
+    "internet: consider this key compromised. Make a new key pair (ssh-keygen -t ed25519), remove the "
+    "old public key wherever it is accepted, and send me only the line of the .pub file."
+)
+PRIVATE_KEY_NOT_DELETED = N_(
+    "⚠️ That was a PRIVATE key. I did not keep it, but I could not delete your message: delete it "
+    "yourself now, and consider this key compromised. Make a new key pair (ssh-keygen -t ed25519) and "
+    "send me only the line of the .pub file."
 )
 SSH_KEY_REMOVED = N_("Your SSH key is removed. Set a new one with /sshkey <your public key> before buying.")
 

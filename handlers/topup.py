@@ -1,6 +1,6 @@
 """/topup: preset amounts from the config as buttons, or a custom amount the user types.
 
-The custom amount uses one small flag in `user_data`, and the order a typed amount opened is kept
+The custom amount is what the chat waits for (`common.expect`), and the order a typed amount opened is kept
 there too, so /cancel right after it cancels that order; after a restart both are gone and a
 typed number just gets a pointer back to /topup. Everything else lives in the ledger.
 """
@@ -13,11 +13,10 @@ from core.money import MoneyError, parse_tfc
 from ledger import LedgerError, Order
 
 from . import keyboards, texts
-from .common import answer, pressed, refuse, show
+from .common import answer, expect, payment_markup, pressed, refuse, show, stop_expecting
 from .deps import CustomContext, Shop
 from .errors import TRY_AGAIN_ANSWERS
 
-AWAITING_AMOUNT = "awaiting_topup_amount"
 # The top-up order the user's typed amount just opened: /cancel cancels it while it is open.
 OPENED_ORDER = "opened_topup_order"
 
@@ -53,26 +52,21 @@ async def ask_custom(update: Update, context: CustomContext) -> None:
     assert query is not None
     await answer(query)
     market = context.shop.config.marketplace
-    if context.user_data is not None:
-        context.user_data[AWAITING_AMOUNT] = True
+    expect(context, "amount")
     await show(update, texts.topup_ask_amount(market.min_topup_minor, market.max_topup_minor))
 
 
-async def typed_text(update: Update, context: CustomContext) -> None:
-    """Plain text: a custom top-up amount if we asked for one, otherwise a pointer to /help."""
+async def typed_amount(update: Update, context: CustomContext, text: str) -> None:
+    """The custom top-up amount the chat asked for: open its order, or say what is wrong."""
     message, user = update.effective_message, update.effective_user
-    if message is None or user is None or message.text is None:
-        return
-    if not (context.user_data or {}).get(AWAITING_AMOUNT):
-        await message.reply_text(texts.NOT_UNDERSTOOD, reply_markup=keyboards.main_menu())
-        return
+    assert message is not None and user is not None
     shop = context.shop
     market = shop.config.marketplace
-    amount = parse_amount(message.text)
+    amount = parse_amount(text)
     if amount is None or not market.min_topup_minor <= amount <= market.max_topup_minor:
         await message.reply_text(texts.topup_bad_amount(market.min_topup_minor, market.max_topup_minor))
         return
-    context.user_data.pop(AWAITING_AMOUNT, None)  # type: ignore[union-attr]
+    stop_expecting(context)
     order = await _offer(update, context, shop, f"topup:{user.id}:msg{message.message_id}", amount)
     if order is not None and context.user_data is not None:
         context.user_data[OPENED_ORDER] = order.id
@@ -89,8 +83,6 @@ def parse_amount(text: str) -> int | None:
 async def _offer(update: Update, context: CustomContext, shop: Shop, key: str,
                  amount: int) -> Order | None:
     """Open (or find again, by `key`) a top-up order and show its payment choices."""
-    from .buy import payment_markup  # local: buy imports this module
-
     user = update.effective_user
     assert user is not None
     try:
