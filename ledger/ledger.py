@@ -11,6 +11,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from core.bounded import BoundedDict
+
 from . import errors, ops, queries
 from .audit import AuditReport, run_audit
 from .commission import split_commission
@@ -34,6 +36,9 @@ T = TypeVar("T")
 # Larger than any real amount, small enough that no sum of them overflows SQLite's int64.
 MAX_AMOUNT = 10**15
 MAX_KEY_LENGTH = 200
+# User id -> account id, as read once from the store (an account never changes hands). The most
+# recently used ACCOUNT_CACHE users are kept; the others are read again when they come back.
+ACCOUNT_CACHE = 10_000
 ORDER_KINDS = ("topup", "purchase")
 
 
@@ -87,7 +92,7 @@ class Ledger:
         self.commission_ppm = commission_ppm
         self.hold_ttl_s = hold_ttl_s
         self.clock = clock
-        self._user_accounts: dict[int, int] = {}
+        self._user_accounts: BoundedDict[int, int] = BoundedDict(ACCOUNT_CACHE)
 
     @classmethod
     async def open(cls, target: str | Path, *, synchronous: str = "FULL",
@@ -132,6 +137,11 @@ class Ledger:
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` in one consistent read snapshot."""
         return await self.store.read(fn)
+
+    async def read_admin(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Like `read`, on the admin reader connection: for reads that scan (audit, /stats,
+        export), so that users' reads never wait behind them."""
+        return await self.store.read_admin(fn)
 
     # --- accounts ---
 
@@ -332,7 +342,7 @@ class Ledger:
     # --- audit and export ---
 
     async def audit(self) -> AuditReport:
-        return await self.store.read(run_audit)
+        return await self.store.read_admin(run_audit)
 
     async def export_csv(self, out: TextIO) -> int:
-        return await self.store.read(partial(queries.export_transfers_csv, out=out))
+        return await self.store.read_admin(partial(queries.export_transfers_csv, out=out))

@@ -146,6 +146,11 @@ class PgStore(GroupCommit):
         finally:
             self._idle.put_nowait(reader)
 
+    async def read_admin(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """An admin read (audit, /stats, export): on the same pool as users' reads; PostgreSQL's
+        readers do not block one another, and the pool has room beside a long one."""
+        return await self.read(fn)
+
     async def _run_ops(self, ops: list[Op]) -> list[tuple[bool, Any]]:
         if self._writer_broken:  # the last batch lost its connection: a new one first
             await self._writer.reopen(self._connect)

@@ -6,7 +6,13 @@ SAVEPOINT (a refused request rolls back alone and does not sink the batch), comm
 then resolves the callers' futures. One fsync thus covers many requests (group commit), and a
 caller never hears "done" for something that is not durable.
 
-Reads use a second connection: in WAL mode readers never wait for the writer.
+Reads use connections of their own: in WAL mode readers never wait for the writer, nor for each
+other. Users' reads (balance, history, orders, pre-checkout) share READERS connections, each read
+going to the least busy one; admin reads (audit, /stats, export) run on one more connection of
+their own, so a long admin read never makes a user's read wait behind it.
+
+The writer's queue holds at most MAX_QUEUED requests; a caller beyond it waits for room (the
+queue cannot grow without end while the disk is slow).
 
 Each connection is a plain `sqlite3` connection owned by its own one-thread executor; the event
 loop reaches it with `loop.run_in_executor`, one hop per batch or per read.
@@ -37,6 +43,8 @@ C = TypeVar("C", bound="Closable")
 Op = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 1000
+MAX_QUEUED = 10_000  # requests waiting for the writer; more callers wait for room
+READERS = 2  # connections for users' reads (admin reads have one more of their own)
 
 
 def connect(path: str, busy_timeout_ms: int, synchronous: str) -> sqlite3.Connection:
@@ -84,6 +92,7 @@ class _Owned(Generic[C]):
     def __init__(self, name: str) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._conn: C | None = None
+        self.busy = 0  # calls queued or running on this connection
 
     async def open(self, connect: Callable[[], C]) -> None:
         self._conn = await asyncio.get_running_loop().run_in_executor(self._thread, connect)
@@ -99,7 +108,11 @@ class _Owned(Generic[C]):
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._conn is None:
             raise StoreError("the ledger store is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, self._conn, *args)
+        self.busy += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, fn, self._conn, *args)
+        finally:
+            self.busy -= 1
 
     async def close(self) -> None:
         """Close the connection on its thread, then end the thread (nothing keeps it alive)."""
@@ -144,7 +157,7 @@ class GroupCommit:
     max_batch = MAX_BATCH
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue(MAX_QUEUED)
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.batches_committed = 0  # group-commit transactions so far (the benchmark reads it)
@@ -198,7 +211,10 @@ class GroupCommit:
             raise StoreError("the ledger store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         asked = time.perf_counter()
-        self._queue.put_nowait((op, future))
+        if self._queue.full():
+            await self._queue.put((op, future))
+        else:  # the usual case, without the put coroutine
+            self._queue.put_nowait((op, future))
         try:
             return await future
         finally:
@@ -241,9 +257,13 @@ class GroupCommit:
 
 
 class Store(GroupCommit):
-    """Owns the database file: one writer connection (group commit) and one reader connection."""
+    """Owns the database file: one writer connection (group commit), `readers` connections for
+    users' reads and one for admin reads."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL"):
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL",
+                 readers: int = READERS):
+        if readers < 1:
+            raise ValueError(f"the store needs at least one reader connection, not {readers}")
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
         super().__init__()
@@ -251,7 +271,9 @@ class Store(GroupCommit):
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous.upper()
         self._writer: _Owned[sqlite3.Connection] = _Owned("ledger-writer")
-        self._reader: _Owned[sqlite3.Connection] = _Owned("ledger-reader")
+        self._readers: list[_Owned[sqlite3.Connection]] = [
+            _Owned(f"ledger-reader-{n}") for n in range(readers)]
+        self._admin_reader: _Owned[sqlite3.Connection] = _Owned("ledger-admin-reader")
 
     async def _open(self) -> None:
         if self.path != ":memory:":
@@ -262,18 +284,26 @@ class Store(GroupCommit):
             await self._writer.call(migrate)
         except RuntimeError as exc:  # a schema newer than this code
             raise StoreError(str(exc)) from None
-        await self._reader.open(lambda: _connect_reader(self.path, self._busy_timeout_ms))
+        for reader in (*self._readers, self._admin_reader):
+            await reader.open(lambda: _connect_reader(self.path, self._busy_timeout_ms))
         self._start_writer()
 
     async def close(self) -> None:
-        """Finish the queued writes, then close both connections."""
+        """Finish the queued writes, then close the connections."""
         await self._stop_writer()
-        await self._reader.close()
+        for reader in (*self._readers, self._admin_reader):
+            await reader.close()
         await self._writer.close()
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(conn)` on the reader connection's thread, in one call."""
-        return await self._reader.call(_in_read_snapshot, fn, time.perf_counter())
+        """Run `fn(conn)` in one read snapshot on the least busy of the users' reader connections."""
+        reader = min(self._readers, key=lambda r: r.busy)
+        return await reader.call(_in_read_snapshot, fn, time.perf_counter())
+
+    async def read_admin(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` in one read snapshot on the admin reader connection (audit, /stats,
+        export): however long it takes, users' reads go on beside it."""
+        return await self._admin_reader.call(_in_read_snapshot, fn, time.perf_counter())
 
     async def _run_ops(self, ops: list[Op]) -> list[tuple[bool, Any]]:
         return await self._writer.call(_run_batch, ops)
