@@ -9,6 +9,7 @@ from typing import TextIO
 from . import users
 from .models import Balance, HistoryEntry, Order, Payment
 from .ops import _ORDER_COLUMNS, _PAYMENT_COLUMNS
+from .schema import SOURCE_ACCOUNT_BY_PROVIDER
 
 
 def user_balance(conn: sqlite3.Connection, user_id: int) -> Balance:
@@ -76,8 +77,10 @@ def find_payment(conn: sqlite3.Connection, ref: str) -> Payment | None:
                            (int(ref),)).fetchone()
         if row is not None:
             return Payment(*row)
+    providers = ", ".join(f"'{p}'" for p in SOURCE_ACCOUNT_BY_PROVIDER)  # so the unique index serves
     row = conn.execute(
-        f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE external_id = ? ORDER BY id LIMIT 1", (ref,),
+        f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE provider IN ({providers}) AND external_id = ? "
+        "ORDER BY id LIMIT 1", (ref,),
     ).fetchone()
     return Payment(*row) if row is not None else None
 

@@ -67,11 +67,13 @@ def collect(conn: sqlite3.Connection, since: int, until: int) -> Stats:
         "SELECT p.provider, sum(t.amount) FROM transfers t JOIN payments p ON p.id = t.payment_id "
         "WHERE t.kind = 'clawback' AND t.created_at >= ? AND t.created_at < ? GROUP BY p.provider "
         "ORDER BY p.provider", (since, until)).fetchall())
+    # The account written out, as in the partial index transfers_commission_by_time (v9).
     commission = q(
-        "SELECT coalesce(sum(CASE WHEN credit_account_id = :acc THEN amount ELSE -amount END), 0) "
-        "FROM transfers WHERE (credit_account_id = :acc OR debit_account_id = :acc) "
+        f"SELECT coalesce(sum(CASE WHEN credit_account_id = {REVENUE_COMMISSION} THEN amount "
+        "ELSE -amount END), 0) FROM transfers "
+        f"WHERE (credit_account_id = {REVENUE_COMMISSION} OR debit_account_id = {REVENUE_COMMISSION}) "
         "AND created_at >= :since AND created_at < :until",
-        {"acc": REVENUE_COMMISSION, "since": since, "until": until}).fetchone()[0]
+        {"since": since, "until": until}).fetchone()[0]
     outstanding, held = q("SELECT coalesce(sum(max(balance, 0)), 0), coalesce(sum(held), 0) "
                           "FROM accounts WHERE kind = 'user'").fetchone()
     debt, debtors = q("SELECT coalesce(sum(-balance), 0), count(*) FROM accounts "
