@@ -98,7 +98,7 @@ async def follow(bot: Bot, shop: Shop, request_id: int, chat_id: int, message_id
     # Let the confirm handler's own edit of this message land first.
     await asyncio.sleep(every_s)
     while True:
-        p = await shop.ledger.read(partial(broadcasts.progress, request_id=request_id))
+        p = await shop.ledger.read_admin(partial(broadcasts.progress, request_id=request_id))
         done = p.finished
         text = progress_text(request_id, p, done)
         if text != shown:

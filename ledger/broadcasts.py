@@ -5,7 +5,9 @@ thousands never holds the single writer in one giant transaction while payments 
 it. `start` closes the admin's request and logs it together with the first chunk; `queue_next`
 queues the next users in user-id order after those already queued, until every reachable user
 has a message (key `broadcast:<request>:<user>`, so a repeated chunk queues nothing twice, and a
-restart resumes where the last committed chunk ended). The n-th message is due `n // rate`
+restart resumes where the last committed chunk ended: the cursor `broadcast:<request>` holds the
+count and the last user queued, written with each chunk, so a chunk costs the same at the first
+user as at the millionth). The n-th message is due `n // rate`
 seconds after its chunk is written: the outbox worker (payments.notifier) then sends at most
 `rate` a second, which keeps the bot under Telegram's ~30 messages/s overall.
 
@@ -21,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from . import admin_state as state
-from . import adminlog, outbox
+from . import adminlog, cursors, outbox
 
 __all__ = [
     "CHUNK", "QUEUED", "QUEUING", "Progress", "Queued", "key_prefix", "progress", "queue_next",
@@ -89,10 +91,7 @@ def queue_next(
     chunk: int = CHUNK,
 ) -> Queued:
     """Queue the broadcast to the next `chunk` reachable users after those already queued."""
-    low, high = _key_range(request_id)
-    count, last = conn.execute(
-        "SELECT count(*), max(chat_id) FROM notifications WHERE key >= ? AND key < ?", (low, high),
-    ).fetchone()
+    count, last = _where_queuing_stands(conn, request_id)
     recipients = [r[0] for r in conn.execute(
         "SELECT user_id FROM users WHERE blocked_at IS NULL AND user_id > ? ORDER BY user_id "
         "LIMIT ?", (last if last is not None else -(2**63), chunk),
@@ -103,10 +102,30 @@ def queue_next(
         outbox.enqueue(conn, now, user_id, text, key=f"{prefix}{user_id}",
                        delay_s=index // per_second)
     complete = len(recipients) < chunk
+    if recipients:
+        cursors.put(conn, now, _cursor_name(request_id), f"{count + len(recipients)} {recipients[-1]}")
     if complete:  # only once: the follower's final count must not be overwritten
         conn.execute("UPDATE admin_requests SET result = ?, updated_at = ? WHERE id = ? AND result = ?",
                      (QUEUED, now, request_id, QUEUING))
     return Queued(count + len(recipients), complete)
+
+
+def _cursor_name(request_id: int) -> str:
+    return f"broadcast:{request_id}"
+
+
+def _where_queuing_stands(conn: sqlite3.Connection, request_id: int) -> tuple[int, int | None]:
+    """(messages queued so far, the last user queued), from the stored cursor in O(1); counted
+    from the outbox for a broadcast queued before cursors were kept."""
+    stored = cursors.get(conn, _cursor_name(request_id))
+    if stored is not None:
+        count, last = stored.split()
+        return int(count), int(last)
+    low, high = _key_range(request_id)
+    count, last = conn.execute(
+        "SELECT count(*), max(chat_id) FROM notifications WHERE key >= ? AND key < ?", (low, high),
+    ).fetchone()
+    return int(count), last
 
 
 def progress(conn: sqlite3.Connection, request_id: int) -> Progress:
