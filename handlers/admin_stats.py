@@ -1,67 +1,44 @@
-"""/stats [days]: a PNG chart of daily revenue and deployments (matplotlib, Agg backend) with the
-shop's figures over the period as its caption: one photo, sent or edited into the menu message.
+"""/stats [days]: a PNG chart of daily revenue and deployments with the shop's figures over the
+period as its caption: one photo, sent or edited into the menu message.
 
-The chart is drawn with matplotlib's object API on a fresh Figure (no pyplot global state), in
-a worker thread so the event loop keeps serving updates meanwhile.
+The figures are read on the ledger's admin reader connection (users' reads go on beside it);
+the chart is drawn by `handlers.stats_chart` in a helper process, so the event loop keeps
+serving updates meanwhile and the GIL is not held by matplotlib.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 from datetime import UTC, datetime
 
-import matplotlib
+from telegram import Update
 
-matplotlib.use("Agg")
+from core.money import minor_to_tfc
+from ledger import stats as shop_stats
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from telegram import Update  # noqa: E402
-
-from core.money import minor_to_tfc  # noqa: E402
-from ledger import stats as shop_stats  # noqa: E402
-
-from . import admin_texts  # noqa: E402
-from .admin_common import Usage, admin_command  # noqa: E402
-from .admin_screen import Screen, screen, show  # noqa: E402
-from .deps import CustomContext, Shop  # noqa: E402
+from . import admin_texts, stats_chart
+from .admin_common import Usage, admin_command
+from .admin_screen import Screen, screen, show
+from .deps import CustomContext, Shop
 
 DEFAULT_DAYS = 30
 
 
-def chart_png(points: list[shop_stats.DayPoint]) -> bytes:
+async def chart_png(points: list[shop_stats.DayPoint]) -> bytes:
     """Two stacked panels over the days: revenue (TFC) and deployments started."""
-    figure = Figure(figsize=(8, 5), dpi=100)
-    FigureCanvasAgg(figure)
-    revenue_ax, deploy_ax = figure.subplots(2, 1, sharex=True)
-    labels = [datetime.fromtimestamp(p.day_start, UTC).strftime("%m-%d") for p in points]
-    x = range(len(points))
-    revenue_ax.bar(x, [float(minor_to_tfc(p.revenue)) for p in points], color="#2a9d8f")
-    revenue_ax.set_ylabel(admin_texts.CHART_REVENUE)
-    revenue_ax.set_title(admin_texts.CHART_TITLE)
-    deploy_ax.bar(x, [p.deployments for p in points], color="#e76f51")
-    deploy_ax.set_ylabel(admin_texts.CHART_DEPLOYMENTS)
-    # Counts: whole-number ticks from zero, also on a day with none (matplotlib would centre an
-    # empty panel on 0 and show -0.04 deployments).
-    deploy_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    deploy_ax.set_ylim(bottom=0, top=max([p.deployments for p in points] + [1]) * 1.1)
-    revenue_ax.set_ylim(bottom=0)
-    step = max(1, len(points) // 10)
-    deploy_ax.set_xticks(list(x)[::step], labels[::step], rotation=45, ha="right")
-    figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
+    return await stats_chart.png(stats_chart.Chart(
+        days=[datetime.fromtimestamp(p.day_start, UTC).strftime("%m-%d") for p in points],
+        revenue=[float(minor_to_tfc(p.revenue)) for p in points],
+        deployments=[p.deployments for p in points],
+        title=admin_texts.CHART_TITLE, revenue_label=admin_texts.CHART_REVENUE,
+        deployments_label=admin_texts.CHART_DEPLOYMENTS))
 
 
 async def stats_screen(shop: Shop, days: int) -> Screen:
     """The figures of the last `days` days as the caption of their chart."""
     until = shop.ledger.now() + 1
     since = shop_stats.day_start(until - 1) - (days - 1) * shop_stats.DAY_S
-    figures = await shop.ledger.read(lambda conn: shop_stats.collect(conn, since, until))
-    png = await asyncio.to_thread(chart_png, figures.days)
+    figures = await shop.ledger.read_admin(lambda conn: shop_stats.collect(conn, since, until))
+    png = await chart_png(figures.days)
     return screen(admin_texts.stats(figures, days, shop.config.grid.tft_price), photo=png)
 
 

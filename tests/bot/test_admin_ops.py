@@ -37,7 +37,7 @@ async def test_stats_sends_figures_and_a_png_chart(admin_shop: AdminFront) -> No
     assert call.ok
     await admin_shop.settled(admin_shop.admin)
     figures = await admin_shop.db.read(lambda conn: stats.collect(conn, 0, admin_shop.db.now() + 1))
-    assert chart_png(figures.days[-7:]).startswith(PNG_MAGIC)
+    assert (await chart_png(figures.days[-7:])).startswith(PNG_MAGIC)
     assert sum(p.revenue for p in figures.days) == 1000 and sum(p.deployments for p in figures.days) == 1
 
 
