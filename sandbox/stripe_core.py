@@ -10,6 +10,7 @@ state change that Stripe announces produces an event through `emit`.
 from __future__ import annotations
 
 import copy
+import heapq
 import operator
 import time
 from collections.abc import Callable
@@ -64,6 +65,9 @@ class StripeCore:
         self.disputes: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}  # insertion order = creation order
         self.declined: dict[str, str] = {}  # open session -> PaymentIntent of a declined card
+        # (expires_at, session id) of every session created open, soonest first: a sweep looks
+        # only at those whose time has come, however many sessions the emulator has seen.
+        self._expiring: list[tuple[int, str]] = []
         self._on_event = on_event
 
     # ------------------------------------------------------------------ clock
@@ -79,8 +83,10 @@ class StripeCore:
     def sweep(self) -> None:
         """Expire open sessions whose `expires_at` has passed, as Stripe does."""
         now = self.now()
-        for s in list(self.sessions.values()):
-            if s["status"] == "open" and s["expires_at"] <= now:
+        expiring = self._expiring
+        while expiring and expiring[0][0] <= now:
+            s = self.sessions[heapq.heappop(expiring)[1]]
+            if s["status"] == "open":  # not paid or expired by hand meanwhile
                 self._expire(s, NO_REQUEST)
 
     # ------------------------------------------------------------------ events
@@ -186,6 +192,7 @@ class StripeCore:
         self.line_items[sid] = [obj.line_item(i, currency or "", product) for i in items]
         self.session_pi_data[sid] = p.get("payment_intent_data", {})
         self.sessions[sid] = session
+        heapq.heappush(self._expiring, (session["expires_at"], sid))
         return session
 
     def _check_item(self, item: dict[str, Any], path: str) -> tuple[str, int]:
