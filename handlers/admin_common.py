@@ -11,7 +11,6 @@ a user command (an admin is a user of the shop too and keeps every user command)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial, wraps
@@ -228,10 +227,6 @@ def runner(action: str) -> Callable[[RequestRunner], RequestRunner]:
     return register
 
 
-def _lock(shop: Shop, request_id: int) -> asyncio.Lock:
-    return shop.admin_request_locks.setdefault(request_id, asyncio.Lock())
-
-
 @admin_button
 async def confirm(update: Update, context: CustomContext) -> None:
     """A confirm button (`v1:adok:<request>:<option>`): run the request once."""
@@ -241,7 +236,7 @@ async def confirm(update: Update, context: CustomContext) -> None:
     query, data, shop = got
     request_id, option = data.int_arg(0), data.args[1]
     # Taps run concurrently (concurrent_updates); one at a time per request, then re-check.
-    async with _lock(shop, request_id):
+    async with shop.admin_request_locks.hold(request_id):
         try:
             request = await shop.ledger.read(lambda conn: state.get_request(conn, request_id))
         except state.RequestNotFound as exc:
@@ -273,7 +268,7 @@ async def cancel_request(update: Update, context: CustomContext) -> None:
         return
     query, data, shop = got
     request_id = data.int_arg(0)
-    async with _lock(shop, request_id):
+    async with shop.admin_request_locks.hold(request_id):
         closed = await shop.ledger.write(
             lambda conn, now: state.finish_request(conn, now, request_id, "cancelled", "cancelled"))
     await answer(query, admin_texts.ANSWER_CANCELLED if closed else admin_texts.ANSWER_NOTHING_TO_CANCEL)

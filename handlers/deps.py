@@ -14,7 +14,6 @@ without `gridproxy` every service counts as having capacity.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
@@ -22,7 +21,9 @@ from typing import Any, Protocol, TypeAlias
 import stripe
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
+from core.bounded import BoundedDict
 from core.catalog import Catalogue
+from core.locks import NameLocks
 from core.settings import Config, Secrets
 from grid.deployer import Deployer
 from grid.gridproxy import GridProxyClient
@@ -31,7 +32,7 @@ from ledger.stripe_events import Policy
 from payments.payment_spool import PaymentSpool
 
 __all__ = [
-    "CONTEXT_TYPES", "CustomContext", "Profile", "Shop", "ShopApplication", "StripeCheckout", "Wakeable",
+    "CONTEXT_TYPES", "SEEN_USERS", "CustomContext", "Profile", "Shop", "ShopApplication", "StripeCheckout", "Wakeable",
 ]
 
 # (order, telegram user id) -> the Checkout URL to send the user to.
@@ -39,6 +40,9 @@ StripeCheckout = Callable[[Order, int], Awaitable[str]]
 
 # What we last wrote to the ledger about a user: (username, first name, language code).
 Profile: TypeAlias = tuple[str | None, str, str | None]
+
+# Users whose profile and language the Shop keeps in memory (the most recently seen).
+SEEN_USERS = 10_000
 
 
 class Wakeable(Protocol):
@@ -69,12 +73,15 @@ class Shop:
     # and edits the admin's progress message this often.
     broadcast_rate: float = 25.0
     broadcast_progress_s: float = 1.0
-    # Users whose profile is in the ledger as last seen, so record_user writes only on a change.
-    seen_users: dict[int, Profile] = field(default_factory=dict)
-    # The language each user is spoken to in, as last read from or written to the ledger.
-    user_locales: dict[int, str] = field(default_factory=dict)
-    # One lock per admin request: concurrent taps on its confirm button run one at a time.
-    admin_request_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    # Users whose profile is in the ledger as last seen, so record_user writes only on a change:
+    # the SEEN_USERS most recent (one forgotten is written once more when they come back).
+    seen_users: BoundedDict[int, Profile] = field(default_factory=lambda: BoundedDict(SEEN_USERS))
+    # The language each user is spoken to in, as last read from or written to the ledger (the
+    # SEEN_USERS most recent; the others are read again).
+    user_locales: BoundedDict[int, str] = field(default_factory=lambda: BoundedDict(SEEN_USERS))
+    # One lock per admin request: concurrent taps on its confirm button run one at a time. A
+    # request's lock lives only while a tap holds or waits for it.
+    admin_request_locks: NameLocks = field(default_factory=NameLocks)
 
     @property
     def payload_secret(self) -> str:
