@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from ledger import Ledger, ledger as ledger_module
+from ledger import Ledger
+from ledger import ledger as ledger_module
 from ledger import store as store_module
 
 
