@@ -152,6 +152,10 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         # The Bot API first: a wrong token or address stops the start before anything is logged.
         await initialize(application, config.telegram.api_base)
         if not webhook_mode:  # and nobody else polls this bot (else the start stops here)
+            hook = (await application.bot.get_webhook_info()).url
+            if hook:
+                log.warning("deleting the webhook set to %s: this instance polls (is one in "
+                            "webhook mode still running?)", hook)
             await application.bot.delete_webhook()
             if claim_polling:
                 await polling_guard.claim(application.bot, ALLOWED_UPDATES)

@@ -19,6 +19,7 @@ import pytest
 from bot.polling_guard import EXIT_SECOND_POLLER
 from sandbox.telegram_api import TelegramEmulator
 from tests.bot.test_runtime import PAYLOAD_SECRET, ROOT, free_port
+from tests.metrics_support import scrape, value
 
 SECRET = "webhook-secret_1"
 
@@ -31,11 +32,13 @@ async def emu() -> AsyncIterator[TelegramEmulator]:
     await emulator.stop()
 
 
-def config_file(tmp_path: Path, emu: TelegramEmulator, port: int, *, webhook: bool) -> Path:
+def config_file(tmp_path: Path, emu: TelegramEmulator, port: int, *, webhook: bool,
+                metrics_port: int = 0) -> Path:
     """The shipped config.toml on a temporary database and `port`, in the mode asked."""
     text = (ROOT / "config.toml").read_text()
     text = text.replace('path = "data/gridshop.db"', 'path = "shop.db"')
     text = text.replace("port = 8080", f"port = {port}")
+    text = text.replace("metrics_port = 0", f"metrics_port = {metrics_port}")
     text = text.replace('api_base = "https://api.telegram.org"', f'api_base = "{emu.url}"')
     if webhook:
         text = text.replace('mode = "polling"', 'mode = "webhook"')
@@ -64,9 +67,9 @@ async def stopped(proc: asyncio.subprocess.Process) -> str:
 async def test_webhook_mode_on_a_loopback_url_answers_and_refuses_a_wrong_secret(
     tmp_path: Path, emu: TelegramEmulator
 ) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     hook = f"http://127.0.0.1:{port}/webhooks/telegram"
-    proc = await gridshop_run(config_file(tmp_path, emu, port, webhook=True), emu)
+    proc = await gridshop_run(config_file(tmp_path, emu, port, webhook=True, metrics_port=metrics_port), emu)
     try:
         await emu.wait_for(lambda: emu.webhook_url == hook, timeout=20)
         assert emu.world.webhook.secret_token == SECRET
@@ -102,6 +105,14 @@ async def test_webhook_mode_on_a_loopback_url_answers_and_refuses_a_wrong_secret
         assert "0.00 TFC" in (balance.text or "")
         assert emu.webhook_deliveries[-1].status == 200 and not emu.pending_updates()
         assert emu.bot_messages(mallory) == []
+
+        # Every answer of the webhook is counted by status on the metrics listener.
+        samples = await scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+        statuses = [d.status for d in emu.webhook_deliveries]
+        assert value(samples, "gridshop_webhook_responses_total", endpoint="telegram",
+                     status="200") == statuses.count(200) == 2
+        assert value(samples, "gridshop_webhook_responses_total", endpoint="telegram",
+                     status="403") == statuses.count(403) + 2  # and the two forged posts
     finally:
         log = await stopped(proc)
     assert proc.returncode == 0, log
@@ -112,6 +123,7 @@ async def test_webhook_mode_on_a_loopback_url_answers_and_refuses_a_wrong_secret
 async def test_a_second_poller_of_the_same_bot_stops_with_one_line_and_the_first_goes_on(
     tmp_path: Path, emu: TelegramEmulator
 ) -> None:
+    emu.world.webhook.url = "https://old.example.com/webhooks/telegram"  # left by a webhook-mode run
     first = await gridshop_run(config_file(tmp_path, emu, free_port(), webhook=False), emu)
     try:
         grace = emu.add_user("Grace")["id"]
@@ -139,3 +151,5 @@ async def test_a_second_poller_of_the_same_bot_stops_with_one_line_and_the_first
         log = await stopped(first)
     assert first.returncode == 0, log
     assert "another getUpdates poller tried to serve this bot" in log
+    assert ("deleting the webhook set to https://old.example.com/webhooks/telegram: this instance "
+            "polls") in log
