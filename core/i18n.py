@@ -162,9 +162,9 @@ def format_tfc(minor: int) -> str:
     return f"{amount} TFC"
 
 
-def format_tfc_signed(minor: int) -> str:
+def format_tfc_signed(minor: int, *, minus: str = "\N{MINUS SIGN}") -> str:
     """A change of balance, always signed ('+4.50 TFC', '−0.40 TFC'), in the current language."""
-    sign = "+" if minor > 0 else "\N{MINUS SIGN}" if minor < 0 else ""
+    sign = "+" if minor > 0 else minus if minor < 0 else ""
     return sign + format_tfc(abs(minor))
 
 

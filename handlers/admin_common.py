@@ -31,7 +31,7 @@ from .deps import CustomContext, Shop
 
 log = logging.getLogger("gridshop.admin")
 
-ADMIN_GROUP = -2  # before record_user (-1) and the shop's handlers (0)
+ADMIN_GROUP = -2  # after record_user (registry.RECORD_GROUP), before the shop's handlers (0)
 
 Handler = Callable[[Update, CustomContext], Coroutine[Any, Any, None]]
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.error import BadRequest, TelegramError
 
+from core.i18n import _
+
 from . import admin_texts
 from .callbacks import encode
 
@@ -55,7 +57,7 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def menu_screen() -> Screen:
-    buttons = [InlineKeyboardButton(label, callback_data=encode("admenu", item)) for label, item in admin_texts.MENU]
+    buttons = [InlineKeyboardButton(_(label), callback_data=encode("admenu", item)) for label, item in admin_texts.MENU]
     return screen(admin_texts.MENU_TEXT, [buttons[i:i + 2] for i in range(0, len(buttons), 2)], back=False)
 
 

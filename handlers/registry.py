@@ -39,6 +39,7 @@ from . import (
     topup,
     typed,
 )
+from .admin_common import ADMIN_GROUP
 from .callbacks import pattern
 from .common import answer
 from .deps import CustomContext, Shop, ShopApplication
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Extension", "install", "set_commands"]
 
 Extension = Callable[[ShopApplication, Shop], None]
+RECORD_GROUP = ADMIN_GROUP - 1
 
 
 async def unknown_button(update: Update, context: CustomContext) -> None:
@@ -67,7 +69,7 @@ def admin_menu() -> list[BotCommand]:
     menu = {command.command: command for command in user_menu()}
     for syntax, text in admin.ADMIN_COMMANDS:
         name = syntax.split()[0].lstrip("/")
-        menu.setdefault(name, BotCommand(name, text))
+        menu.setdefault(name, BotCommand(name, i18n.gettext(text)))
     return list(menu.values())
 
 
@@ -93,7 +95,8 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
     add = application.add_handler
     private = filters.ChatType.PRIVATE
 
-    add(TypeHandler(Update, commands.record_user), group=-1)
+    # First of all, even before the admin commands (ADMIN_GROUP): who it is, and their language.
+    add(TypeHandler(Update, commands.record_user), group=RECORD_GROUP)
     add(ChatMemberHandler(commands.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
 
     # Payments first: no chat for pre-checkout, and a payment message is not text.

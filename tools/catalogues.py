@@ -77,6 +77,7 @@ def update() -> None:
             for message in catalog:
                 if message.id:
                     message.string = message.id
+                    message.flags.discard("fuzzy")
         path = save(catalog)
         print(f"{path.relative_to(ROOT)}: {len(catalog)} texts, {len(untranslated(catalog))} to translate")
 

@@ -12,6 +12,7 @@ from payments.notifier import Notifier
 from sandbox.telegram_api import TelegramEmulator
 from sandbox.telegram_state import ChatMessage
 
+from .admin_fixtures import AdminFront, admin_shop  # noqa: F401 (the fixture)
 from .conftest import SERVICES, Shopfront, make_config, make_secrets
 from .test_chat_deployments import GridShop, gshop  # noqa: F401 (the fixture)
 
@@ -202,3 +203,24 @@ async def test_a_service_named_in_russian_in_the_config_is_shown_so_to_russian_r
         assert (await front.send(ann, "/services")).buttons[0]["text"] == "Small VM · 4.00 TFC"
     finally:
         await front.stop()
+
+
+async def test_an_admin_reading_russian_gets_the_admin_screens_in_russian(admin_shop: AdminFront) -> None:
+    ann = admin_shop.user("Ann")
+    await admin_shop.pay_stars(ann)
+    await _language(admin_shop, admin_shop.admin, "ru")
+    menu = await admin_shop.admin_says("/admin")
+    assert menu.text.startswith("🛠 Меню администратора")
+    assert [b["text"] for b in menu.buttons][:2] == ["📊 Статистика", "🖥 Все ВМ"]
+    for command, start in (("/user @ann_user", f"👤 Пользователь {ann} Ann @ann_user"),
+                           ("/fleet", "🖥 Все ВМ:"), ("/service", "🛒 Услуги (✅ в продаже, ⛔ скрыта):"),
+                           ("/parked", "✅ Отложенных платежей нет"), ("/adminlog", "📜 Журнал администраторов"),
+                           ("/credit @ann_user 2 жест доброй воли", "Зачислить 2,00 TFC пользователю"),
+                           ("/refund 1", "Вернуть пользователю"), ("/broadcast Привет", "Разослать 2 пользователям")):
+        assert (await admin_shop.admin_says(command)).text.startswith(start), command
+    stats = await admin_shop.admin_says("/stats 7")
+    assert (stats.caption or stats.text or "").startswith("📊 За 7 дней")
+    commands = {c["command"]: c["description"] for c in admin_shop.emu.commands(
+        {"type": "chat", "chat_id": admin_shop.admin}, language_code="ru")}
+    assert commands["fleet"] == "все ВМ магазина по состояниям" and commands["balance"] == "Ваш баланс"
+    assert _not_russian(admin_shop, admin_shop.admin) == []
