@@ -28,10 +28,11 @@ from .admin_screen import ALERT_MAX, clip
 from .callbacks import INT, SLUG, encode, register_action
 from .common import answer, known_user, pressed, refuse
 from .deps import CustomContext, Shop
+from .language import speak_to
 
 log = logging.getLogger("gridshop.admin")
 
-ADMIN_GROUP = -2  # after record_user (registry.RECORD_GROUP), before the shop's handlers (0)
+ADMIN_GROUP = -2  # before record_user (-1) and the shop's handlers (0)
 
 Handler = Callable[[Update, CustomContext], Coroutine[Any, Any, None]]
 
@@ -64,6 +65,8 @@ def admin_command(name: str) -> Callable[[Handler], Handler]:
                 log.warning("refused /%s from non-admin user %s (@%s)", name,
                             user.id if user else None, user.username if user else None)
                 return
+            assert user is not None
+            await speak_to(context.shop, user.id)  # record_user (group -1) comes after this group
             try:
                 await fn(update, context)
             except Usage as exc:

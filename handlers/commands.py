@@ -39,7 +39,7 @@ HISTORY_PAGE = 10
 
 
 async def record_user(update: Update, context: CustomContext) -> None:
-    """Remember the user behind any update (the first handler group), writing only when something changed,
+    """Remember the user behind any update (group -1), writing only when something changed,
     and speak their language for the rest of the update."""
     user = update.effective_user
     if user is None or user.is_bot or update.my_chat_member is not None:

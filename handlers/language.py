@@ -1,6 +1,6 @@
 """/language: the language the shop speaks to a user in, chosen with a button and kept in the
 ledger; until a user chooses, their Telegram language_code decides (`core.i18n.negotiate`).
-`record_user` (the first handler of every update) sets it before any handler answers."""
+`record_user` (group -1) sets it for every update before the chat answers; the admin commands, which run before it, set it themselves."""
 
 from __future__ import annotations
 

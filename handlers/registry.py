@@ -39,7 +39,6 @@ from . import (
     topup,
     typed,
 )
-from .admin_common import ADMIN_GROUP
 from .callbacks import pattern
 from .common import answer
 from .deps import CustomContext, Shop, ShopApplication
@@ -50,7 +49,6 @@ log = logging.getLogger(__name__)
 __all__ = ["Extension", "install", "set_commands"]
 
 Extension = Callable[[ShopApplication, Shop], None]
-RECORD_GROUP = ADMIN_GROUP - 1
 
 
 async def unknown_button(update: Update, context: CustomContext) -> None:
@@ -95,8 +93,7 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
     add = application.add_handler
     private = filters.ChatType.PRIVATE
 
-    # First of all, even before the admin commands (ADMIN_GROUP): who it is, and their language.
-    add(TypeHandler(Update, commands.record_user), group=RECORD_GROUP)
+    add(TypeHandler(Update, commands.record_user), group=-1)
     add(ChatMemberHandler(commands.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
 
     # Payments first: no chat for pre-checkout, and a payment message is not text.
