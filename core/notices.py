@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .i18n import N_, _, format_datetime, format_tfc, stored
+from .i18n import N_, _, format_datetime, format_stars, format_tfc, stored
 
 # --- parts of messages -----------------------------------------------------------------------
 
@@ -67,12 +67,6 @@ def bank_payment_failed(order_id: int, amount: int) -> str:
             "Nothing was charged; you can pay again another way.").format(order=order_id, amount=format_tfc(amount))
 
 
-def card_refunded(amount: int) -> str:
-    """A Stripe refund taken off the balance."""
-    return _("↩️ Refund: {amount} was returned to your card and taken off your balance.").format(
-        amount=format_tfc(amount))
-
-
 def card_refund_failed(amount: int) -> str:
     """A Stripe refund that failed or was cancelled at the bank: the credits are back."""
     return _("↩️ A refund of {amount} to your card could not be completed by your bank, so the credits are "
@@ -117,18 +111,23 @@ def _for_order(order_id: int | None) -> str:
     return _(" for order {order}").format(order=order_id) if order_id is not None else ""
 
 
-def stars_refunded(amount: int, order_id: int | None) -> str:
-    """A Stars payment refunded at Telegram, its credits taken back."""
-    if order_id:
-        return _("Your Stars payment for order #{order} was refunded; {amount} of credits was taken back.").format(
-            order=order_id, amount=format_tfc(amount))
-    return _("Your Stars payment was refunded; {amount} of credits was taken back.").format(amount=format_tfc(amount))
+def refunded_to_stars(stars: int, taken: int, order_id: int | None, balance: int) -> str:
+    """A Stars payment refunded at Telegram (by the shop or by Telegram), its credits taken
+    back: the one message about it, with the balance after (`balance_now`)."""
+    return _("↩️ Refund{order}: {stars} returned to you in Telegram Stars; {taken} of credits taken off "
+             "your balance. {balance}").format(order=_for_order_number(order_id), stars=format_stars(stars),
+                                                taken=format_tfc(taken), balance=balance_now(balance))
 
 
-def refunded_by_shop(refunded: str, taken: int) -> str:
-    """An admin's refund: `refunded` is what went back ('5 Stars', '2.50 TFC')."""
-    return _("↩️ Your payment was refunded: {refunded} refunded; {taken} taken off your balance.").format(
-        refunded=refunded, taken=format_tfc(taken))
+def refunded_to_card(amount: int, order_id: int | None, balance: int) -> str:
+    """A Stripe refund (by the shop, or made in Stripe's dashboard), its credits taken back:
+    the one message about it, with the balance after (`balance_now`)."""
+    return _("↩️ Refund{order}: {amount} returned to your card and taken off your balance. {balance}").format(
+        order=_for_order_number(order_id), amount=format_tfc(amount), balance=balance_now(balance))
+
+
+def _for_order_number(order_id: int | None) -> str:
+    return _(" for order #{order}").format(order=order_id) if order_id else ""
 
 
 def now_in_debt(balance: int) -> str:
@@ -147,10 +146,12 @@ def debited_by_shop(amount: int, reason: str, available: int) -> str:
         amount=format_tfc(amount), reason=reason, available=format_tfc(available))
 
 
-def deployment_refunded(amount: int, deployment_id: int) -> str:
-    """An admin cancelled a deployment and gave (part of) its period back."""
-    return _("↩️ {amount} for deployment #{deployment} was returned to your balance.").format(
-        amount=format_tfc(amount), deployment=deployment_id)
+def cancelled_by_shop_refunded(name: str, amount: int, balance: int) -> str:
+    """An admin cancelled a running VM and gave (part of) its prepaid time back: the one
+    message about both (its removal from the grid afterwards sends nothing more)."""
+    return _("🗑 The shop cancelled your VM {name}; it is being removed from the grid. {amount} was "
+             "returned to your balance. {balance}").format(name=name, amount=format_tfc(amount),
+                                                            balance=balance_now(balance))
 
 
 # --- deployments -----------------------------------------------------------------------------
@@ -198,17 +199,22 @@ def deployment_details(name: str, service_id: str, info: dict[str, Any], expires
     return "\n".join(lines)
 
 
-def deployment_failed(service_id: str, took_s: int, reason: str, refunded: int) -> str:
+def deployment_failed(service_id: str, took_s: int, reason: str, refunded: int, balance: int = 0) -> str:
+    """A deployment given up; `refunded` went back to the balance, which is `balance` after."""
     if refunded:
-        return _("❌ {service}: deployment failed after {took}: {reason}. {refunded} is back in your balance.").format(
-            service=service_id, took=elapsed(took_s), reason=stored(reason), refunded=format_tfc(refunded))
+        return _("❌ {service}: deployment failed after {took}: {reason}. {refunded} is back on your balance. "
+                 "{balance}").format(service=service_id, took=elapsed(took_s), reason=stored(reason),
+                                     refunded=format_tfc(refunded), balance=balance_now(balance))
     return _("❌ {service}: deployment failed after {took}: {reason}.").format(
         service=service_id, took=elapsed(took_s), reason=stored(reason))
 
 
-def deployment_cancelled_before_deploy(service_id: str, refunded: int) -> str:
-    return _("🚫 {service}: cancelled before deployment. {refunded} is back in your balance.").format(
-        service=service_id, refunded=format_tfc(refunded))
+def deployment_cancelled_before_deploy(service_id: str, refunded: int, balance: int = 0) -> str:
+    """A queued deployment cancelled, its hold released (`refunded`); `balance` is the balance after."""
+    if not refunded:
+        return _("🚫 {service}: cancelled before deployment.").format(service=service_id)
+    return _("🚫 {service}: cancelled before deployment. {refunded} is back on your balance. {balance}").format(
+        service=service_id, refunded=format_tfc(refunded), balance=balance_now(balance))
 
 
 def deployment_retried(service_id: str, deployment_id: int) -> str:

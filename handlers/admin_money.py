@@ -17,7 +17,6 @@ import stripe
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
-from core.money import format_stars, format_tfc
 from ledger import (
     InsufficientFunds,
     LedgerError,
@@ -279,19 +278,17 @@ async def run_refund(update: Update, context: CustomContext, request: state.Admi
         take_back: Callable[[sqlite3.Connection, int], int] = partial(
             stars_refunds.taken_back, charge_id=payment.external_id)
         user_key: str | Callable[[sqlite3.Connection], str] = stars_refunds.refund_key(payment.external_id)
-        refunded = format_stars(payment.provider_amount)
         where = admin_texts.refunded_by_telegram(payment.provider_amount)
     else:
         # The charge.refunded webhook may be first: the same clawback key, the same message key.
         take_back = partial(stripe_refunds.refund_taken_back, payment=payment, refund=refund)
         user_key = partial(stripe_refunds.message_key, payment=payment, refund=refund)
-        refunded = format_tfc(refund.amount)
         where = (admin_texts.refund_found_at_stripe(refund.amount, refund.refund_id) if refund.found
                  else admin_texts.refunded_by_stripe(refund.amount, refund.refund_id))
     try:
         done = await shop.ledger.write(partial(
             admin_actions.record_refund, request=request, payment=payment, take_back=take_back,
-            refunded=refunded, where=where, user_key=user_key))
+            where=where, user_key=user_key))
     except LedgerError as exc:
         # The provider refunded; the request stays open and its button records it (the provider
         # is asked first again and refunds nothing twice), as the provider's own event would.

@@ -23,6 +23,7 @@ from . import adminlog, ops, outbox
 from . import deployments as jobs
 from .errors import InvalidRequest
 from .models import Balance, Payment, Transfer
+from .refund_message import refund_message
 
 __all__ = [
     "REFUND_CHOICES", "Adjusted", "Cancelled", "Refunded", "adjust_balance", "cancel_deployment",
@@ -121,8 +122,13 @@ def cancel_deployment(
     state.refund_period(conn, now, deployment_id, amount, commission_ppm=commission_ppm,
                         key=f"admin-cancel-refund:{request.key}")
     if amount:
-        outbox.enqueue(conn, now, dep.user_id, lambda: notices.deployment_refunded(amount, dep.id),
-                       key=f"admin:{request.key}")
+        # One message for the cancellation and its refund: keyed as the removal message, which
+        # the grid's confirmation then finds queued already.
+        shown = ops.account_balance(conn, ops.ensure_user(conn, now, dep.user_id)).shown
+        name = dep.name or dep.service_id
+        outbox.enqueue(conn, now, dep.user_id,
+                       lambda: notices.cancelled_by_shop_refunded(name, amount, shown),
+                       key=jobs.removal_key(dep.id))
     detail = f"was {before.state}; refund {refund} {format_tfc(amount)}"
     adminlog.record(conn, now, request.admin_id, "cancel", f"deployment {deployment_id}", detail,
                     key=request.key)
@@ -156,13 +162,13 @@ class Refunded:
 
 def record_refund(
     conn: sqlite3.Connection, now: int, request: state.AdminRequest, *, payment: Payment,
-    take_back: Callable[[sqlite3.Connection, int], int], refunded: str, where: str,
+    take_back: Callable[[sqlite3.Connection, int], int], where: str,
     user_key: str | Callable[[sqlite3.Connection], str] | None = None,
 ) -> Refunded:
     """After the provider refunded `payment` for a confirmed /refund: take the credits back with
     `take_back` (the provider's clawback rule; it returns what it took now, nothing on a
-    replay), close the request, log it and tell the user, in one write. `refunded` is what went
-    back as the user is told ('5 Stars'), `where` the same with who refunded it, for the log.
+    replay), close the request, log it and tell the user (`refund_message`), in one write.
+    `where` is what went back and who refunded it, for the log.
     `user_key` keys the user's message when another path may tell of the same refund (a Stars
     refund's refunded_payment update, Stripe's charge.refunded webhook), or reads that key in
     the write: the user hears of it once."""
@@ -175,8 +181,8 @@ def record_refund(
     adminlog.record(conn, now, request.admin_id, "refund", f"payment {payment.id}", detail,
                     key=request.key)
     after = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    outbox.enqueue(conn, now, payment.user_id, lambda: notices.refunded_by_shop(refunded, taken) + (
-        " " + notices.now_in_debt(after.posted) if after.posted < 0 else ""), key=user_key or f"admin:{request.key}")
+    outbox.enqueue(conn, now, payment.user_id, refund_message(conn, now, payment, taken),
+                   key=user_key or f"admin:{request.key}")
     state.set_result(conn, now, request.id, detail)
     return Refunded(taken, after)
 

@@ -193,12 +193,18 @@ def _current_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord) -
         return lambda: notices.deployment_ready(dep.service_id, (dep.ready_at or now) - dep.created_at)
     hold = ops.get_hold(conn, dep.hold_id)
     refunded = hold.amount if hold.state in ("voided", "expired") else 0
+    balance = _shown_balance(conn, now, dep.user_id)
     if dep.state == "failed":
         return lambda: notices.deployment_failed(dep.service_id, dep.updated_at - dep.created_at,
-                                         dep.error or "unknown error", refunded)
+                                                 dep.error or "unknown error", refunded, balance)
     if dep.state == "cancelled" and dep.ready_at is None:
-        return lambda: notices.deployment_cancelled_before_deploy(dep.service_id, refunded)
+        return lambda: notices.deployment_cancelled_before_deploy(dep.service_id, refunded, balance)
     return None
+
+
+def _shown_balance(conn: sqlite3.Connection, now: int, user_id: int) -> int:
+    """The user's balance as a message tells it (`Balance.shown`)."""
+    return ops.account_balance(conn, ops.ensure_user(conn, now, user_id)).shown
 
 
 def attach_status_message(
@@ -430,7 +436,9 @@ def complete_failure(
     )
     ops.set_order_state(conn, now, dep.order_id, "failed", ("placed",))
     dep = get(conn, deployment_id)
-    _show_status(conn, now, dep, lambda: notices.deployment_failed(dep.service_id, now - dep.created_at, reason, refunded),
+    balance = _shown_balance(conn, now, dep.user_id)
+    _show_status(conn, now, dep, lambda: notices.deployment_failed(dep.service_id, now - dep.created_at, reason,
+                                                                   refunded, balance),
                  f"deploy:{dep.id}:failed:{dep.hold_id}")
     return dep
 
@@ -546,7 +554,8 @@ def request_cancel(
             ("cancelling" if left_on_grid else "cancelled", reason[:500], now, deployment_id),
         )
         ops.set_order_state(conn, now, dep.order_id, "cancelled", ("placed",))
-        _show_status(conn, now, dep, lambda: notices.deployment_cancelled_before_deploy(dep.service_id, refunded),
+        balance = _shown_balance(conn, now, dep.user_id)
+        _show_status(conn, now, dep, lambda: notices.deployment_cancelled_before_deploy(dep.service_id, refunded, balance),
                      f"deploy:{dep.id}:cancelled")
         return get(conn, deployment_id)
     if dep.state != "ready":
@@ -557,6 +566,13 @@ def request_cancel(
         (reason[:500], now, deployment_id),
     )
     return get(conn, deployment_id)
+
+
+def removal_key(deployment_id: int) -> str:
+    """Outbox key of the message that a running VM is gone: queued when its contract is
+    cancelled, or earlier by whoever already told the user of the cancellation in full (an
+    admin's cancel with a refund), so the user hears of it once."""
+    return f"deploy:{deployment_id}:removed"
 
 
 def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> DeploymentRecord:
@@ -570,7 +586,7 @@ def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> De
                  (now, deployment_id))
     if dep.ready_at is not None:  # a job cancelled before it ran was told so already
         outbox.enqueue(conn, now, dep.chat_id, lambda: notices.deployment_removed(dep.name or "", dep.error or notices.REASON_CANCELLED),
-                       key=f"deploy:{dep.id}:removed")
+                       key=removal_key(dep.id))
     return get(conn, deployment_id)
 
 

@@ -25,6 +25,12 @@ class Balance:
     def debt(self) -> int:
         return max(0, -self.posted)
 
+    @property
+    def shown(self) -> int:
+        """The balance a message tells the user: what is available, or the debt as a negative
+        balance (`core.notices.balance_now`)."""
+        return self.posted if self.posted < 0 else self.available
+
 
 @dataclass(frozen=True, slots=True)
 class Transfer:

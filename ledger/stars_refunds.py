@@ -20,6 +20,7 @@ from core import notices
 from . import ops, outbox
 from .errors import PaymentNotFound
 from .models import Transfer
+from .refund_message import refund_message
 
 __all__ = [
     "REFUND_MEMO", "RefundNotice", "clawback_and_tell", "clawback_missed_refund", "clawback_star_payment",
@@ -66,12 +67,6 @@ class RefundNotice:
     text: str
 
 
-def _refunded(transfer: Transfer, balance: int) -> str:
-    """The user's message about a Stars refund taken back, with the debt it left, if any."""
-    text = notices.stars_refunded(transfer.amount, transfer.order_id)
-    return text + " " + notices.now_in_debt(balance) if balance < 0 else text
-
-
 def clawback_and_tell(conn: sqlite3.Connection, now: int, charge_id: str, delay_s: int = 0) -> RefundNotice:
     """Take a refunded Stars payment back (once, `refund_key`) and queue the one message to the
     user about it, keyed on the charge too: whichever path sees the refund first, the user is
@@ -79,8 +74,7 @@ def clawback_and_tell(conn: sqlite3.Connection, now: int, charge_id: str, delay_
     transfer = clawback_star_payment(conn, now, charge_id)
     payment = ops.get_payment(conn, PROVIDER, charge_id)
     assert payment is not None
-    balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
-    text = outbox.render(conn, payment.user_id, lambda: _refunded(transfer, balance.posted))
+    text = outbox.render(conn, payment.user_id, refund_message(conn, now, payment, transfer.amount))
     key = refund_key(charge_id)
     if conn.execute("SELECT 1 FROM notifications WHERE key = ?", (key,)).fetchone() is not None:
         return RefundNotice(transfer, None, text)
@@ -101,7 +95,7 @@ def clawback_missed_refund(conn: sqlite3.Connection, now: int, charge_id: str,
         return transfer
     balance = ops.account_balance(conn, ops.ensure_user(conn, now, payment.user_id))
     key = refund_key(charge_id)
-    outbox.enqueue(conn, now, payment.user_id, lambda: _refunded(transfer, balance.posted), key=key)
+    outbox.enqueue(conn, now, payment.user_id, refund_message(conn, now, payment, transfer.amount), key=key)
     for admin_id in admin_ids:
         outbox.enqueue(conn, now, admin_id,
                        lambda: notices.admin_stars_refund_missed(charge_id, payment.user_id, transfer.order_id,

@@ -18,6 +18,7 @@ from core.money import format_tfc
 from . import cursors, inbox, ops, outbox, stripe_sessions, stripe_state
 from .models import Payment
 from .payment_credit import buy_now
+from .refund_message import refund_message
 from .stripe_disputes import DISPUTE_KEY as DISPUTE_KEY
 from .stripe_disputes import apply_dispute
 from .stripe_event_model import (
@@ -217,8 +218,7 @@ def _refunded(conn: sqlite3.Connection, now: int, event: StripeEvent, payment: P
     if balance < 0:
         tell_admins(conn, now, policy, due.key, lambda: notices.admin_debt_after_stripe_refund(
             payment.user_id, -balance, due.amount, payment.order_id))
-    outbox.enqueue(conn, now, payment.user_id, lambda: notices.card_refunded(due.amount) + (
-        " " + notices.now_in_debt(balance) if balance < 0 else ""), key=due.key)
+    outbox.enqueue(conn, now, payment.user_id, refund_message(conn, now, payment, due.amount), key=due.key)
     return Outcome("clawed_back", format_tfc(due.amount), payment.order_id)
 
 

@@ -11,9 +11,9 @@ from .admin_fixtures import AdminFront, admin_shop  # noqa: F401  # the fixture
 
 def _told(shop: AdminFront, user: int) -> list[str]:
     """Every message the user got or will get about a refund: sent ones and queued ones."""
-    sent = [m.text or "" for m in shop.emu.bot_messages(user) if "refunded" in (m.text or "")]
+    sent = [m.text or "" for m in shop.emu.bot_messages(user) if "Refund" in (m.text or "")]
     queued = [t for (t,) in shop.sql(
-        "SELECT text FROM notifications WHERE chat_id = ? AND state = 'pending'", user) if "refunded" in t]
+        "SELECT text FROM notifications WHERE chat_id = ? AND state = 'pending'", user) if "Refund" in t]
     return sent + queued
 
 

@@ -119,7 +119,9 @@ async def test_failed_deploy_edits_the_status_to_failed_and_restores_the_balance
         _, status = await shop.buy(ben)
         await shop.deliver()
         text = shop.current(ben, status.message_id).text
-        assert text.startswith("❌ vm-small: deployment failed") and "4.00 TFC is back in your balance" in text
+        assert text.startswith("❌ vm-small: deployment failed") and "4.00 TFC is back on your balance. Balance: 10.00 TFC." in text
+        # The refund is told in the status message, and nothing else is sent about it.
+        assert not [m.text for m in shop.emu.bot_messages(ben) if m.message_id > status.message_id]
         balance = await shop.db.balance(ben)
         assert (balance.available, balance.held) == (1000, 0)
         dep = await _only_deployment(shop, ben)

@@ -119,7 +119,7 @@ async def test_a_refund_from_the_stripe_dashboard_takes_the_credits_back(sandbox
     status, refund = await post(sandbox, "/api/stripe/refund", {"charge": charge})
     assert status == 200 and refund["amount"] == 1000
     assert sandbox.telegram is not None
-    await said(sandbox.telegram, BUYER_ID, "Refund: 10.00 TFC was returned to your card")
+    await said(sandbox.telegram, BUYER_ID, "10.00 TFC returned to your card and taken off your balance")
     assert (await post(sandbox, "/api/stripe/refund", {"charge": charge}))[0] == 400  # nothing left
 
 
@@ -142,7 +142,7 @@ async def test_a_refund_the_bank_returns_gives_the_credits_back(sandbox: Sandbox
     charge = await stripe_top_up(sandbox, BUYER_ID)
     assert sandbox.telegram is not None
     refund = (await post(sandbox, "/api/stripe/refund", {"charge": charge}))[1]
-    await said(sandbox.telegram, BUYER_ID, "Refund: 10.00 TFC")
+    await said(sandbox.telegram, BUYER_ID, "10.00 TFC returned to your card")
     assert (await post(sandbox, "/api/stripe/refund/fail", {"refund": refund["id"]}))[0] == 200
     await said(sandbox.telegram, BUYER_ID, "could not be completed by your bank")
 

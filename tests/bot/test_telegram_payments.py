@@ -195,7 +195,7 @@ async def test_stars_refund_debits_once_even_when_already_refunded(shop: Shopfro
     second = await refund_star_payment(shop.app.bot, shop.db, charge)  # CHARGE_ALREADY_REFUNDED
     assert second.already_refunded_at_telegram and second.transfer.id == first.transfer.id
     # The refunded_payment update Telegram sends is applied with the same key: still once.
-    await shop.wait_reply(jay, result.message["message_id"], "was refunded")
+    await shop.wait_reply(jay, result.message["message_id"], "returned to you in Telegram Stars")
     [payment] = await shop.db.payments(jay)
     assert payment.refunded == 1000
     assert (await shop.db.balance(jay)).available == 0

@@ -327,7 +327,7 @@ async def test_an_admins_refund_is_recorded_once_and_a_refused_take_back_changes
     await ledger.transfer("spent", await ledger.user_account(1), PAYABLE_GRID, 60)
     request = await _request(ledger, "cmd:refund", {"payment_id": paid.payment.id, "amount": 100})
     record = partial(admin_actions.record_refund, request=request, payment=paid.payment,
-                     refunded="20 Stars", where="20 Stars refunded by Telegram")
+                     where="20 Stars refunded by Telegram")
     before = dump(db_path)
     with pytest.raises(PaymentNotFound):
         await ledger.write(partial(record, take_back=partial(stars_refunds.take_back,
@@ -337,8 +337,8 @@ async def test_an_admins_refund_is_recorded_once_and_a_refused_take_back_changes
     first = await ledger.write(partial(record, take_back=take_back))
     assert (first.taken, first.balance.posted) == (100, -60)  # spent credits become debt
     assert rows(db_path, "SELECT text FROM notifications") == [(
-        "↩️ Your payment was refunded: 20 Stars refunded; 1.00 TFC taken off your balance. "
-        "Your balance is now -0.60 TFC (debt); new purchases wait until it is repaid.",)]
+        "↩️ Refund: 20 Stars returned to you in Telegram Stars; 1.00 TFC of credits taken off your "
+        "balance. Your balance is now -0.60 TFC (debt); new purchases wait until it is repaid.",)]
     again = await ledger.write(partial(record, take_back=take_back))
     assert again.taken == 0
     assert rows(db_path, "SELECT count(*) FROM admin_log") == [(1,)]

@@ -46,13 +46,13 @@ async def test_the_webhook_first_then_the_admin_write_tells_the_real_amount_once
         return admin_actions.record_refund(
             conn, now, request, payment=payment,
             take_back=partial(refund_taken_back, payment=payment, refund=refund),
-            refunded="4.00 TFC", where="refunded by Stripe",
+            where="refunded by Stripe",
             user_key=partial(message_key, payment=payment, refund=refund))
 
     done = await ledger.write(admin_write)
     assert done.taken == 400  # what the refund took back, though the webhook took it
     assert (await ledger.balance(AMY)).available == 600
     told = await ledger.read(lambda conn: _refund_messages(conn, AMY))
-    assert len(told) == 1, told
+    assert told == ["↩️ Refund: 4.00 TFC returned to your card and taken off your balance. Balance: 6.00 TFC."]
     assert (await ledger.audit()).ok
 
