@@ -3,7 +3,7 @@
 1. Transfers per second through the public `Ledger.transfer` API with 200 concurrent callers at
    synchronous=FULL, beside raw `sqlite3` running the same SQL statements (savepoint, idempotency
    lookup, guarded debit, credit, insert) in batches of the same size, one COMMIT per batch.
-2. Balance and last-20-history latency through the API with 1e3 and with 1e6 transfers in the db.
+2. Balance, last-20-history and 10-entry statement latency through the API with 1e3 and with 1e6 transfers in the db.
 
 Run: python benchmarks/ledger.py [--transfers N] [--callers N] [--big N]
 The last line is: ledger: transfers_per_s=<int> raw_sqlite_per_s=<int> ratio=<float>
@@ -137,14 +137,16 @@ def fill_transfers(path: str, count: int) -> int:
     return 1_000_000
 
 
-async def read_latency(path: str, user_id: int, rounds: int) -> tuple[float, float]:
-    """Median microseconds of `balance` and of a 20-entry `history` page."""
+async def read_latency(path: str, user_id: int, rounds: int) -> tuple[float, float, float]:
+    """Median microseconds of `balance`, of a 20-entry `history` page and of a 10-entry
+    `statement` page (the chat's /history)."""
     ledger = await Ledger.open(path)
     try:
         for _ in range(50):  # warm the page cache
             await ledger.balance(user_id)
             await ledger.history(user_id, 20)
-        balance, history = [], []
+            await ledger.statement(user_id, 10)
+        balance, history, statement = [], [], []
         for _ in range(rounds):
             t = time.perf_counter()
             await ledger.balance(user_id)
@@ -154,9 +156,14 @@ async def read_latency(path: str, user_id: int, rounds: int) -> tuple[float, flo
             history.append(time.perf_counter() - t)
             if len(page) != 20:
                 raise RuntimeError(f"expected a full page of 20, got {len(page)}")
+            t = time.perf_counter()
+            lines = await ledger.statement(user_id, 10)
+            statement.append(time.perf_counter() - t)
+            if len(lines.entries) != 10:
+                raise RuntimeError(f"expected a full statement page of 10, got {len(lines.entries)}")
     finally:
         await ledger.close()
-    return statistics.median(balance) * 1e6, statistics.median(history) * 1e6
+    return tuple(statistics.median(m) * 1e6 for m in (balance, history, statement))  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -171,8 +178,9 @@ def main() -> None:
         for n, size in enumerate((1_000, args.big)):
             path = os.path.join(tmp, f"read{n}.db")
             user = fill_transfers(path, size)
-            b, h = asyncio.run(read_latency(path, user, args.rounds))
-            print(f"reads with {size} transfers: balance_us={b:.1f} history20_us={h:.1f}")
+            b, h, st = asyncio.run(read_latency(path, user, args.rounds))
+            print(f"reads with {size} transfers: balance_us={b:.1f} history20_us={h:.1f} "
+                  f"statement10_us={st:.1f}")
 
         rate, batch = asyncio.run(bench_ledger(os.path.join(tmp, "api.db"), args.transfers, args.callers))
         print(f"ledger API: {rate:.0f} transfers/s, {args.callers} callers, mean batch {batch:.0f}")

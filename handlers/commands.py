@@ -175,10 +175,10 @@ async def history(update: Update, context: CustomContext) -> None:
         query, data = parsed
         before = data.int_arg(0) or None
         await answer(query)
-    entries = await context.shop.ledger.history(user.id, limit=HISTORY_PAGE + 1, before_id=before)
-    page, more = entries[:HISTORY_PAGE], len(entries) > HISTORY_PAGE
-    next_before = page[-1].transfer_id if more and page else None
-    await show(update, texts.history(page, before is None), keyboards.history(next_before, before is None))
+    shop = context.shop
+    page = await shop.ledger.statement(user.id, limit=HISTORY_PAGE, before_id=before)
+    lines = [(e, texts.statement_what(e, service_name(shop, e.service_id))) for e in page.entries]
+    await show(update, texts.history(lines, before is None), keyboards.history(page.next_before, before is None))
 
 
 async def orders(update: Update, context: CustomContext) -> None:

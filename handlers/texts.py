@@ -22,8 +22,9 @@ from core.i18n import (
     stored,
     translate_constants,
 )
-from ledger import Balance, HistoryEntry, Order, Payment
+from ledger import Balance, Order, Payment
 from ledger.deployments import DeploymentRecord
+from ledger.statement import StatementEntry
 
 # --- commands (shown in the Telegram menu by setMyCommands) ---
 
@@ -337,12 +338,55 @@ def _when(ts: int) -> str:
     return format_datetime(ts)
 
 
-def history(entries: list[HistoryEntry], first_page: bool) -> str:
-    if not entries:
+def _provider(provider: str | None) -> str:
+    if provider == "stars":
+        return _("Telegram Stars")
+    if provider == "stripe":
+        return _("card (Stripe)")
+    if provider == "telegram_card":
+        return _("card")
+    return provider or ""
+
+
+def _between_users(e: StatementEntry) -> str:
+    """A /send between users; the entry's memo is the other user."""
+    if e.amount < 0:
+        return _("Sent to {user}").format(user=e.memo)
+    return _("Received from {user}").format(user=e.memo)
+
+
+def statement_what(e: StatementEntry, service: str | None) -> str:
+    """What a statement entry was, as the user reads it; `service` is the VM's catalogue name."""
+    values = {"provider": _provider(e.provider), "order": e.order_id, "vm": service or _("VM")}
+    if e.what == "transfer":
+        return _between_users(e)
+    if e.what == "adjustment":
+        return _("By the shop: {reason}").format(reason=e.memo)
+    labels = {
+        "payment": (_("Payment with {provider}, order #{order}"), _("Payment with {provider}")),
+        "purchase": (_("{vm} bought, order #{order}"), _("{vm} bought")),
+        "renewal": (_("{vm} renewed, order #{order}"), _("{vm} renewed")),
+        "vm_refund": (_("{vm}: prepaid time refunded by the shop, order #{order}"),
+                      _("{vm}: prepaid time refunded by the shop")),
+        "refund": (_("Refund to {provider}, order #{order}"), _("Refund to {provider}")),
+        "dispute": (_("Card payment disputed, order #{order}"), _("Card payment disputed")),
+        "given_back": (_("Given back: a refund or dispute undone, order #{order}"),
+                       _("Given back: a refund or dispute undone")),
+    }
+    if e.what not in labels:
+        return stored(e.memo or e.what)
+    with_order, without = labels[e.what]
+    return (with_order if e.order_id else without).format(**values)
+
+
+def history(lines: list[tuple[StatementEntry, str]], first_page: bool) -> str:
+    """The statement page: one line per entry (with its `statement_what`), and the balance after it."""
+    if not lines:
         return _("No history yet.") if first_page else _("No older entries.")
-    lines = [_("{when}  {amount}  {what}").format(when=_when(e.created_at), amount=format_tfc_signed(e.amount),
-                                               what=e.memo or e.kind) for e in entries]
-    return _("Your history (newest first):") + "\n" + "\n".join(lines)
+    rows = [_("{when}  {amount}  {what} · balance {balance}").format(
+        when=_when(e.created_at), amount=format_tfc_signed(e.amount), what=what,
+        balance=format_tfc(e.balance_after)) for e, what in lines]
+    return _("Your history (newest first):") + "\n" + "\n".join(rows)
 
 
 ORDER_STATES = notices.ORDER_STATES

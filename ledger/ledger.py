@@ -29,6 +29,7 @@ from .models import (
 )
 from .pg_store import PgStore, is_postgres_url
 from .schema import PAYABLE_GRID, REVENUE_COMMISSION, SOURCE_ACCOUNT_BY_PROVIDER
+from .statement import StatementPage, statement
 from .store import Store
 
 T = TypeVar("T")
@@ -176,6 +177,25 @@ class Ledger:
             if account_id is None:
                 return []
             return queries.history(conn, account_id, limit, before_id)
+
+        return await self.store.read(read)
+
+    async def statement(
+        self, user_id: int, limit: int = 10, before_id: int | None = None
+    ) -> StatementPage:
+        """The user's statement (`ledger.statement`): one entry per purchase, payment or refund,
+        each with the balance after it, newest first; page with the page's `next_before`."""
+        _id(user_id, "user id")
+        if type(limit) is not int or not 1 <= limit <= 100:
+            raise errors.InvalidRequest(f"limit must be between 1 and 100, not {limit!r}")
+        if before_id is not None:
+            _id(before_id, "before id")
+
+        def read(conn: Any) -> StatementPage:
+            account_id = queries.account_of_user(conn, user_id)
+            if account_id is None:
+                return StatementPage([], None)
+            return statement(conn, account_id, limit, before_id)
 
         return await self.store.read(read)
 

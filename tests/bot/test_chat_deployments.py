@@ -449,3 +449,22 @@ async def test_a_status_that_moves_on_while_its_message_is_being_sent_follows_as
         pass
     [status] = _status_messages(gshop, fay)
     assert gshop.current(fay, status.message_id).text.startswith("✅ vm-small: ready after")
+
+
+async def test_history_shows_a_purchase_as_one_line_with_the_balance_after(gshop: GridShop) -> None:
+    ann = gshop.user("Ann")
+    await _fund(gshop.db, ann, 1000)
+    await gshop.buy(ann)
+    await gshop.deliver()  # settled: 3.60 TFC to the grid, 0.40 TFC commission
+    dep = await _only_deployment(gshop, ann)
+    [paid] = await gshop.db.payments(ann)
+    lines = (await gshop.send(ann, "/history")).text.splitlines()
+    assert lines[1:] == [
+        f"{_when(dep.ready_at)}  −4.00 TFC  Small VM bought, order #{dep.order_id} · balance 6.00 TFC",
+        f"{_when(paid.created_at)}  +10.00 TFC  Payment with Telegram Stars · balance 10.00 TFC",
+    ]
+
+
+def _when(ts: int | None) -> str:
+    assert ts is not None
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M")

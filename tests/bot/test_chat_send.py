@@ -37,9 +37,10 @@ async def test_send_moves_credits_once_and_both_see_it(shop: Shopfront) -> None:
         "SELECT text FROM notifications WHERE chat_id = ?", (bob,)).fetchall())
     assert "@alice_user sent you 2.50 TFC" in told
 
-    for user, sign in ((alice, "−"), (bob, "+")):
+    for user, line in ((alice, "−2.50 TFC  Sent to @bob_user · balance 7.50 TFC"),
+                       (bob, "+2.50 TFC  Received from @alice_user · balance 2.50 TFC")):
         history = await shop.send(user, "/history")
-        assert f"{sign}2.50 TFC  transfer from @alice_user to @bob_user" in (history.text or "")
+        assert line in (history.text or "")
     assert (await shop.db.audit()).ok
 
 

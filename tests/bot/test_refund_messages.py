@@ -109,7 +109,7 @@ async def test_an_admin_cancel_with_a_refund_is_one_message_also_after_the_grid_
     await gshop.worker.run_once()
     await gshop.deliver()
     last = gshop.emu.bot_messages(bob)[-1].message_id
-    prompt = await gshop.admin_says(f"/cancel {dep}")
+    prompt = await gshop.admin_says(f"/cancelvm {dep}")
     full = next(b["callback_data"] for b in prompt.buttons if b["callback_data"].endswith(":full"))
     await gshop.press(gshop.admin, prompt.message_id, data=full)
     await gshop.wait_text(gshop.admin, prompt.message_id, "4.00 TFC returned")
