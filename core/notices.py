@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .i18n import N_, _, format_datetime, format_stars, format_tfc, stored
+from .i18n import N_, _, format_datetime, format_stars, format_tfc, ngettext, stored
 
 # --- parts of messages -----------------------------------------------------------------------
 
@@ -223,12 +223,37 @@ def deployment_retried(service_id: str, deployment_id: int) -> str:
         service=service_id, deployment=deployment_id)
 
 
-def expiry_warning(name: str, expires_at: int, auto_renew: bool, price: int) -> str:
+def expiry_warning(name: str, expires_at: int, auto_renew: bool, price: int, shortfall: int = 0,
+                   grace_days: int = 0) -> str:
+    """Before a period ends: whether the renewal will go through, and if the balance is
+    `shortfall` short of it, by how much and what happens then."""
+    values = {"name": name, "until": local_date(expires_at), "price": format_tfc(price),
+              "shortfall": format_tfc(shortfall), "days": grace_days}
+    if auto_renew and not shortfall:
+        return _("⚠️ Your VM {name} expires on {until}; auto-renew is on and your balance covers it: "
+                 "{price} will be taken from it for the next period.").format(**values)
     if auto_renew:
-        return _("⚠️ Your VM {name} expires on {until}; auto-renew is on: {price} will be taken from your "
-                "balance for the next period.").format(name=name, until=local_date(expires_at), price=format_tfc(price))
+        then = ngettext("If it is still short then, the VM keeps running for {days} more day and is removed "
+                        "after that.", "If it is still short then, the VM keeps running for {days} more days and "
+                        "is removed after that.", grace_days) if grace_days else _("If it is still short then, "
+                                                                                   "the VM is removed.")
+        return (_("⚠️ Your VM {name} expires on {until}; auto-renew is on, but your balance is {shortfall} "
+                  "short of the {price} renewal. Top up by then and it renews itself.") + " " + then).format(**values)
+    if shortfall:
+        return _("⚠️ Your VM {name} expires on {until}; auto-renew is off: the VM will be removed unless you "
+                 "renew it ({price}; your balance is {shortfall} short of it).").format(**values)
     return _("⚠️ Your VM {name} expires on {until}; auto-renew is off: the VM will be removed unless you "
-            "renew it.").format(name=name, until=local_date(expires_at))
+             "renew it ({price}).").format(**values)
+
+
+def grace_reminder(name: str, expired_at: int, removed_at: int, price: int, shortfall: int) -> str:
+    """A day of the grace period: the VM runs past its paid period; the renewal it waits for,
+    charged from its expiry, and when it is removed without it."""
+    return _("⏳ Your VM {name} could not be renewed on {expired}: your balance is {shortfall} short of the "
+             "{price} renewal. It keeps running until {removed}; top up by then and it renews itself, "
+             "paid from {expired} on. Otherwise it is removed then.").format(
+        name=name, expired=local_date(expired_at), removed=local_date(removed_at), price=format_tfc(price),
+        shortfall=format_tfc(shortfall))
 
 
 def period_renewed(name: str, price: int, expires_at: int) -> str:
@@ -357,6 +382,7 @@ REASON_GRID_KEPT_FAILING = N_("the grid kept failing")
 REASON_HOLD_LAPSED = N_("the payment hold lapsed before the deployment started")
 REASON_NOT_SETTLED = N_("the payment could not be settled")
 REASON_RENEWAL_NOT_COVERED = N_("the balance did not cover the renewal")
+REASON_GRACE_ENDED = N_("the balance did not cover the renewal by the end of the grace period")
 REASON_PERIOD_ENDED = N_("the paid period ended and auto-renew is off")
 REASON_CANCELLED_BY_USER = N_("cancelled at your request")
 REASON_CANCELLED = N_("cancelled")

@@ -443,6 +443,12 @@ class GridConfig(_Section):
     expiry_warning_days: int = Field(
         default=3, ge=0, le=365, description="Days before a service period ends that the user is warned; 0 = no warning."
     )
+    grace_days: int = Field(
+        default=3, ge=0, le=60,
+        description="Days an auto-renewing VM the balance cannot renew keeps running after its period "
+        "ended, with a reminder a day; it renews itself (charged from its expiry) once the balance covers "
+        "it, and is removed when the days are over; 0 = removed at expiry.",
+    )
 
     @field_validator("ssh_key")
     @classmethod

@@ -1,10 +1,13 @@
 """The periods job: a service is sold for a period, and the grid bills while a contract lives.
 
 Each pass: warns once per period the users whose deployment expires within
-`expiry_warning_days`; at expiry renews from the balance when auto-renew is on and the balance
-covers it, otherwise moves the deployment to 'cancelling'; and cancels on the grid every
-deployment in 'cancelling' (retried each pass until the grid confirms), then tells the user.
-So no unpaid period stays running on the grid for longer than one pass.
+`expiry_warning_days` (saying whether the renewal will go through, `ledger.grace.warn`); at
+expiry renews from the balance when auto-renew is on and the balance covers it; keeps an
+auto-renewing VM the balance cannot renew `grace_days` days, reminding the user once a day and
+renewing it (from its expiry) as soon as the balance covers it; otherwise moves the deployment
+to 'cancelling'; and cancels on the grid every deployment in 'cancelling' (retried each pass
+until the grid confirms), then tells the user. So no unpaid VM stays on the grid for longer
+than its grace period and one pass.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from core import notices
 from core.metrics import GRID_ERRORS
 from grid.deployer import Deployer
 from grid.worker import LedgerWriter, WorkerOptions
-from ledger import Ledger, ops
+from ledger import Ledger, grace, ops
 from ledger import deployments as jobs
 from ledger.deployments import DAY_S, DeploymentRecord
+from ledger.grace import TopUpOffer
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ class PeriodReport:
     warned: list[int] = field(default_factory=list)
     renewed: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)  # moved to 'cancelling' at expiry
+    in_grace: list[int] = field(default_factory=list)  # kept past expiry, reminded (grace period)
     cancelled: list[int] = field(default_factory=list)  # contract cancelled on the grid
     errors: list[str] = field(default_factory=list)
 
@@ -52,6 +57,7 @@ class PeriodKeeper:
         self.deployer = deployer
         self.options = options
         self.write = LedgerWriter(ledger, clock)
+        self.offer = TopUpOffer(options.topup_presets, options.min_topup, options.max_topup)
 
     def price(self, conn: sqlite3.Connection, dep: DeploymentRecord) -> int:
         """One period's price: the catalogue's current one, else what the order paid."""
@@ -69,18 +75,20 @@ class PeriodKeeper:
 
             def warn(conn: sqlite3.Connection, now: int) -> list[int]:
                 return [dep.id for dep in jobs.due_for_warning(conn, now, warn_s, limit)
-                        if jobs.mark_warned(conn, now, dep.id, self.price(conn, dep))]
+                        if grace.warn(conn, now, dep.id, self.price(conn, dep), self.offer,
+                                      self.options.grace_days)]
 
             report.warned = await self.write(warn)
 
         def expire(conn: sqlite3.Connection, now: int) -> list[tuple[int, str]]:
-            return [(dep.id, jobs.expire(conn, now, dep.id, commission_ppm=self.ledger.commission_ppm,
-                                         price=self.price(conn, dep),
-                                         period_days=self._period_days(dep)))
+            return [(dep.id, grace.expire(conn, now, dep.id, commission_ppm=self.ledger.commission_ppm,
+                                          price=self.price(conn, dep), period_days=self._period_days(dep),
+                                          grace_days=self.options.grace_days, offer=self.offer))
                     for dep in jobs.due_for_expiry(conn, now, limit)]
 
+        outcomes = {"renewed": report.renewed, "grace": report.in_grace, "cancelling": report.expired}
         for deployment_id, outcome in await self.write(expire):
-            (report.renewed if outcome == "renewed" else report.expired).append(deployment_id)
+            outcomes.get(outcome, []).append(deployment_id)
 
         cancelling = await self.ledger.read(lambda conn: jobs.list_by_state(conn, "cancelling", limit))
         for dep in cancelling:

@@ -60,6 +60,10 @@ class WorkerOptions:
     ssh_key: str = ""  # put on a VM when `ssh_key_for` gives none
     max_attempts: int = 3
     expiry_warning_days: int = 3
+    grace_days: int = 0  # days an unrenewable auto-renewing VM keeps running (config: 3)
+    topup_presets: tuple[int, ...] = ()  # TFC cents, for the top-up button of a short balance
+    min_topup: int = 100
+    max_topup: int = 100_000
     lease_s: int = 600  # a claim lapses after this unless the heartbeat renews it
     backoff_base_s: int = 30
     backoff_max_s: int = 600
@@ -75,6 +79,10 @@ class WorkerOptions:
             "ssh_key": config.grid.ssh_key,
             "max_attempts": config.grid.max_attempts,
             "expiry_warning_days": config.grid.expiry_warning_days,
+            "grace_days": config.grid.grace_days,
+            "topup_presets": tuple(config.marketplace.topup_presets_minor),
+            "min_topup": config.marketplace.min_topup_minor,
+            "max_topup": config.marketplace.max_topup_minor,
             # a tfcmd call may take its whole timeout; the lease must outlast the heartbeat gap
             "lease_s": max(600, 2 * int(config.grid.tfcmd_timeout_s)),
         }

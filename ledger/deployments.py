@@ -24,7 +24,6 @@ from core import notices
 from . import ops, outbox, shop_meta
 from .commission import split_commission
 from .errors import LedgerError
-from .savepoint import savepoint
 from .schema import PAYABLE_GRID, REVENUE_COMMISSION
 
 DAY_S = 86_400
@@ -515,19 +514,6 @@ def renew_for_user(
     return Renewal(renewed, new)
 
 
-def mark_warned(conn: sqlite3.Connection, now: int, deployment_id: int, price: int) -> bool:
-    """Warn the user once per period that the deployment expires soon; False if not due."""
-    dep = get(conn, deployment_id)
-    if dep.state != "ready" or dep.warned_at is not None or dep.expires_at is None:
-        return False
-    conn.execute("UPDATE deployments SET warned_at = ? WHERE id = ?", (now, deployment_id))
-    expires_at = dep.expires_at
-    outbox.enqueue(conn, now, dep.chat_id,
-                   lambda: notices.expiry_warning(dep.name or "", expires_at, dep.auto_renew, price),
-                   key=f"deploy:{dep.id}:warn:{dep.expires_at}")
-    return True
-
-
 def request_cancel(
     conn: sqlite3.Connection, now: int, deployment_id: int, reason: str, user_id: int | None = None
 ) -> DeploymentRecord:
@@ -588,28 +574,3 @@ def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> De
         outbox.enqueue(conn, now, dep.chat_id, lambda: notices.deployment_removed(dep.name or "", dep.error or notices.REASON_CANCELLED),
                        key=removal_key(dep.id))
     return get(conn, deployment_id)
-
-
-def expire(
-    conn: sqlite3.Connection, now: int, deployment_id: int, *, commission_ppm: int,
-    price: int | None = None, period_days: int | None = None,
-) -> str:
-    """At the end of a period: renew from the balance when auto-renew is on and it covers the
-    price, else move to 'cancelling'. Returns 'renewed', 'cancelling' or 'skipped' (not due)."""
-    dep = get(conn, deployment_id)
-    if dep.state != "ready" or dep.expires_at is None or dep.expires_at > now:
-        return "skipped"
-    if dep.auto_renew:
-        # A nested savepoint, so a refused charge leaves this write free to cancel instead.
-        try:
-            with savepoint(conn, "renew"):
-                renew(conn, now, deployment_id, commission_ppm=commission_ppm, price=price,
-                      period_days=period_days)
-        except LedgerError:
-            reason = notices.REASON_RENEWAL_NOT_COVERED
-        else:
-            return "renewed"
-    else:
-        reason = notices.REASON_PERIOD_ENDED
-    request_cancel(conn, now, deployment_id, reason)
-    return "cancelling"

@@ -52,6 +52,17 @@ class Notification:
 Text: TypeAlias = str | Callable[[], str]
 
 
+# Buttons under a message, or how to write them (their labels, in the recipient's language).
+Markup: TypeAlias = dict[str, Any] | Callable[[], dict[str, Any] | None] | None
+
+
+def _markup(conn: sqlite3.Connection, chat_id: int, markup: Markup) -> dict[str, Any] | None:
+    if markup is None or isinstance(markup, dict):
+        return markup
+    with i18n.using(users.locale(conn, chat_id)):
+        return markup()
+
+
 def render(conn: sqlite3.Connection, chat_id: int, text: Text) -> str:
     """`text` as the user `chat_id` reads it."""
     if isinstance(text, str):
@@ -67,7 +78,7 @@ def enqueue(
     text: Text,
     *,
     key: str | None = None,
-    reply_markup: dict[str, Any] | None = None,
+    reply_markup: Markup = None,
     parse_mode: str | None = None,
     edit_message_id: int | None = None,
     delay_s: int = 0,
@@ -80,10 +91,14 @@ def enqueue(
     cur = conn.execute(
         "INSERT INTO notifications (key, chat_id, text, reply_markup, parse_mode, edit_message_id,"
         " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
-        (key, chat_id, render(conn, chat_id, text), json.dumps(reply_markup) if reply_markup else None, parse_mode,
+        (key, chat_id, render(conn, chat_id, text), _json(_markup(conn, chat_id, reply_markup)), parse_mode,
          edit_message_id, now + delay_s, now),
     )
     return inserted_id(cur)
+
+
+def _json(markup: dict[str, Any] | None) -> str | None:
+    return json.dumps(markup) if markup else None
 
 
 def queued(conn: sqlite3.Connection, key: str) -> bool:

@@ -468,3 +468,46 @@ async def test_history_shows_a_purchase_as_one_line_with_the_balance_after(gshop
 def _when(ts: int | None) -> str:
     assert ts is not None
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+async def test_a_short_balance_is_warned_with_a_top_up_button_and_kept_in_grace_until_topped_up(
+        gshop: GridShop) -> None:
+    from grid.periods import PeriodKeeper
+    from ledger.deployments import DAY_S
+
+    ann = gshop.user("Ann")
+    await _fund(gshop.db, ann, 550)
+    await gshop.buy(ann)
+    await gshop.deliver()
+    dep = await _only_deployment(gshop, ann)
+    await gshop.db.write(lambda conn, now: jobs.set_auto_renew(conn, now, dep.id, True))
+    expiry = dep.expires_at or 0
+    moment = [expiry - 3 * DAY_S]
+    options = WorkerOptions.from_config(gshop.config, ssh_key=KEY)
+    assert options.grace_days == 3  # the config's default
+    gshop.db.clock = lambda: moment[0]  # the whole shop's clock, outbox included
+    keeper = PeriodKeeper(gshop.db, gshop.grid, options)
+
+    await keeper.run_once()
+    await gshop.deliver()
+    warning = await gshop.wait_reply(ann, 0, "short of the 4.00 TFC renewal")
+    assert "your balance is 2.50 TFC short" in warning.text
+    assert [b["text"] for b in warning.buttons] == ["➕ Top up 5.00 TFC"]
+    await gshop.press(ann, warning.message_id, data=gshop.button(warning, "v1:top:")["callback_data"])
+    await gshop.wait_text(ann, warning.message_id, "5.00 TFC of credits")  # a top-up order to pay
+
+    moment[0] = expiry + 60  # the period ended and nothing was paid: kept, with a reminder
+    await keeper.run_once()
+    await keeper.run_once()
+    await gshop.deliver()
+    [reminder] = [m for m in gshop.emu.bot_messages(ann) if "could not be renewed" in (m.text or "")]
+    assert "It keeps running until" in reminder.text and reminder.buttons[0]["callback_data"] == "v1:top:500"
+    assert (await gshop.deployment(dep.id)).state == "ready"
+
+    await _fund(gshop.db, ann, 500, charge="late")
+    moment[0] = expiry + DAY_S + 60
+    assert (await keeper.run_once()).renewed == [dep.id]
+    await gshop.deliver()
+    renewed = await gshop.wait_reply(ann, reminder.message_id, "renewed")
+    assert "4.00 TFC charged" in renewed.text
+    assert (await gshop.deployment(dep.id)).expires_at == expiry + 30 * DAY_S

@@ -62,7 +62,7 @@ async def test_warned_once_then_renewed_then_cancelled_when_broke(
     clock.advance(DAY_S)
     assert (await keeper.run_once()).warned == []  # once per period
     warnings = [t for t, _ in await messages(ledger, 1) if "expires" in t]
-    assert len(warnings) == 1 and "auto-renew is on: 4.00 TFC" in warnings[0]
+    assert len(warnings) == 1 and "auto-renew is on and your balance covers it: 4.00 TFC" in warnings[0]
 
     clock.now = first_expiry
     report = await keeper.run_once()
