@@ -11,7 +11,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from . import polling_guard
 from .app import ALLOWED_UPDATES, build_application
 from .bot_api_check import StartupError, initialize
 from .config import Config, ConfigError, Secrets, check_secrets
+from .roles import hold_role, instance_roles
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,11 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
     for a caller that has just started the Bot API emulator it points the shop at.
     """
     ledger = await open_ledger(config, clock)
+    try:
+        board = await instance_roles(ledger, polling=config.telegram.mode == "polling")
+    except BaseException:
+        await ledger.close()
+        raise
     catalogue = await load_catalogue(ledger, config)
     deployer = deployer if deployer is not None else make_configured_deployer(config)
     # The tfcmd backend's gridproxy knows the operator's twin, so capacity counts what it may use.
@@ -130,7 +136,8 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
     async def ssh_key_for(user_id: int) -> str | None:
         return await ledger.read(partial(users.ssh_key, user_id=user_id))
 
-    worker = DeploymentWorker(ledger, deployer, options, ssh_key_for=ssh_key_for)
+    worker = DeploymentWorker(ledger, deployer, options, ssh_key_for=ssh_key_for,
+                              instance_id=board.locks.instance_id)
     webhooks = WebhookSettings.from_config(config, secrets)
     shop = Shop(config=config, secrets=secrets, ledger=ledger, catalogue=catalogue,
                 payment_spool=payment_spool_for(config), stripe_policy=webhooks.stripe_policy,
@@ -183,28 +190,29 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
 
         notifier = Notifier(ledger, application.bot)
         periods = PeriodKeeper(ledger, deployer, options)
-        tasks = [
-            asyncio.create_task(notifier.run(stop), name="notifier"),
-            asyncio.create_task(worker.run(stop), name="deployments"),
-            asyncio.create_task(periods.run(stop, PERIODS_INTERVAL_S), name="periods"),
-            asyncio.create_task(
-                _every(HOLD_EXPIRY_INTERVAL_S, stop, ledger.expire_holds, "hold expiry"),
-                name="hold-expiry",
-            ),
-        ]
+        # Every instance deploys (each job claimed by one); the rest are roles, run by one
+        # instance at a time when several share the database (bot.roles).
+        roles: dict[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = {
+            "outbox": notifier.run,
+            "periods": partial(periods.run, interval_s=PERIODS_INTERVAL_S),
+            "hold-expiry": lambda s: _every(HOLD_EXPIRY_INTERVAL_S, s, ledger.expire_holds,
+                                            "hold expiry"),
+        }
         if stripe_on:
             assert stripe_client is not None
             reconciler = StripeReconciler(ledger, stripe_client, webhooks.stripe_policy)
-            tasks.append(asyncio.create_task(reconciler.run(stop), name="stripe-reconcile"))
+            roles["stripe-reconcile"] = reconciler.run
             expiry = StripeSessionExpiry(ledger, stripe_client)
-            tasks.append(asyncio.create_task(_every(
-                SESSION_EXPIRY_INTERVAL_S, stop, expiry.run_once, "stripe session expiry"),
-                name="stripe-session-expiry"))
+            roles["stripe-session-expiry"] = lambda s: _every(
+                SESSION_EXPIRY_INTERVAL_S, s, expiry.run_once, "stripe session expiry")
         # Contracts are listed through the backend's own gridproxy (it knows the operator's twin).
         if config.grid.backend == "tfcmd" and gridproxy is not None and not owns_gridproxy:
             contracts = ContractReconciler(ledger, deployer, gridproxy, admin_ids=config.admin.user_ids)
-            tasks.append(asyncio.create_task(
-                contracts.run(stop, config.grid.reconcile_interval_s), name="grid-reconcile"))
+            roles["grid-reconcile"] = partial(contracts.run,
+                                              interval_s=config.grid.reconcile_interval_s)
+        tasks = [asyncio.create_task(worker.run(stop), name="deployments")] + [
+            asyncio.create_task(hold_role(board, role, stop, job), name=f"role-{role}")
+            for role, job in roles.items()]
         log.info("gridshop is running")
         await stop.wait()
     finally:
@@ -228,6 +236,7 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         close = getattr(deployer, "aclose", None)
         if close is not None:
             await close()
+        await board.locks.close()
         await ledger.close()
         if started:
             log.info("gridshop stopped")

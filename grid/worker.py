@@ -130,8 +130,11 @@ class DeploymentWorker:
         clock: Callable[[], float] | None = None,
         *,
         ssh_key_for: Callable[[int], Awaitable[str | None]] | None = None,
+        instance_id: int | None = None,
     ) -> None:
         self.ledger = ledger
+        # Set when several instances may share the database (`ledger.roles`): claims carry it.
+        self.instance_id = instance_id
         self.deployer = deployer
         self.options = options
         self.write = LedgerWriter(ledger, clock)
@@ -144,7 +147,12 @@ class DeploymentWorker:
         self._wake.set()
 
     async def recover(self) -> int:
-        """Make every job a previous process left 'deploying' claimable now; returns how many."""
+        """Make every job a previous process left 'deploying' claimable now; returns how many.
+
+        Not when instances share the database: the jobs being deployed may be a live
+        instance's, and a dead instance's are claimable as soon as its lock is gone."""
+        if self.instance_id is not None:
+            return 0
         count = await self.write(jobs.release_leases)
         if count:
             log.info("resuming %d deployment(s) left in flight", count)
@@ -198,7 +206,8 @@ class DeploymentWorker:
             while len(claimed) < limit:
                 dep = jobs.claim_next(conn, now, opts.lease_s, name_prefix=opts.name_prefix,
                                       max_attempts=opts.max_attempts,
-                                      exclude=[*self._in_flight, *(d.id for d in claimed)])
+                                      exclude=[*self._in_flight, *(d.id for d in claimed)],
+                                      owner=self.instance_id)
                 if dep is None:
                     break
                 claimed.append(dep)

@@ -23,6 +23,7 @@ from core import notices
 
 from . import ops, outbox, shop_meta
 from .commission import split_commission
+from .dialect import dialect_of
 from .errors import LedgerError
 from .schema import PAYABLE_GRID, REVENUE_COMMISSION
 
@@ -270,19 +271,23 @@ def _show_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text
 
 def claim_next(
     conn: sqlite3.Connection, now: int, lease_s: int, *, name_prefix: str = "gs",
-    max_attempts: int = 1, exclude: Sequence[int] = (),
+    max_attempts: int = 1, exclude: Sequence[int] = (), owner: int | None = None,
 ) -> DeploymentRecord | None:
-    """Claim the next job: queued and due, or deploying with a lapsed lease (a dead worker's).
+    """Claim the next job: queued and due, or deploying with a lapsed lease (a dead worker's),
+    or, on PostgreSQL, deploying for an instance that is gone (`owner`: the claiming
+    instance's id, `ledger.roles.PgRoles.instance_id`).
 
     The claim sets the deterministic grid name, state 'deploying' and a lease until
-    `now + lease_s`, and edits the status message to "Deploying".
+    `now + lease_s`, and edits the status message to "Deploying". On PostgreSQL a job another
+    instance is claiming at the same moment is skipped (`FOR UPDATE SKIP LOCKED`).
     """
+    dialect = dialect_of(conn)
     skip = ",".join(str(int(i)) for i in exclude) or "0"
     row = conn.execute(
         "SELECT id FROM deployments WHERE id NOT IN (" + skip + ") AND ("
         "(state = 'queued' AND next_attempt_at <= ?) OR "
-        "(state = 'deploying' AND coalesce(lease_until, 0) <= ?)) "
-        "ORDER BY next_attempt_at, id LIMIT 1",
+        "(state = 'deploying' AND (coalesce(lease_until, 0) <= ?" + dialect.owner_gone + "))) "
+        "ORDER BY next_attempt_at, id LIMIT 1" + dialect.skip_locked,
         (now, now),
     ).fetchone()
     if row is None:
@@ -290,9 +295,9 @@ def claim_next(
     deployment_id = row[0]
     conn.execute(
         "UPDATE deployments SET state = 'deploying', name = coalesce(name, ?), lease_until = ?, "
-        "started_at = coalesce(started_at, ?), updated_at = ? WHERE id = ?",
-        (deployment_name(deployment_id, name_prefix, shop_meta.shop_id(conn)), now + lease_s, now,
-         now, deployment_id),
+        "lease_owner = ?, started_at = coalesce(started_at, ?), updated_at = ? WHERE id = ?",
+        (deployment_name(deployment_id, name_prefix, shop_meta.shop_id(conn)), now + lease_s,
+         owner, now, now, deployment_id),
     )
     dep = get(conn, deployment_id)
     attempt = dep.attempts + 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["POSTGRES", "SQLITE", "Dialect"]
+__all__ = ["INSTANCE_LOCK_SPACE", "POSTGRES", "SQLITE", "Dialect", "dialect_of"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,12 @@ class Dialect:
     migration_setup: tuple[str, ...]
     read_version: str
     write_version: tuple[str, ...]  # each formatted with {version}
+    # Ends the SELECT that picks a deployment job to claim: skip rows another instance is
+    # claiming at this very moment instead of waiting for (and conflicting with) it.
+    skip_locked: str = ""
+    # ORed to the "lease lapsed" condition of a job being deployed: its claiming instance is
+    # gone (no longer holds its instance lock), so the job may be claimed right away.
+    owner_gone: str = ""
 
 
 SQLITE = Dialect(
@@ -28,8 +34,10 @@ SQLITE = Dialect(
     write_version=("PRAGMA user_version = {version}",),
 )
 
-# An arbitrary constant: the advisory lock key of "migrating the gridshop schema".
+# Arbitrary constants: the advisory lock key of "migrating the gridshop schema", and the first
+# half of every running instance's own lock key (`ledger.roles.PgRoles`).
 MIGRATION_LOCK = 0x67726964
+INSTANCE_LOCK_SPACE = 0x67696E73
 
 POSTGRES = Dialect(
     name="postgresql",
@@ -41,4 +49,15 @@ POSTGRES = Dialect(
     read_version="SELECT coalesce(max(version), 0) FROM schema_version",
     write_version=("DELETE FROM schema_version",
                    "INSERT INTO schema_version (version) VALUES ({version})"),
+    skip_locked=" FOR UPDATE SKIP LOCKED",
+    owner_gone=(
+        " OR lease_owner NOT IN (SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory'"
+        f" AND granted AND classid = {INSTANCE_LOCK_SPACE} AND objsubid = 2 AND database ="
+        " (SELECT oid FROM pg_database WHERE datname = current_database()))"),
 )
+
+
+def dialect_of(conn: object) -> Dialect:
+    """The dialect of a connection the ledger's operations run on (sqlite3's has none)."""
+    dialect = getattr(conn, "dialect", SQLITE)
+    return dialect if isinstance(dialect, Dialect) else SQLITE

@@ -28,6 +28,7 @@ from .models import (
     Transfer,
 )
 from .pg_store import PgStore, is_postgres_url
+from .roles import LocalRoles, RoleLocks
 from .schema import PAYABLE_GRID, REVENUE_COMMISSION, SOURCE_ACCOUNT_BY_PROVIDER
 from .statement import StatementPage, statement
 from .store import Store
@@ -116,6 +117,11 @@ class Ledger:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def role_locks(self) -> RoleLocks:
+        """This instance's hold on the shop-wide roles (advisory locks on PostgreSQL; on SQLite,
+        the one instance holds them all): `ledger.roles`."""
+        return self.store.role_locks() if isinstance(self.store, PgStore) else LocalRoles()
 
     def _now(self) -> int:
         return int(self.clock())

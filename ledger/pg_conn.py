@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from .dialect import POSTGRES
 from .pg_sql import returns_rows, to_postgres
 from .store import Conflict
 
@@ -82,6 +83,8 @@ def _as_dbapi_error(exc: BaseException) -> BaseException:
 
 class PgConnection:
     """One asyncpg connection, driven synchronously from the thread that owns its loop."""
+
+    dialect = POSTGRES
 
     def __init__(self, loop: asyncio.AbstractEventLoop, raw: asyncpg.Connection) -> None:
         self._loop = loop

@@ -31,6 +31,7 @@ from . import store as sqlite_store
 from .dialect import POSTGRES
 from .errors import StoreError
 from .pg_conn import PgConnection, connect
+from .roles import PgRoles
 from .schema import migrate
 from .store import Conflict, GroupCommit, Op, _Owned
 
@@ -129,6 +130,10 @@ class PgStore(GroupCommit):
         for reader in self._readers:
             await reader.close()
         await self._writer.close()
+
+    def role_locks(self) -> PgRoles:
+        """A new hold on the shop-wide roles, on a connection of its own (`ledger.roles`)."""
+        return PgRoles(self._url)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` in one read-only snapshot on an idle reader connection."""

@@ -347,8 +347,12 @@ CREATE INDEX deployments_by_time ON deployments (created_at);
 CREATE INDEX users_by_time ON users (created_at);
 """
 
+# v10: which running instance claimed a job being deployed (several instances on PostgreSQL):
+# once that instance is gone its job may be claimed at once, not only when its lease lapses.
+_V10 = "ALTER TABLE deployments ADD COLUMN lease_owner INTEGER"
+
 MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6), _script(_V7),
-              _script(_V8), _script(_V9)]
+              _script(_V8), _script(_V9), _script(_V10)]
 
 
 def migrate(conn: sqlite3.Connection, dialect: Dialect = SQLITE) -> int:
