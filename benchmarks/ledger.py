@@ -7,6 +7,9 @@
 
 Run: python benchmarks/ledger.py [--transfers N] [--callers N] [--big N]
 The last line is: ledger: transfers_per_s=<int> raw_sqlite_per_s=<int> ratio=<float>
+
+With `--database postgresql://...` it measures the PostgreSQL store instead (beside raw
+asyncpg, and with 1, 2 and 3 instances): benchmarks/ledger_pg.py.
 """
 
 from __future__ import annotations
@@ -172,7 +175,14 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=200)
     parser.add_argument("--big", type=int, default=1_000_000, help="transfers in the big db")
     parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--database", metavar="URL",
+                        help="a postgresql:// database to measure the PostgreSQL store on (emptied)")
     args = parser.parse_args()
+    if args.database:
+        import ledger_pg
+
+        ledger_pg.main(args.database, args.transfers, args.callers)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         for n, size in enumerate((1_000, args.big)):

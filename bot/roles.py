@@ -60,7 +60,7 @@ async def instance_roles(ledger: Ledger, *, polling: bool) -> RoleBoard:
                 raise StartupError(2, "another instance is polling this bot's updates on the same "
                                       "database: run one poller, or set telegram.mode = "
                                       '"webhook" to run several instances')
-            board.took(POLLING)
+            board.held.add(POLLING)  # said once the shop runs: a failed start says one line
     except BaseException:
         await board.locks.close()
         raise

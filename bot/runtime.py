@@ -213,7 +213,7 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         tasks = [asyncio.create_task(worker.run(stop), name="deployments")] + [
             asyncio.create_task(hold_role(board, role, stop, job), name=f"role-{role}")
             for role, job in roles.items()]
-        log.info("gridshop is running")
+        log.info("gridshop is running; roles held: %s", board.describe())
         await stop.wait()
     finally:
         if started:

@@ -43,6 +43,8 @@ READERS = 4
 # A batch that keeps meeting conflicts is tried this many times, then refused as a passing
 # failure (StoreError: "retry later"), never as a refusal.
 MAX_ATTEMPTS = 12
+# The advisory lock a batch's retry holds (see _run_batch_retrying).
+WRITERS_LOCK = 0x67777269
 # Smaller batches than SQLite's: between processes a big batch conflicts more often.
 MAX_BATCH = 200
 
@@ -61,9 +63,18 @@ def display_url(url: str) -> str:
 
 
 def _run_batch_retrying(conn: PgConnection, ops: list[Op]) -> list[tuple[bool, Any]]:
-    """Run the batch in one serializable transaction, again whole after a conflict."""
+    """Run the batch in one serializable transaction, again whole after a conflict.
+
+    A first attempt holds the writers' lock shared, so the instances' batches run side by side.
+    Batches of many requests on the same hot accounts would conflict again and again if
+    retried side by side, so a retry holds it exclusive: it runs alone, while the others' next
+    batches wait (PostgreSQL queues them behind it), and passes. The lock is a session
+    advisory lock taken before BEGIN, so the transaction's snapshot is taken after the wait.
+    """
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        mode = "" if attempt > 1 else "_shared"
         try:
+            conn.execute(f"SELECT pg_advisory_lock{mode}({WRITERS_LOCK})")
             # Looked up at call time: the same function (and test hook) as the SQLite store's.
             return sqlite_store._run_batch(conn, ops, POSTGRES.begin_write)  # type: ignore[arg-type]
         except Conflict as exc:
@@ -71,7 +82,10 @@ def _run_batch_retrying(conn: PgConnection, ops: list[Op]) -> list[tuple[bool, A
                 conn.execute("ROLLBACK")
             if attempt == MAX_ATTEMPTS:
                 raise Conflict(f"gave up after {attempt} conflicting attempts: {exc}") from None
-            time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
+            time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+        finally:
+            if not conn.closed:
+                conn.execute(f"SELECT pg_advisory_unlock{mode}({WRITERS_LOCK})")
     raise AssertionError("unreachable")
 
 

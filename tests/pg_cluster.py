@@ -2,7 +2,9 @@
 its unix socket in that folder, run as an unprivileged user when the tests run as root (as CI
 does: PostgreSQL refuses to run as root), removed when the session ends.
 
-`python -m tests.pg_cluster` starts one and prints its URL until Ctrl-C (for development).
+`python -m tests.pg_cluster [--durable]` starts one and prints its URL until Ctrl-C (for
+development, and for benchmarks/ledger.py --database: `--durable` keeps PostgreSQL's fsync
+and synchronous commit on, as in production).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,8 +56,9 @@ def _free_port() -> int:
 class Cluster:
     """One PostgreSQL server in its own folder; `url(db)` names a database on it."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin_dir = bin_dir
+        self.durable = durable
         self.folder = Path(tempfile.mkdtemp(prefix="gridshop-pg-"))
         self.data = self.folder / "data"
         self.port = _free_port()
@@ -77,9 +81,10 @@ class Cluster:
                        check=True, capture_output=True, cwd=self.folder)
         # A test cluster: durability of the server itself is not under test (the client's
         # SIGKILL is), so skip its fsyncs; the socket lives in our folder only.
-        options = (f"-p {self.port} -k {self.folder} -c listen_addresses='' -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
-                   "-c shared_buffers=32MB")
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses='' -c max_connections=300"
+        if not self.durable:
+            options += (" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                        " -c shared_buffers=32MB")
         subprocess.run(self._cmd("pg_ctl", "-D", str(self.data), "-o", options, "-l",
                                  str(self.folder / "server.log"), "-w", "start"),
                        check=True, capture_output=True, cwd=self.folder)
@@ -151,7 +156,7 @@ if __name__ == "__main__":
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise SystemExit("no PostgreSQL binaries (initdb, pg_ctl) found")
-    cluster = Cluster(bin_dir).start()
+    cluster = Cluster(bin_dir, durable="--durable" in sys.argv).start()
     print(cluster.url(), flush=True)
     try:
         while True:
