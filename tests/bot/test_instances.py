@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,15 @@ def _kill_holder(pg_url: str, role: str) -> None:
                 (ROLE_LOCK_SPACE, role_key(role))) == [(1,)]
 
 
+async def _until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait for `condition` (the machine may be loaded: this waits for the event, it does
+    not time it)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never came true"
+        await asyncio.sleep(0.02)
+
+
 async def test_a_role_runs_on_one_instance_and_moves_when_its_holder_dies(
         two_instances: list[Ledger], pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot.roles")
@@ -62,18 +71,12 @@ async def test_a_role_runs_on_one_instance_and_moves_when_its_holder_dies(
     tasks = [asyncio.create_task(hold_role(board, "outbox", stop, job(f"i{n}"), RETRY_S))
              for n, board in enumerate(boards)]
     try:
-        for _ in range(200):
-            if running:
-                break
-            await asyncio.sleep(0.02)
+        await _until(lambda: bool(running))
         await asyncio.sleep(5 * RETRY_S)  # the other instance keeps trying meanwhile
         assert len(running) == 1 and len(ran) == 1, running
         first = running[0]
         _kill_holder(pg_url, "outbox")
-        for _ in range(300):
-            if running and running[0] != first:
-                break
-            await asyncio.sleep(0.02)
+        await _until(lambda: len(running) == 1 and running[0] != first)
         # The other instance took over, and the dead holder's job was stopped.
         assert len(running) == 1 and running[0] != first, (running, ran)
         assert "lost (its database lock went with the connection) the outbox role" in caplog.text
