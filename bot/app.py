@@ -1,6 +1,12 @@
-"""Build the PTB `Application` for the shop: Bot API endpoint, AIORateLimiter, every chat handler,
-setMyCommands at startup, and the Stars reconciliation job; plus polling with the update types
-the shop needs (pre_checkout_query and my_chat_member are not optional).
+"""Build the PTB `Application` for the shop: Bot API endpoint, the shop's rate limiter
+(`bot.flood_control`), every chat handler, setMyCommands at startup, and the Stars
+reconciliation job; plus polling with the update types the shop needs (pre_checkout_query and
+my_chat_member are not optional).
+
+Updates are handled `CONCURRENT_UPDATES` at a time, and the Bot API is reached through a pool of
+`CONNECTION_POOL` connections: httpx's pool does bookkeeping over every connection and every
+waiting request on each request, so hundreds of updates in flight spend their CPU there rather
+than answering (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -8,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from handlers.deps import CONTEXT_TYPES, Shop, ShopApplication
 from handlers.payments import parked_alert_job, reconcile_job, spool_job
 from handlers.registry import Extension, install, set_commands
 
 from .config import ConfigError
+from .flood_control import ShopRateLimiter
 
 __all__ = ["ALLOWED_UPDATES", "build_application", "run_polling", "start_polling", "stop_polling"]
 
@@ -24,6 +31,8 @@ ALLOWED_UPDATES: list[str] = [
 RECONCILE_JOB = "stars-reconcile"
 SPOOL_JOB = "payment-spool"
 PARKED_ALERT_JOB = "parked-alert"
+CONCURRENT_UPDATES = 32
+CONNECTION_POOL = 40  # the updates in flight, plus the outbox sender and the jobs
 
 
 def build_application(
@@ -55,8 +64,9 @@ def build_application(
         .context_types(CONTEXT_TYPES)
         .token(secrets.bot_token.get_secret_value())
         .base_url(base_url or config.telegram.api_base + "/bot")
-        .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
-        .concurrent_updates(True)
+        .rate_limiter(ShopRateLimiter(max_retries=rate_limit_retries))
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .connection_pool_size(CONNECTION_POOL)
         .post_init(set_commands)
         .build()
     )

@@ -16,8 +16,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import stripe
 from aiohttp import web
+from aiohttp.log import access_logger
 
 from core.catalog import Catalogue
 from grid.deployer import Deployer
@@ -30,7 +30,7 @@ from handlers.registry import set_commands
 from ledger import Ledger, Order, admin_state, rate_to_ppm, users
 from payments.notifier import Notifier
 from payments.payment_spool import PaymentSpool
-from payments.stripe_checkout import StripeCheckout, make_client
+from payments.stripe_checkout import ShopStripeClient, StripeCheckout, make_client
 from payments.stripe_reconcile import StripeReconciler
 from payments.stripe_session_expiry import StripeSessionExpiry
 from webhooks.app import WebhookSettings, make_app
@@ -55,7 +55,7 @@ async def load_catalogue(ledger: Ledger, config: Config) -> Catalogue:
     return Catalogue(config.services, await ledger.read(admin_state.service_overrides))
 
 
-def stripe_client_for(config: Config, secrets: Secrets) -> stripe.StripeClient | None:
+def stripe_client_for(config: Config, secrets: Secrets) -> ShopStripeClient | None:
     """The Stripe client when STRIPE_SECRET_KEY is set: admins refund Stripe payments with it
     even while new checkouts are off (`stripe.enabled = false`)."""
     key = secrets.stripe_secret_key
@@ -93,6 +93,12 @@ async def open_ledger(config: Config, clock: Callable[[], float] = time.time) ->
 def make_configured_deployer(config: Config) -> Deployer:
     """The grid backend `[grid]` asks for."""
     return make_deployer(config.grid)
+
+
+def web_runner(app: web.Application, config: Config) -> web.AppRunner:
+    """The runner of the shop's HTTP server, with aiohttp's access log only when
+    `server.access_log` asks for it."""
+    return web.AppRunner(app, access_log=access_logger if config.server.access_log else None)
 
 
 async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
@@ -148,7 +154,7 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
     webhook_mode = config.telegram.mode == "webhook"
     web_app = make_app(ledger, webhooks, stripe_client=stripe_client if stripe_on else None,
                        telegram_application=application if webhook_mode else None)
-    runner = web.AppRunner(web_app)
+    runner = web_runner(web_app, config)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)
     metrics_runner = web.AppRunner(make_metrics_app(ledger), access_log=None)
@@ -231,6 +237,8 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         await metrics_runner.cleanup()
         await runner.cleanup()
         await application.shutdown()
+        if stripe_client is not None:
+            await stripe_client.aclose()
         if gridproxy is not None and owns_gridproxy:
             await gridproxy.close()
         close = getattr(deployer, "aclose", None)

@@ -266,6 +266,11 @@ class ServerConfig(_Section):
         default=0, ge=0, le=65535,
         description="TCP port of the metrics listener, separate from the public webhook port; 0 = off.",
     )
+    access_log: bool = Field(
+        default=False,
+        description="Log one line per HTTP request (aiohttp's access log, at INFO); off by default: "
+        "every Stripe event is logged with its outcome anyway, and the line costs CPU per request.",
+    )
 
     @model_validator(mode="after")
     def _check_metrics_port(self) -> ServerConfig:

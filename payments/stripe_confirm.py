@@ -6,13 +6,17 @@ Session, the charge, the refund with its charge, the dispute) and applies the ev
 Stripe's current view of it. An object Stripe does not know is `NotAtStripe` (kept for the
 admins, answered 2xx); Stripe unreachable or failing is `stripe.StripeError` for the caller to
 turn into "retry later".
+
+The object is read with the SDK's `raw_request_async` (its authentication, retries and error
+classes) and kept as the parsed JSON: the handler reads plain dicts, so no `StripeObject` tree
+is built for it.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import stripe
 
@@ -36,22 +40,24 @@ async def read_back(client: stripe.StripeClient, raw: Mapping[str, Any]) -> dict
         if exc.code == "resource_missing" or exc.http_status == 404:
             raise NotAtStripe(f"Stripe does not know {object_id}") from exc
         raise
-    confirmed = copy.deepcopy(dict(raw))
-    confirmed["data"] = {**confirmed.get("data", {}), "object": fresh}
-    return confirmed
+    return {**raw, "data": {**raw["data"], "object": fresh}}
 
 
 async def _retrieve(client: stripe.StripeClient, kind: str, object_id: str) -> dict[str, Any]:
-    v1 = client.v1
+    ident = quote(object_id, safe="")
+    params: dict[str, Any] = {}
     if kind in SESSION_EVENTS:
-        found: Any = await v1.checkout.sessions.retrieve_async(object_id)
+        path = f"/v1/checkout/sessions/{ident}"
     elif kind == "charge.refunded":
-        found = await v1.charges.retrieve_async(object_id)
+        path = f"/v1/charges/{ident}"
     elif kind in REFUND_EVENTS:
-        found = await v1.refunds.retrieve_async(object_id, params={"expand": ["charge"]})
+        path, params = f"/v1/refunds/{ident}", {"expand": ["charge"]}
     elif kind in DISPUTE_EVENTS:
-        found = await v1.disputes.retrieve_async(object_id)
+        path = f"/v1/disputes/{ident}"
     else:
         raise NotAtStripe(f"no read-back for {kind}")
-    as_dict: dict[str, Any] = found.to_dict()
-    return as_dict
+    response = await client.raw_request_async("get", path, **params)
+    found = response.data
+    if not isinstance(found, dict) or found.get("id") != object_id:
+        raise stripe.APIError(f"Stripe answered {path} with something else than {object_id}")
+    return found

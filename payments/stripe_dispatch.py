@@ -5,6 +5,10 @@ moves only on what Stripe itself shows), parses it, applies it in ONE ledger wri
 charge event (refund, dispute) names a payment the ledger cannot find by itself, looks the
 Checkout Session up by its PaymentIntent through the API and applies it again with the session.
 It returns only after COMMIT, so a caller may acknowledge the event then.
+
+An event whose id the ledger marked applied (`ledger.cursors`, in the write that applied it)
+is a redelivery: it is answered from one read, without asking Stripe and without a write, as
+reconciliation skips it too.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from typing import Any
 import stripe
 
 from core.metrics import PAYMENTS_CREDITED
-from ledger import Ledger, LedgerError, StoreError, stripe_sessions
+from ledger import Ledger, LedgerError, StoreError, cursors, stripe_sessions
 from ledger.stripe_events import (
     DEFAULT_POLICY,
     HANDLED_EVENTS,
+    PROVIDER,
     Outcome,
     Policy,
     StripeEvent,
@@ -120,6 +125,8 @@ async def handle_event(
     read from the API itself."""
     if raw.get("type") not in HANDLED_EVENTS:
         return Outcome("ignored", f"event type {raw.get('type')!r} is not handled")
+    if await _applied_already(ledger, raw.get("id")):
+        return Outcome("duplicate", "event applied already")
     if client is None:
         raise RetryLater("no Stripe client to confirm the event with")
     confirmed = raw
@@ -141,6 +148,15 @@ async def handle_event(
         return await _keep(ledger, event, f"no checkout session for {event.payment_intent}")
     synthetic = session_event(session, "checkout.session.completed", f"lookup:{session.get('id')}")
     return await _write(ledger, event, policy, synthetic)
+
+
+async def _applied_already(ledger: Ledger, event_id: object) -> bool:
+    if not isinstance(event_id, str) or not event_id.startswith("evt_"):
+        return False
+    try:
+        return bool(await ledger.read(lambda conn: cursors.applied(conn, PROVIDER, [event_id])))
+    except StoreError as exc:
+        raise RetryLater(f"ledger unavailable: {exc}") from exc
 
 
 async def _keep(ledger: Ledger, event: StripeEvent, reason: str) -> Outcome:

@@ -404,7 +404,8 @@ class StripeEmulator:
                 err = StripeError(f"An unknown error occurred ({type(exc).__name__}: {exc})",
                                   status=500, type="api_error")
                 status, body = err.status, err.body(request_id)
-            data = json.dumps(body, indent=2).encode()
+            # Compact: Stripe indents its JSON, but json's C encoder only writes it unindented.
+            data = json.dumps(body).encode()
             if record is not None:
                 record.status, record.body, record.in_flight = status, data, False
             if fault == LOST_ANSWER and request.transport is not None:
@@ -628,6 +629,8 @@ class StripeEmulator:
         return obj.list_object([self._expand(i, expand) for i in page], url, has_more)
 
     def _expand(self, o: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+        if not paths:
+            return o  # serialized at once by the handler, never changed on the way
         out = copy.deepcopy(o)
         for path in paths:
             self._expand_path(out, path.split("."), path)

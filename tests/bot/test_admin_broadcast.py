@@ -24,7 +24,11 @@ async def _run(front: AdminFront, bot: Bot, *, reachable: int, blocked_at_telegr
     people = [int(front.emu.add_user(f"U{i}")["id"]) for i in range(reachable - unknown + known_blocked)]
     for user_id in people[:blocked_at_telegram]:
         front.emu.block_bot(user_id)
-    await front.emu.wait_for(lambda: not front.emu.pending_updates())
+    # Fetched and handled (the blocks name users the shop does not know yet), before the seed.
+    assert front.app is not None
+    app = front.app
+    await front.emu.wait_for(lambda: not front.emu.pending_updates() and app.update_queue.empty()
+                             and app.update_processor.current_concurrent_updates == 0)
     ghosts = [9_000_000 + i for i in range(unknown)]  # in our db, unknown to Telegram
 
     def seed(conn, now):  # type: ignore[no-untyped-def]

@@ -152,3 +152,4 @@ async def running_shop(
     finally:
         await emu.stop()
         await runner.cleanup()
+        await client.aclose()

@@ -43,6 +43,22 @@ async def test_pay_credits_once_and_tells_the_user(shop: Shop) -> None:
     assert all(a.ok for a in shop.emu.delivery_attempts)
 
 
+async def test_a_redelivery_is_answered_200_from_a_read_without_stripe_or_a_write(
+        shop: Shop) -> None:
+    order = await shop.order(amount=700)
+    await shop.collect_only()
+    shop.emu.pay_session(await shop.session_of(order))
+    [event] = shop.emu.events("checkout.session.completed")
+    assert await shop.post_event(event) == 200
+    assert await shop.available() == 700
+    asked, writes = len(shop.emu.requests), shop.ledger.store.batches_committed
+    assert await shop.post_event(event) == 200
+    assert len(shop.emu.requests) == asked  # nothing read back from Stripe
+    assert shop.ledger.store.batches_committed == writes  # no write transaction
+    assert await shop.available() == 700 and await shop.payment_count() == 1
+    assert len(await shop.notifications(42)) == 1
+
+
 async def test_duplicated_delayed_reordered_deliveries_credit_once(shop: Shop) -> None:
     shop.emu.set_delivery_options(duplicate_deliveries=True, reorder=True, delay_seconds=0.05)
     orders = [await shop.order(user_id=100 + i, amount=500 + i) for i in range(5)]
