@@ -3,7 +3,8 @@
 reconciliation job; plus polling with the update types the shop needs (pre_checkout_query and
 my_chat_member are not optional).
 
-Updates are handled `CONCURRENT_UPDATES` at a time, and the Bot API is reached through a pool of
+Updates are handled `CONCURRENT_UPDATES` at a time, pre-checkout queries as they come
+(`bot.update_processor`), and the Bot API is reached through a pool of
 `CONNECTION_POOL` connections: httpx's pool does bookkeeping over every connection and every
 waiting request on each request, so hundreds of updates in flight spend their CPU there rather
 than answering (docs/benchmarks.md).
@@ -12,6 +13,7 @@ than answering (docs/benchmarks.md).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
@@ -22,6 +24,7 @@ from handlers.registry import Extension, install, set_commands
 
 from .config import ConfigError
 from .flood_control import ShopRateLimiter
+from .update_processor import PaymentsFirst
 
 __all__ = ["ALLOWED_UPDATES", "build_application", "run_polling", "start_polling", "stop_polling"]
 
@@ -32,7 +35,9 @@ RECONCILE_JOB = "stars-reconcile"
 SPOOL_JOB = "payment-spool"
 PARKED_ALERT_JOB = "parked-alert"
 CONCURRENT_UPDATES = 32
-CONNECTION_POOL = 40  # the updates in flight, plus the outbox sender and the jobs
+# The updates in flight and the pre-checkout answers of a burst of payers, plus the outbox
+# sender and the jobs.
+CONNECTION_POOL = 128
 
 
 def build_application(
@@ -58,14 +63,16 @@ def build_application(
         raise ConfigError("environment: BOT_TOKEN not set")
     if secrets.payload_secret is None:
         raise ConfigError("environment: PAYLOAD_SECRET not set (it signs invoice payloads)")
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder()
+    if config.telegram.rate_limit:
+        builder = builder.rate_limiter(ShopRateLimiter(max_retries=rate_limit_retries))
     application = (
-        ApplicationBuilder()
+        builder
         .application_class(ShopApplication, kwargs={"shop": shop})
         .context_types(CONTEXT_TYPES)
         .token(secrets.bot_token.get_secret_value())
         .base_url(base_url or config.telegram.api_base + "/bot")
-        .rate_limiter(ShopRateLimiter(max_retries=rate_limit_retries))
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .concurrent_updates(PaymentsFirst(CONCURRENT_UPDATES))
         .connection_pool_size(CONNECTION_POOL)
         .post_init(set_commands)
         .build()

@@ -6,10 +6,11 @@ this?"): in one chat, no more than about one message per second; in a group, no 
 messages per minute; overall, about 30 messages per second for bulk notifications. Beyond
 them the Bot API answers 429 with `retry_after` (core.telegram.org/bots/api, ResponseParameters).
 
-Every request naming a `chat_id` (sending, editing, deleting, invoices) passes three leaky
-buckets: its chat's (one a second, two at once), its group's when the id is a group's
-(18 a minute), and the bot's (25 a second), so a burst of receipts and replies never reaches
-the limits. A 429 pauses what it concerns: chat requests for `retry_after`, then they are
+Every request naming a `chat_id` (sending, editing, deleting, invoices) passes the bot's
+leaky bucket (25 a second) and, in a group, the group's (18 a minute); a new message (`send*`)
+also its chat's (one a second, two at once). So a burst of receipts and replies never reaches
+the limits, and the edit that answers a button tap is not held back behind the chat's last
+messages. A 429 pauses what it concerns: chat requests for `retry_after`, then they are
 tried again (up to `max_retries`). Requests without a `chat_id` (`answerPreCheckoutQuery`,
 `answerCallbackQuery`, `getMe`, refunds) are not messages: they are never paced and never wait
 for a pause. PTB's own `AIORateLimiter` pauses every request after a 429, so a payer's
@@ -73,19 +74,22 @@ class ShopRateLimiter(BaseRateLimiter[int]):
         chat = _chat_key(data.get("chat_id"))
         if chat is None:
             return await callback(*args, **kwargs)
+        per_chat = endpoint.startswith("send")
         retries = self.max_retries if rate_limit_args is None else rate_limit_args
         loop = asyncio.get_running_loop()
         for attempt in range(retries + 1):
             while (pause := self._paused_until - loop.time()) > 0:
                 await asyncio.sleep(pause)
             try:
-                async with self._bucket(self._chats, chat, self._per_chat):
+                async with contextlib.AsyncExitStack() as buckets:
+                    if per_chat:
+                        await buckets.enter_async_context(
+                            self._bucket(self._chats, chat, self._per_chat))
                     if _is_group(chat):
-                        async with self._bucket(self._groups, chat, self._per_group):
-                            async with self._overall:
-                                return await callback(*args, **kwargs)
-                    async with self._overall:
-                        return await callback(*args, **kwargs)
+                        await buckets.enter_async_context(
+                            self._bucket(self._groups, chat, self._per_group))
+                    await buckets.enter_async_context(self._overall)
+                    return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 if attempt == retries:
                     raise

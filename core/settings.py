@@ -312,6 +312,11 @@ class TelegramConfig(_Section):
         default=False,
         description="Offer Telegram card invoices; also needs TELEGRAM_PROVIDER_TOKEN in the environment.",
     )
+    rate_limit: bool = Field(
+        default=True,
+        description="Pace messages under Telegram's flood limits (bot/flood_control.py); turn it off "
+        "only against a Bot API server without them (the emulator with --no-rate-limit).",
+    )
 
     @field_validator("api_base")
     @classmethod

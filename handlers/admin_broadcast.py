@@ -4,7 +4,7 @@ On confirm, `ledger.broadcasts` queues a message per user in chunks, one write e
 `broadcast:<request>:<user>`, so a second tap or a re-delivered update queues nothing twice),
 each due at `i // rate` seconds from now: the outbox worker (payments.notifier) then sends at
 most `rate` a second, which keeps the bot under Telegram's ~30 messages/s overall with room for
-receipts and replies; PTB's AIORateLimiter is the second guard. A restart resumes queuing where
+receipts and replies; the bot's rate limiter (bot.flood_control) is the second guard. A restart resumes queuing where
 the last chunk ended. Messages queued by payments are due at once and so are not
 stuck behind a long broadcast. A progress task edits the admin's message as it goes and ends
 with the exact counts: sent, blocked (the user blocked the bot since), failed.

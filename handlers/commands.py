@@ -40,14 +40,15 @@ HISTORY_PAGE = 10
 
 async def record_user(update: Update, context: CustomContext) -> None:
     """Remember the user behind any update (group -1), writing only when something changed,
-    and speak their language for the rest of the update."""
+    and speak their language for the rest of the update. A pre-checkout query writes nothing:
+    its answer is due within seconds, and the successful payment that follows records the user."""
     user = update.effective_user
     if user is None or user.is_bot or update.my_chat_member is not None:
         i18n.set_current(i18n.DEFAULT)  # nobody to speak to (chat_member updates get no answer)
         return
     shop = context.shop
     profile = (user.username, user.first_name, user.language_code)
-    if shop.seen_users.get(user.id) != profile:
+    if update.pre_checkout_query is None and shop.seen_users.get(user.id) != profile:
         def remember(conn: sqlite3.Connection, now: int) -> str:
             users.upsert(conn, now, user.id, *profile)
             return users.locale(conn, user.id)  # a new language_code may change it

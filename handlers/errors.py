@@ -7,7 +7,7 @@ renew button, an order id no order has).
 
 `on_error`, the error handler: Telegram errors never crash the bot. Forbidden (the user blocked
 the bot) marks the user blocked in the ledger; flood control (429) and server errors (5xx,
-network) are retried by AIORateLimiter or the next update and only logged here; anything else
+network) are retried by the bot's rate limiter (bot.flood_control) or the next update and only logged here; anything else
 is logged with its traceback.
 """
 

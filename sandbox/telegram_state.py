@@ -13,6 +13,7 @@ import copy
 import itertools
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,6 +180,8 @@ class World:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     _user_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7_000_000_001))
     _tick: asyncio.Event = field(default_factory=asyncio.Event)
+    # Called with every message stored (a benchmark times the bot's answers with it).
+    on_message: Callable[[ChatMessage], None] | None = None
 
     # -- change notification -------------------------------------------------------------
     def notify(self) -> None:
@@ -234,6 +237,8 @@ class World:
         stored = ChatMessage(chat_id, message_id, from_bot, data, invoice=invoice)
         self.messages.setdefault(chat_id, {})[message_id] = stored
         self.notify()
+        if self.on_message is not None:
+            self.on_message(stored)
         return stored
 
     def find_message(self, chat_id: int, message_id: int) -> ChatMessage | None:

@@ -20,6 +20,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPri
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 
 from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_ratelimit import FloodControl
 from sandbox.telegram_state import ControlError
 
 
@@ -361,6 +362,14 @@ async def test_rate_limit_per_chat_429() -> None:
                 await b.send_message(alice["id"], "x")
     finally:
         await emulator.stop()
+
+
+def test_a_group_takes_20_messages_a_minute() -> None:
+    flood = FloodControl(per_chat_rate=100, per_chat_burst=100, global_rate=100, global_burst=100)
+    group = -1001234567890
+    assert [flood.check(group) for _ in range(20)] == [0] * 20
+    assert flood.check(group) == 3  # one more every 3 s
+    assert flood.check(42) == 0 and flood.refused == 1  # a private chat is not held back
 
 
 async def test_global_rate_limit() -> None:

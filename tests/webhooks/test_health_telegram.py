@@ -137,3 +137,27 @@ async def test_telegram_webhook_queues_other_updates(bot_app: Application, ledge
         assert seen == ["hi"]
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("access_log", [False, True])
+async def test_the_access_log_is_written_only_when_configured(
+        db_path: Path, caplog: pytest.LogCaptureFixture, access_log: bool) -> None:
+    from bot.config import Config
+    from bot.runtime import web_runner
+
+    ledger = await Ledger.open(db_path)
+    config = Config.model_validate({"server": {"access_log": access_log}})
+    runner = web_runner(make_app(ledger, webhook_settings()), config)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        with caplog.at_level("INFO", logger="aiohttp.access"):
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{runner.addresses[0][1]}/healthz") as resp:
+                    assert resp.status == 200
+        lines = [r for r in caplog.records if r.name == "aiohttp.access"]
+        assert len(lines) == (1 if access_log else 0)
+    finally:
+        await runner.cleanup()
+        await ledger.close()
