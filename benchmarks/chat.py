@@ -18,16 +18,15 @@ The last line is: chat: per_s=... bare_per_s=... ... too_many_requests=<n> ratio
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import tempfile
 import time
 from pathlib import Path
 
+from common import load_line, parser
 from telegram_bench import (
     Answers,
     BotProcess,
-    load_line,
     shop_config,
     start_bare,
     start_gridshop,
@@ -89,12 +88,8 @@ async def bench(n_users: int, rounds: int, limited_rounds: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--users", type=int, default=200)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--limited-rounds", type=int, default=2)
-    args = ap.parse_args()
+    args = parser(__doc__, {"users": (int, 200, ""), "rounds": (int, 5, "measured rounds"),
+                            "limited-rounds": (int, 2, "rounds with flood control")}).parse_args()
     asyncio.run(bench(args.users, args.rounds, args.limited_rounds))
 
 

@@ -13,16 +13,15 @@ The last line is: precheckout: p99_ms=... bare_p99_ms=... too_many_requests=<n> 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import tempfile
 import time
 from pathlib import Path
 
+from common import load_line, parser
 from telegram import Bot
 from telegram_bench import (
     PAYLOAD_SECRET,
-    load_line,
     shop_config,
     start_bare,
     start_gridshop,
@@ -115,11 +114,7 @@ async def bench(payers: int, waves: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--payers", type=int, default=200)
-    ap.add_argument("--waves", type=int, default=2)
-    args = ap.parse_args()
+    args = parser(__doc__, {"payers": (int, 200, ""), "waves": (int, 2, "")}).parse_args()
     asyncio.run(bench(args.payers, args.waves))
 
 

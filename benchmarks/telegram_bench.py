@@ -12,37 +12,18 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, free_port, percentile
 
-from sandbox.telegram_api import TelegramEmulator  # noqa: E402
-from sandbox.telegram_state import ChatMessage  # noqa: E402
+from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_state import ChatMessage
 
 PAYLOAD_SECRET = "bench-payload-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def load_line() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average: {one:.1f} {five:.1f} {fifteen:.1f} ({os.cpu_count()} cores)"
 
 
 class Answers:

@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,18 +31,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, free_port, load_line, parser
 
 API_KEY = "sk_test_bench"
 SECRET = "whsec_bench_secret"
 HERE = Path(__file__).resolve()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---------------------------------------------------------------- the two servers
@@ -218,9 +210,7 @@ async def bench(events: int, rounds: int, connections: int) -> None:
     print(f"payments recorded: {credited[0]} for {credited[1]} sessions "
           f"(expected {len(bodies)} for {len(bodies)})")
     bare, first, dup = (summary(figures[k]) for k in ("bare", "first", "duplicate"))
-    load_avg = os.getloadavg()
-    print(f"load average during the run: {load_avg[0]:.1f} {load_avg[1]:.1f} {load_avg[2]:.1f} "
-          f"({os.cpu_count()} cores)")
+    print(load_line())
     for name, s in (("bare construct_event", bare), ("gridshop first", first),
                     ("gridshop duplicate", dup)):
         print(f"{name:>22}: {s['per_s']:7.0f} req/s  p50 {s['p50_ms']:6.1f} ms  "
@@ -234,11 +224,8 @@ async def bench(events: int, rounds: int, connections: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--events", type=int, default=1500, help="events per round")
-    ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--connections", type=int, default=64)
+    ap = parser(__doc__, {"events": (int, 1500, "events per round"), "rounds": (int, 4, ""),
+                          "connections": (int, 64, "")})
     ap.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--serve-gridshop", help=argparse.SUPPRESS)
     args = ap.parse_args()
