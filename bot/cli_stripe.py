@@ -28,15 +28,17 @@ async def stripe_command(config: Config, args: argparse.Namespace, out: TextIO) 
         print("gridshop stripe setup: STRIPE_SECRET_KEY is not set", file=sys.stderr)
         return EXIT_USAGE
     redact([key.get_secret_value()])
+    client = make_client(key.get_secret_value(), config.stripe.api_base)
     try:
-        done = await setup_endpoint(make_client(key.get_secret_value(), config.stripe.api_base),
-                                    args.url)
+        done = await setup_endpoint(client, args.url)
     except BadWebhookUrl as exc:
         print(f"gridshop stripe setup: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SetupError as exc:
         print(f"gridshop stripe setup: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        await client.aclose()
     verb = "created" if done.created else "updated"
     print(f"webhook endpoint {done.endpoint_id} {verb} for {args.url}: "
           f"{len(done.events)} events, API version {done.api_version}", file=out)
