@@ -1,14 +1,21 @@
-"""The shop's rate limiter through the real PTB Application against the Bot API emulator's flood
-control: messages paced under Telegram's limits, and a payer's pre-checkout answered while
-messages wait out a 429."""
+"""The shop's rate limiter and update processor through the real PTB Application against the Bot
+API emulator: messages paced under Telegram's flood limits, and a payer's pre-checkout answered
+while messages wait out a 429 and while every place for other updates is taken."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot.app import CONCURRENT_UPDATES
+from handlers.deps import Shop
+from sandbox.telegram_api import TelegramEmulator
 from sandbox.telegram_ratelimit import FloodControl
 
-from .conftest import Shopfront
+from .conftest import Shopfront, make_config, make_secrets
 from .test_telegram_payments import _invoice_from_menu
 
 
@@ -42,3 +49,33 @@ async def test_pre_checkout_is_answered_while_messages_wait_out_a_429(shop: Shop
     unanswered = [u for u in others if not shop.emu.bot_messages(u)]
     assert unanswered, "the pre-checkout answer came only after the held-back messages"
     await shop.emu.wait_for(lambda: all(shop.emu.bot_messages(u) for u in others), timeout=30)
+
+
+async def test_pre_checkout_is_answered_while_all_places_are_taken(
+        emu: TelegramEmulator, tmp_path: Path) -> None:
+    release = asyncio.Event()
+    started: list[int] = []
+
+    async def busy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_user is not None
+        started.append(update.effective_user.id)
+        await release.wait()
+
+    def install(application: Application, shop: Shop) -> None:  # type: ignore[type-arg]
+        application.add_handler(CommandHandler("busy", busy))
+
+    front = Shopfront(emu, tmp_path / "busy.db", make_config(tmp_path), make_secrets(emu))
+    await front.start(extra=[install])
+    try:
+        payer = front.user("Payer")
+        invoice = await _invoice_from_menu(front, payer)
+        crowd = [front.user(f"C{i}") for i in range(CONCURRENT_UPDATES + 5)]
+        for user in crowd:
+            await emu.send_text(user, "/busy")
+        await emu.wait_for(lambda: len(started) == CONCURRENT_UPDATES)
+        result = await emu.pay_invoice(payer, invoice.message_id)
+        assert result.paid  # answered while every other update waits for a place
+        assert len(started) == CONCURRENT_UPDATES  # the crowd is still waiting
+    finally:
+        release.set()
+        await front.stop()
