@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -31,7 +32,7 @@ from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, get_currency_precision
 
 from . import money
 
@@ -171,6 +172,15 @@ def format_tfc_signed(minor: int, *, minus: str = "\N{MINUS SIGN}") -> str:
 def format_stars(stars: int) -> str:
     """Telegram Stars, whole, with the plural the count takes: '1 Star', '347 Stars'."""
     return ngettext("{stars} Star", "{stars} Stars", stars).format(stars=stars)
+
+
+def format_card_amount(minor: int, currency: str) -> str:
+    """A card payment in its currency's minor units, as the current language writes it:
+    '4.00 USD', '4,00 USD', '500 JPY' (the currency's own number of decimals)."""
+    digits = get_currency_precision(currency)
+    pattern = "#,##0." + "0" * digits if digits else "#,##0"
+    amount = format_decimal(Decimal(minor).scaleb(-digits), format=pattern, locale=_current.get())
+    return f"{amount} {currency}"
 
 
 def format_date(ts: int) -> str:

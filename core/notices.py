@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .i18n import N_, _, format_datetime, format_stars, format_tfc, ngettext, stored
+from .i18n import N_, _, format_card_amount, format_datetime, format_stars, format_tfc, ngettext, stored
 
 # --- parts of messages -----------------------------------------------------------------------
 
@@ -46,20 +46,24 @@ def on_off(on: bool) -> str:
 # --- money: payments, refunds, adjustments ---------------------------------------------------
 
 
-def payment_credited(amount: int, available: int) -> str:
-    """A Stripe payment credited to the user's balance."""
-    return _("✅ Payment received: {amount} credited. Balance: {available}.").format(
-        amount=format_tfc(amount), available=format_tfc(available))
+def topup_paid(order_id: int, amount: int, paid: str, available: int) -> str:
+    """A top-up's receipt (in its order message): what was paid and the balance now."""
+    return _("✅ Top-up #{order}: {amount} of credits, paid with {paid}.\nBalance: {available}.").format(
+        order=order_id, amount=format_tfc(amount), paid=paid, available=format_tfc(available))
 
 
-def purchase_placed(service_id: str, order_id: int) -> str:
-    """A line after `payment_credited`: the order paid directly is bought and deploying."""
-    return _("🚀 Your {service} is being deployed (order {order}).").format(service=service_id, order=order_id)
-
-
-def purchase_not_placed(reason: str) -> str:
-    """A line after `payment_credited`: the order could not be bought (say, debt to repay)."""
-    return _("The purchase could not be placed: {reason}. The credits stay on your balance.").format(reason=reason)
+def purchase_paid_not_placed(order_id: int, paid: str, amount: int, available: int, unplaceable_state: str | None,
+                             error: str | None) -> str:
+    """The receipt of a purchase payment that could not buy the VM: the credits stay on the balance."""
+    lines = [_("✅ Payment received: {paid}; {amount} credited to your balance.").format(
+        paid=paid, amount=format_tfc(amount))]
+    if unplaceable_state is not None:
+        lines.append(unplaceable(order_id, unplaceable_state))
+    elif error is not None:
+        lines.append(_("The VM could not be bought yet (say, a debt to repay first); the credits stay on "
+                       "your balance."))
+    lines.append(_("Balance: {available}.").format(available=format_tfc(available)))
+    return "\n".join(lines)
 
 
 def bank_payment_failed(order_id: int, amount: int) -> str:
@@ -147,8 +151,9 @@ def debited_by_shop(amount: int, reason: str, available: int) -> str:
 
 
 def cancelled_by_shop_refunded(name: str, amount: int, balance: int) -> str:
-    """An admin cancelled a running VM and gave (part of) its prepaid time back: the one
-    message about both (its removal from the grid afterwards sends nothing more)."""
+    """An admin cancelled a running VM (`name`: its user-facing name) and gave (part of) its
+    prepaid time back: the one message about both (its removal from the grid afterwards sends
+    nothing more)."""
     return _("🗑 The shop cancelled your VM {name}; it is being removed from the grid. {amount} was "
              "returned to your balance. {balance}").format(name=name, amount=format_tfc(amount),
                                                             balance=balance_now(balance))
@@ -157,21 +162,37 @@ def cancelled_by_shop_refunded(name: str, amount: int, balance: int) -> str:
 # --- deployments -----------------------------------------------------------------------------
 
 
-def deployment_queued(service_id: str, since_s: int) -> str:
-    return _("⏳ {service}: queued for deployment ({elapsed}).").format(service=service_id, elapsed=elapsed(since_s))
+def _so_far(seconds: int) -> str:
+    """' (2m 05s so far)' once a deploy takes a minute or more; nothing before (it is noise)."""
+    return _(" ({elapsed} so far)").format(elapsed=elapsed(seconds)) if seconds >= 60 else ""
 
 
-def deployment_deploying(service_id: str, since_s: int, attempt: int, max_attempts: int) -> str:
+def paid_with(provider: str, provider_amount: int, provider_currency: str, amount: int) -> str:
+    """How a payment was made, as its receipt says it: '308 Stars', '4.00 USD by card',
+    '4.00 TFC by card (Stripe)', '4.00 TFC from your balance'."""
+    if provider == "stars":
+        return format_stars(provider_amount)
+    if provider == "telegram_card":
+        return _("{amount} by card").format(amount=format_card_amount(provider_amount, provider_currency))
+    if provider == "stripe":
+        return _("{amount} by card (Stripe)").format(amount=format_tfc(amount))
+    return _("{amount} from your balance").format(amount=format_tfc(amount))
+
+
+def deployment_queued(name: str, since_s: int, paid: str | None = None) -> str:
+    """A VM bought and waiting for the grid: the order message's first state after payment."""
+    queued = _("⏳ {name} is queued for deployment on the ThreeFold grid{so_far}.").format(
+        name=name, so_far=_so_far(since_s))
+    return _("✅ Paid with {paid}.").format(paid=paid) + "\n" + queued if paid else queued
+
+
+def deployment_deploying(name: str, since_s: int, attempt: int, max_attempts: int) -> str:
     if attempt > 1:
-        return _("⚙️ {service}: deploying on the ThreeFold grid ({elapsed} so far, attempt {attempt} of "
-                "{max_attempts}).").format(service=service_id, elapsed=elapsed(since_s), attempt=attempt,
+        return _("⚙️ {name} is being deployed on the ThreeFold grid{so_far}, attempt {attempt} of "
+                 "{max_attempts}.").format(name=name, so_far=_so_far(since_s), attempt=attempt,
                                            max_attempts=max_attempts)
-    return _("⚙️ {service}: deploying on the ThreeFold grid ({elapsed} so far).").format(
-        service=service_id, elapsed=elapsed(since_s))
-
-
-def deployment_ready(service_id: str, took_s: int) -> str:
-    return _("✅ {service}: ready after {took}.").format(service=service_id, took=elapsed(took_s))
+    return _("⚙️ {name} is being deployed on the ThreeFold grid{so_far}.").format(
+        name=name, so_far=_so_far(since_s))
 
 
 def connection_lines(info: dict[str, Any]) -> list[str]:
@@ -189,38 +210,43 @@ def connection_lines(info: dict[str, Any]) -> list[str]:
     return lines
 
 
-def deployment_details(name: str, service_id: str, info: dict[str, Any], expires_at: int,
-                       auto_renew: bool) -> str:
-    """The message after 'ready': how to reach the VM and how long it is paid for."""
-    lines = [_("Your VM {name} ({service}) is running.").format(name=name, service=service_id)]
+def deployment_ready(name: str, info: dict[str, Any], expires_at: int, auto_renew: bool) -> str:
+    """The VM runs: how to reach it and how long it is paid for (the order message's last state)."""
+    lines = [_("✅ {name} is ready.").format(name=name)]
     lines.extend(connection_lines(info))
     lines.append(_("Paid until {until}; auto-renew is {auto_renew}.").format(
         until=local_date(expires_at), auto_renew=on_off(auto_renew)))
     return "\n".join(lines)
 
 
-def deployment_failed(service_id: str, took_s: int, reason: str, refunded: int, balance: int = 0) -> str:
+BTN_MY_VM = N_("🖥 My VM")
+
+
+def my_vm_markup(deployment_id: int) -> dict[str, Any]:
+    """The "My VM" button under a ready VM's message: the chat's `v1:dep:<id>` (its details
+    and actions; `handlers.callbacks` decodes it)."""
+    return {"inline_keyboard": [[{"text": _(BTN_MY_VM), "callback_data": f"v1:dep:{deployment_id}"}]]}
+
+
+def deployment_failed(name: str, took_s: int, reason: str, refunded: int, balance: int = 0) -> str:
     """A deployment given up; `refunded` went back to the balance, which is `balance` after."""
     if refunded:
-        return _("❌ {service}: deployment failed after {took}: {reason}. {refunded} is back on your balance. "
-                 "{balance}").format(service=service_id, took=elapsed(took_s), reason=stored(reason),
-                                     refunded=format_tfc(refunded), balance=balance_now(balance))
-    return _("❌ {service}: deployment failed after {took}: {reason}.").format(
-        service=service_id, took=elapsed(took_s), reason=stored(reason))
+        return _("❌ {name} could not be deployed: {reason}. {refunded} is back in your balance. {balance}").format(
+            name=name, reason=stored(reason), refunded=format_tfc(refunded), balance=balance_now(balance))
+    return _("❌ {name} could not be deployed: {reason}.").format(name=name, reason=stored(reason))
 
 
-def deployment_cancelled_before_deploy(service_id: str, refunded: int, balance: int = 0) -> str:
+def deployment_cancelled_before_deploy(name: str, refunded: int, balance: int = 0) -> str:
     """A queued deployment cancelled, its hold released (`refunded`); `balance` is the balance after."""
     if not refunded:
-        return _("🚫 {service}: cancelled before deployment.").format(service=service_id)
-    return _("🚫 {service}: cancelled before deployment. {refunded} is back on your balance. {balance}").format(
-        service=service_id, refunded=format_tfc(refunded), balance=balance_now(balance))
+        return _("🚫 {name} was cancelled before it was deployed.").format(name=name)
+    return _("🚫 {name} was cancelled before it was deployed. {refunded} is back in your balance. {balance}").format(
+        name=name, refunded=format_tfc(refunded), balance=balance_now(balance))
 
 
-def deployment_retried(service_id: str, deployment_id: int) -> str:
+def deployment_retried(name: str) -> str:
     """An admin put a failed deployment back in the queue."""
-    return _("🔁 Your {service} deployment #{deployment} is being retried.").format(
-        service=service_id, deployment=deployment_id)
+    return _("🔁 {name}: its deployment is being tried again.").format(name=name)
 
 
 def expiry_warning(name: str, expires_at: int, auto_renew: bool, price: int, shortfall: int = 0,

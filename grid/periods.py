@@ -113,15 +113,17 @@ class PeriodKeeper:
                 await asyncio.wait_for(stop.wait(), interval_s)
 
 
-async def finish_cancel(write: LedgerWriter, deployer: Deployer, dep: DeploymentRecord) -> DeploymentRecord:
-    """Cancel the contract of a 'cancelling' deployment on the grid, then mark it cancelled."""
+async def finish_cancel(write: LedgerWriter, deployer: Deployer, dep: DeploymentRecord, *,
+                        notify: bool = True) -> DeploymentRecord:
+    """Cancel the contract of a 'cancelling' deployment on the grid, then mark it cancelled
+    (telling the user, unless `notify` is False because the chat tells them)."""
     if dep.name:
         try:
             await deployer.cancel(dep.name)
         except Exception as exc:
             GRID_ERRORS.labels("cancel", type(exc).__name__).inc()
             raise
-    return await write(lambda conn, now: jobs.mark_cancelled(conn, now, dep.id))
+    return await write(lambda conn, now: jobs.mark_cancelled(conn, now, dep.id, notify=notify))
 
 
 async def cancel_deployment(
@@ -135,6 +137,8 @@ async def cancel_deployment(
 ) -> DeploymentRecord:
     """The chat's confirmed "cancel": a queued job is cancelled and refunded at once; a running
     VM's contract is cancelled on the grid now (or by the next periods pass if the grid fails).
+    The chat tells the user in the message they tapped; only a cancel the periods job finishes
+    later sends a message of its own.
 
     Raises `ledger.deployments.DeploymentStateError` for a job being deployed right now and
     `DeploymentNotFound` for someone else's deployment.
@@ -144,7 +148,7 @@ async def cancel_deployment(
     if dep.state != "cancelling":
         return dep
     try:
-        return await finish_cancel(write, deployer, dep)
+        return await finish_cancel(write, deployer, dep, notify=False)
     except Exception as exc:
         log.warning("deployment %d: grid cancel failed (%s); the periods job will retry", dep.id, exc)
         return dep

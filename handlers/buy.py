@@ -1,6 +1,7 @@
-"""Buying: the Buy button opens a purchase order and shows the payment choices; paying from the
-balance asks for confirmation, then `ops.purchase` holds the price and queues the deployment,
-and the buyer gets one status message that the deployment worker edits as the job moves.
+"""Buying: the Buy button opens a purchase order and shows the payment choices in the order
+message; paying from the balance asks for confirmation, then `ops.purchase` holds the price and
+queues the deployment, and the order message becomes the VM's status, which the deployment
+worker edits as the job moves (queued, deploying, ready with the connection details).
 
 Every step reads the order from the ledger (no conversation state), so buttons work after a
 restart, and the purchase is idempotent per order, so a double-tapped confirm buys once (and
@@ -23,6 +24,7 @@ from ledger import (
     OrderStateError,
     ops,
 )
+from ledger import deployments as jobs
 
 from . import keyboards, texts
 from .common import (
@@ -35,13 +37,13 @@ from .common import (
     pressed_order,
     pressed_service,
     refuse,
+    remember_order_message,
     show,
     stop_expecting,
 )
 from .deps import CustomContext, Shop
 from .errors import TRY_AGAIN_ANSWERS
 from .sshkey import key_or_ask
-from .status import send_status_message
 
 
 async def has_capacity(shop: Shop, service: Service) -> bool:
@@ -85,7 +87,8 @@ async def buy(update: Update, context: CustomContext) -> None:
         return
     await answer(query)
     balance = await shop.ledger.balance(user_id)
-    await show(update, texts.payment_choices(service, order, balance), payment_markup(shop, order, balance))
+    shown = await show(update, texts.payment_choices(service, order, balance), payment_markup(shop, order, balance))
+    await remember_order_message(shop, order, query.from_user.id, shown, service.name)
 
 
 async def ask_confirm(update: Update, context: CustomContext, order: Order) -> None:
@@ -144,9 +147,14 @@ async def confirm(update: Update, context: CustomContext) -> None:
         await answer(query, texts.ANSWER_ALREADY_BOUGHT)
         return
     await answer(query, texts.ANSWER_BOUGHT)
-    await show(update, texts.purchased(service.name, bought.order, bought.deployment_id, bought.balance))
-    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
-    await send_status_message(context.bot, shop, chat_id, bought.deployment_id, service.id)
+    # The order message becomes the VM's status message, which the worker edits from here on.
+    dep = await shop.ledger.read(partial(jobs.get, deployment_id=bought.deployment_id))
+    shown = await show(update, texts.purchased(dep, bought.order, bought.balance))
+    if query.message is not None and shown is not None:
+        await shop.ledger.write(partial(jobs.attach_status_message, deployment_id=dep.id,
+                                        chat_id=query.message.chat.id, message_id=shown))
+    if shop.worker is not None:
+        shop.worker.wake()
 
 
 async def topup_difference(update: Update, context: CustomContext) -> None:
@@ -177,7 +185,8 @@ async def offer_shortfall(update: Update, query: CallbackQuery, shop: Shop, pric
         await payable_order(query, shop, topup.id)  # answers why
         return
     await answer(query)
-    await show(update, texts.topup_choices(topup), payment_markup(shop, topup, balance))
+    shown = await show(update, texts.topup_choices(topup), payment_markup(shop, topup, balance))
+    await remember_order_message(shop, topup, query.from_user.id, shown)
 
 
 async def cancel_order(update: Update, context: CustomContext) -> None:

@@ -26,6 +26,7 @@ from .common import (
     parse,
     payment_markup,
     refuse,
+    remember_order_message,
     service_name,
     show,
     stop_expecting,
@@ -216,13 +217,15 @@ async def order_button(update: Update, context: CustomContext) -> None:
         service = shop.catalogue.get(order.service_id or "")
         payable = service is not None and service.enabled and await has_capacity(shop, service)
     dep = await shop.ledger.read(lambda conn: jobs.by_order(conn, order.id))
-    dep_id = dep.id if dep is not None else None
     markup = None
     if payable:
         markup = payment_markup(shop, order, await shop.ledger.balance(query.from_user.id))
     await answer(query)
-    await show(update, texts.order_details(order, service_name(shop, order.service_id), payable, dep_id, expired),
-               keyboards.order_actions(markup, dep_id))
+    shown = await show(update, texts.order_details(order, service_name(shop, order.service_id), payable,
+                                                  dep.title if dep is not None else None, expired),
+                       keyboards.order_actions(markup, dep))
+    if payable:
+        await remember_order_message(shop, order, query.from_user.id, shown)
 
 
 async def cancel(update: Update, context: CustomContext) -> None:

@@ -4,13 +4,23 @@ that an order named by a button is the presser's and still payable."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest, TelegramError
 
 from core.catalog import Service
-from ledger import Balance, InvalidRequest, LedgerError, Order, OrderNotFound, queries, users
+from ledger import (
+    Balance,
+    InvalidRequest,
+    LedgerError,
+    Order,
+    OrderNotFound,
+    order_messages,
+    queries,
+    users,
+)
 from payments.telegram_invoices import stars_for
 
 from . import keyboards, texts
@@ -48,6 +58,15 @@ def stop_expecting(context: CustomContext) -> dict[str, Any] | None:
     if context.user_data is not None:
         context.user_data.pop(WAITING, None)
     return waiting
+
+
+async def remember_order_message(shop: Shop, order: Order, chat_id: int, message_id: int | None,
+                                 item_name: str | None = None) -> None:
+    """Message `message_id` shows `order` now: what is said about the order later (paid,
+    deploying, ready) edits it (`ledger.order_messages`)."""
+    if message_id is not None:
+        await shop.ledger.write(partial(order_messages.remember, order_id=order.id, chat_id=chat_id,
+                                        message_id=message_id, item_name=item_name))
 
 
 def payment_markup(shop: Shop, order: Order, balance: Balance) -> InlineKeyboardMarkup:

@@ -48,12 +48,9 @@ for _action, _shapes in (
     register_action(_action, _shapes)
 
 
-def _names(shop: Shop) -> dict[str, str]:
-    return {s.id: s.name for s in shop.catalogue.services}
-
-
-def _name(shop: Shop, dep: DeploymentRecord) -> str:
-    return _names(shop).get(dep.service_id, dep.service_id)
+def _service_name(shop: Shop, dep: DeploymentRecord) -> str:
+    service = shop.catalogue.get(dep.service_id)
+    return service.name if service is not None else dep.service_id
 
 
 def _renew_terms(shop: Shop, dep: DeploymentRecord) -> tuple[int | None, int]:
@@ -66,7 +63,7 @@ def _renew_terms(shop: Shop, dep: DeploymentRecord) -> tuple[int | None, int]:
 
 async def _show_details(update: Update, shop: Shop, dep: DeploymentRecord, prefix: str = "") -> None:
     price, days = _renew_terms(shop, dep)
-    text = texts.deployment_details(dep, _name(shop, dep), price)
+    text = texts.deployment_details(dep, _service_name(shop, dep), price)
     await show(update, f"{prefix}\n\n{text}" if prefix else text, keyboards.deployment_actions(dep, price, days))
 
 
@@ -96,8 +93,7 @@ async def deployments(update: Update, context: CustomContext) -> None:
     shop = context.shop
     deps = await shop.ledger.read(
         lambda conn: jobs.list_by_user(conn, user.id, LIST_LIMIT, include_closed=True))
-    names = _names(shop)
-    await show(update, texts.deployments(deps, names), keyboards.deployments(deps, names))
+    await show(update, texts.deployments(deps), keyboards.deployments(deps))
 
 
 async def details(update: Update, context: CustomContext) -> None:
@@ -149,7 +145,7 @@ async def renew(update: Update, context: CustomContext) -> None:
         await _offer_top_up(update, shop, dep, price, query.from_user.id)
         return
     await answer(query)
-    await show(update, texts.confirm_renew(dep, _name(shop, dep), price, days, balance),
+    await show(update, texts.confirm_renew(dep, price, days, balance),
                keyboards.confirm_renew(dep, price, days))
 
 
@@ -177,7 +173,7 @@ async def confirm_renew(update: Update, context: CustomContext) -> None:
         return
     await answer(query, texts.ANSWER_RENEWED)
     balance = await shop.ledger.balance(user_id)
-    await _show_details(update, shop, renewed, texts.renewed(renewed, _name(shop, renewed), price, balance))
+    await _show_details(update, shop, renewed, texts.renewed(renewed, price, balance))
 
 
 async def auto_renew(update: Update, context: CustomContext) -> None:
@@ -230,7 +226,7 @@ async def ask_cancel(update: Update, context: CustomContext) -> None:
             price, days = (await shop.ledger.get_order(dep.order_id)).amount, dep.period_days or days
         left_s = max(0, dep.expires_at - shop.ledger.now())
         unused = price * left_s // (days * jobs.DAY_S)
-    await show(update, texts.confirm_cancel_deployment(dep, _name(shop, dep), left_s, unused),
+    await show(update, texts.confirm_cancel_deployment(dep, left_s, unused),
                keyboards.confirm_cancel_deployment(dep))
 
 
@@ -261,7 +257,7 @@ async def confirm_cancel(update: Update, context: CustomContext) -> None:
             await answer(query, texts.ANSWER_TRY_LATER, alert=True)
         return
     await answer(query)
-    await show(update, texts.deployment_cancelled(result, _name(shop, result)),
+    await show(update, texts.deployment_cancelled(result),
                keyboards.deployment_actions(result, None, 0))
 
 

@@ -123,9 +123,14 @@ def url_button(text: str, url: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(text, url=url)]])
 
 
-def deployments(deps: list[DeploymentRecord], names: dict[str, str]) -> InlineKeyboardMarkup | None:
-    rows = [[_button(texts.btn_deployment(d, names.get(d.service_id, d.service_id)), "dep", d.id)]
-            for d in deps]
+def stripe_checkout(order: Order, url: str) -> InlineKeyboardMarkup:
+    """The order message while it waits for Stripe: the secure page, or back to the other ways."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.BTN_OPEN_STRIPE, url=url)],
+                                 [_button(texts.BTN_OTHER_WAYS, "ord", order.id)]])
+
+
+def deployments(deps: list[DeploymentRecord]) -> InlineKeyboardMarkup | None:
+    rows = [[_button(texts.btn_deployment(d), "dep", d.id)] for d in deps]
     return InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -174,10 +179,10 @@ def orders(orders: list[Order], names: dict[str, str]) -> InlineKeyboardMarkup |
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def order_actions(markup: InlineKeyboardMarkup | None, deployment_id: int | None) -> InlineKeyboardMarkup:
+def order_actions(markup: InlineKeyboardMarkup | None, dep: DeploymentRecord | None) -> InlineKeyboardMarkup:
     """An order's screen: its payment choices when still open, a link to its VM, and back."""
     rows = [list(row) for row in markup.inline_keyboard] if markup is not None else []
-    if deployment_id is not None:
-        rows.append([_button(texts.btn_vm(deployment_id), "dep", deployment_id)])
+    if dep is not None:
+        rows.append([_button(texts.btn_vm(dep.title), "dep", dep.id)])
     rows.append([_button(texts.BTN_ORDERS, "ords")])
     return InlineKeyboardMarkup(rows)

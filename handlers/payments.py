@@ -9,22 +9,20 @@ Telegram's 10 s.
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 from telegram import Update
 from telegram.error import TelegramError
 
-from core.i18n import _, format_stars
-from ledger import Order, OrderNotFound, StoreError, outbox
+from core.i18n import _
+from ledger import OrderNotFound, StoreError, outbox
 from ledger.stars_refunds import clawback_and_tell
+from payments.notifier import Notifier
 from payments.payload import PayloadError, verify_payload
 from payments.stripe_checkout import OrderNotPayable
-from payments.telegram_credit import CreditResult
 from payments.telegram_invoices import (
     STARS_CURRENCY,
     InvoiceError,
     card_invoice,
-    currency_exponent,
     expected_total,
     send_invoice,
     stars_invoice,
@@ -40,13 +38,10 @@ from payments.telegram_reconcile import reconcile_star_transactions, refund_list
 
 from . import keyboards, texts
 from .buy import ask_confirm, ready_to_sell
-from .common import PAID_STATES, answer, pressed_order
+from .common import PAID_STATES, answer, pressed_order, remember_order_message, show
 from .deps import CustomContext, Shop
 
 log = logging.getLogger(__name__)
-
-ORDER_MESSAGES = "order_messages"  # chat_data: order id -> the message offering its payment
-
 
 async def pay(update: Update, context: CustomContext) -> None:
     """A payment choice (`v1:pay:<order>:<bal|stars|card|stripe>`)."""
@@ -68,9 +63,9 @@ async def pay(update: Update, context: CustomContext) -> None:
         await ask_confirm(update, context, order)
         return
     chat_id = query.message.chat.id if query.message is not None else query.from_user.id
-    if query.message is not None and context.chat_data is not None:
-        # The order message whose pay buttons go once this order is paid (`_close_order_message`).
-        context.chat_data.setdefault(ORDER_MESSAGES, {})[order.id] = query.message.message_id
+    if query.message is not None:  # the message the payment's receipt and the VM's status go into
+        await remember_order_message(shop, order, chat_id, query.message.message_id,
+                                     service.name if service is not None else None)
     title, description = texts.invoice_title(service, order), texts.invoice_description(service, order)
     try:
         if method == "stars":
@@ -82,8 +77,8 @@ async def pay(update: Update, context: CustomContext) -> None:
         elif method == "stripe" and shop.stripe_enabled and shop.stripe_checkout is not None:
             url = await shop.stripe_checkout(order, query.from_user.id)
             await answer(query)
-            await context.bot.send_message(chat_id, texts.stripe_link(order),
-                                           reply_markup=keyboards.url_button(texts.BTN_OPEN_STRIPE, url))
+            # In the order message itself, which the payment's webhook edits once it is paid.
+            await show(update, texts.stripe_link(order), keyboards.stripe_checkout(order, url))
             return
         else:
             await answer(query, texts.ANSWER_METHOD_OFF, alert=True)
@@ -192,7 +187,9 @@ async def _apply(shop: Shop, paid: PaidMessage) -> Applied:
 
 async def _tell(context: CustomContext, shop: Shop, paid: PaidMessage, applied: Applied,
                 chat_id: int) -> None:
-    """The answer to an applied payment: the receipt once, or that an admin will look."""
+    """The answer to an applied payment: its receipt (or the VM's status) was queued with the
+    credit, into the order message, and is sent now; an unmatched payment is told an admin will
+    look."""
     if applied.credit is None:
         await context.bot.send_message(chat_id, texts.PAYMENT_NOT_APPLIED)
         return
@@ -200,31 +197,10 @@ async def _tell(context: CustomContext, shop: Shop, paid: PaidMessage, applied: 
     if not result.new:
         log.info("payment %s was already credited", paid.charge_id)
         return
+    # Sent now rather than at the outbox's next round: the user just paid and is looking.
+    await Notifier(shop.ledger, context.bot).run_once(chat_id)
     if result.purchase is not None and shop.worker is not None:
-        shop.worker.wake()  # the buy-now purchase is queued, its status message in the outbox
-    shown = format_stars(paid.total_amount) if paid.currency == STARS_CURRENCY else _card_text(paid.total_amount, paid.currency)
-    await _close_order_message(context, chat_id, result.order, shown)
-    await context.bot.send_message(chat_id, _receipt(shop, result, shown))
-
-
-def _receipt(shop: Shop, credit: CreditResult, shown: str) -> str:
-    service = shop.catalogue.get(credit.order.service_id or "")
-    return texts.receipt(credit.payment.payment.amount, shown, credit.order, credit.payment.balance,
-                         credit.purchase is not None, credit.purchase_error, credit.unplaceable,
-                         service.name if service is not None else None)
-
-
-async def _close_order_message(context: CustomContext, chat_id: int, order: Order, shown: str) -> None:
-    """Edit the paid order's message to its paid state, so its pay buttons cannot be tapped again."""
-    message_id = (context.chat_data or {}).get(ORDER_MESSAGES, {}).pop(order.id, None)
-    if message_id is None:
-        return
-    service = context.shop.catalogue.get(order.service_id or "")
-    try:
-        await context.bot.edit_message_text(texts.order_paid(order, shown, service.name if service else None),
-                                            chat_id=chat_id, message_id=message_id)
-    except TelegramError as exc:  # gone or changed since; the receipt still tells the user
-        log.info("order %s message not closed: %s", order.id, exc)
+        shop.worker.wake()  # the buy-now purchase is queued
 
 
 async def parked_alert_job(context: CustomContext) -> None:
@@ -254,10 +230,6 @@ async def spool_job(context: CustomContext) -> None:
             log.info("could not tell user %s about spooled payment: %s", paid.user_id, exc)
     if done:
         shop.payment_spool.remove(done)
-
-
-def _card_text(total: int, currency: str) -> str:
-    return f"{Decimal(total).scaleb(-currency_exponent(currency))} {currency}"
 
 
 async def refunded_payment(update: Update, context: CustomContext) -> None:
@@ -309,10 +281,6 @@ async def reconcile_job(context: CustomContext) -> None:
         return
     if report.kept:
         await tell_admins_of_parked(shop.ledger, shop.config.admin.user_ids)
-    for result in report.credited:
-        order = result.order
-        text = _receipt(shop, result, format_stars(result.payment.payment.provider_amount))
-        try:
-            await context.bot.send_message(order.user_id, text)
-        except TelegramError as exc:
-            log.info("could not send recovered receipt to %s: %s", order.user_id, exc)
+    # Each payment credited here had its receipt queued in the outbox with the credit: sent now.
+    for user_id in {result.order.user_id for result in report.credited}:
+        await Notifier(shop.ledger, context.bot).run_once(user_id)

@@ -88,6 +88,7 @@ def btn_pay_card(amount: int) -> str:
 
 BTN_PAY_STRIPE = N_("🌐 Pay with Stripe")
 BTN_OPEN_STRIPE = N_("Open secure checkout")
+BTN_OTHER_WAYS = N_("« Other ways to pay")
 
 
 def btn_service(service: Service) -> str:
@@ -181,11 +182,10 @@ def confirm_purchase(service: Service, order: Order, balance: Balance) -> str:
         name=service.name, amount=format_tfc(order.amount), available=format_tfc(balance.available))
 
 
-def purchased(service_name: str, order: Order, deployment_id: int, balance: Balance) -> str:
-    return _("✅ Bought {name} (order #{order}).\n"
-            "{amount} is held until your VM is ready; deployment #{deployment} is queued.\n"
-            "Available now: {available}. Follow it with /deployments.").format(
-        name=service_name, order=order.id, amount=format_tfc(order.amount), deployment=deployment_id,
+def purchased(dep: DeploymentRecord, order: Order, balance: Balance) -> str:
+    """The order message once bought from the balance: its first status, which the worker edits."""
+    paid = notices.paid_with("balance", order.amount, "TFC", order.amount)
+    return notices.deployment_queued(dep.title, 0, paid) + "\n" + _("Available now: {available}.").format(
         available=format_tfc(balance.available))
 
 
@@ -295,37 +295,6 @@ def stripe_link(order: Order) -> str:
 STRIPE_UNAVAILABLE = N_("Stripe checkout is not available right now. Please try another method.")
 
 
-def receipt(amount: int, paid: str, order: Order, balance: Balance, placed: bool,
-            purchase_error: str | None, unplaceable_state: str | None = None,
-            service_name: str | None = None) -> str:
-    """The answer to a payment: a placed purchase speaks of the VM; anything else of the credits."""
-    if placed:
-        return _("✅ Payment received: {paid}.\nYour {name} is being deployed; its status follows below.").format(
-            paid=paid, name=service_name or order.service_id or _("VM"))
-    lines = [_("✅ Payment received: {paid}.").format(paid=paid),
-             _("Credited {amount} for order #{order}.").format(amount=format_tfc(amount), order=order.id)]
-    if unplaceable_state is not None:
-        lines.append(notices.unplaceable(order.id, unplaceable_state))
-    elif purchase_error is not None:
-        lines.append(_("We could not place the purchase yet; the credits stay on your balance."))
-    if balance.held:
-        lines.append(_("Balance: {available} available, {held} held.").format(
-            available=format_tfc(balance.available), held=format_tfc(balance.held)))
-    else:
-        lines.append(_("Balance: {available} available.").format(available=format_tfc(balance.available)))
-    return "\n".join(lines)
-
-
-def order_paid(order: Order, paid: str, service_name: str | None) -> str:
-    """The order message once its payment arrived: what was paid, no pay buttons any more."""
-    if order.kind == "purchase":
-        return _("Order #{order}: {name}, {amount}. Paid with {paid}.").format(
-            order=order.id, name=service_name or order.service_id or _("VM"), amount=format_tfc(order.amount),
-            paid=paid)
-    return _("Top-up #{order}: {amount} of credits. Paid with {paid}.").format(
-        order=order.id, amount=format_tfc(order.amount), paid=paid)
-
-
 PAYMENT_BEING_RECORDED = N_("We received your payment; the shop could not record it just now and "
                           "will credit it in a moment. No need to pay again.")
 PAYMENT_NOT_APPLIED = N_("We received your payment but could not match it to an order. "
@@ -428,20 +397,20 @@ def _deployment_state(dep: DeploymentRecord) -> str:
     return state
 
 
-def deployment_line(dep: DeploymentRecord, name: str) -> str:
-    return _("#{id} · {name} · {state}").format(id=dep.id, name=name, state=_deployment_state(dep))
+def deployment_line(dep: DeploymentRecord) -> str:
+    return _("{name} · {state}").format(name=dep.title, state=_deployment_state(dep))
 
 
-def deployments(deps: list[DeploymentRecord], names: dict[str, str]) -> str:
+def deployments(deps: list[DeploymentRecord]) -> str:
     if not deps:
         return _("You have no VMs yet. Buy one with /buy.")
-    lines = [deployment_line(d, names.get(d.service_id, d.service_id)) for d in deps]
+    lines = [deployment_line(d) for d in deps]
     return _("Your VMs (times in UTC):\n{lines}\n\nPick one for details and actions.").format(lines="\n".join(lines))
 
 
-def deployment_details(dep: DeploymentRecord, name: str, renew_price: int | None) -> str:
-    title = (_("VM #{id}: {name} ({vm})") if dep.name else _("VM #{id}: {name}")).format(id=dep.id, name=name, vm=dep.name)
-    lines = [title, _("State: {state}").format(state=_state(DEPLOYMENT_STATES, dep.state))]
+def deployment_details(dep: DeploymentRecord, service_name: str, renew_price: int | None) -> str:
+    lines = [_("🖥 {name}").format(name=dep.title),
+             _("{service} · {state}").format(service=service_name, state=_state(DEPLOYMENT_STATES, dep.state))]
     if dep.state in ("ready", "cancelling"):
         lines.extend(notices.connection_lines(dep.details))
     if dep.state == "ready" and dep.expires_at is not None:
@@ -456,15 +425,14 @@ def deployment_details(dep: DeploymentRecord, name: str, renew_price: int | None
     return "\n".join(lines)
 
 
-def confirm_cancel_deployment(dep: DeploymentRecord, name: str, left_s: int = 0, unused: int = 0) -> str:
+def confirm_cancel_deployment(dep: DeploymentRecord, left_s: int = 0, unused: int = 0) -> str:
     """The question before cancelling: a queued VM is refunded; a running one forfeits `left_s`
     of prepaid time, worth `unused`."""
     if dep.state == "queued":
-        return _("Cancel VM #{id} ({name}) before it is deployed? The held credits come back to you.").format(
-            id=dep.id, name=name)
-    return _("Remove VM #{id} ({name}) from the grid? It stops at once and its data is lost.\n"
+        return _("Cancel {name} before it is deployed? The held credits come back to you.").format(name=dep.title)
+    return _("Remove {name} from the grid? It stops at once and its data is lost.\n"
             "You give up the unused prepaid time: {left} (paid until {until} UTC), worth about {worth}. "
-            "Nothing is refunded.").format(id=dep.id, name=name, left=time_left(left_s),
+            "Nothing is refunded.").format(name=dep.title, left=time_left(left_s),
                                            until=_when(dep.expires_at) if dep.expires_at is not None else "?",
                                            worth=format_tfc(unused))
 
@@ -480,30 +448,32 @@ def time_left(seconds: int) -> str:
     return _("{m} min").format(m=minutes)
 
 
-def deployment_cancelled(dep: DeploymentRecord, name: str) -> str:
+def deployment_cancelled(dep: DeploymentRecord) -> str:
+    if dep.state == "cancelled" and dep.ready_at is None:
+        return _("🚫 {name} is cancelled; the credits held for it are back in your balance.").format(name=dep.title)
     if dep.state == "cancelled":
-        return _("VM #{id} ({name}) is cancelled.").format(id=dep.id, name=name)
-    return _("VM #{id} ({name}) is being removed from the grid; you will get a message when it is gone.").format(
-        id=dep.id, name=name)
+        return _("🗑 {name} is removed from the grid.").format(name=dep.title)
+    return _("{name} is being removed from the grid; you will get a message when it is gone.").format(
+        name=dep.title)
 
 
-def renewed(dep: DeploymentRecord, name: str, price: int, balance: Balance) -> str:
-    return _("🔁 VM #{id} ({name}) renewed for {price}: paid until {until} UTC.\nAvailable now: {available}.").format(
-        id=dep.id, name=name, price=format_tfc(price),
+def renewed(dep: DeploymentRecord, price: int, balance: Balance) -> str:
+    return _("🔁 {name} renewed for {price}: paid until {until} UTC.\nAvailable now: {available}.").format(
+        name=dep.title, price=format_tfc(price),
         until=_when(dep.expires_at) if dep.expires_at is not None else "?",
         available=format_tfc(balance.available))
 
 
-def confirm_renew(dep: DeploymentRecord, name: str, price: int, days: int, balance: Balance) -> str:
+def confirm_renew(dep: DeploymentRecord, price: int, days: int, balance: Balance) -> str:
     """The question before a renewal charges the balance: the amount and the new expiry."""
     until = (dep.expires_at or 0) + days * 86_400
-    return ngettext("Renew VM #{id} ({name}) for {days} day?\n"
+    return ngettext("Renew {name} for {days} day?\n"
             "{price} is taken from your balance (available now: {available}); "
             "it is then paid until {until} UTC.",
-            "Renew VM #{id} ({name}) for {days} days?\n"
+            "Renew {name} for {days} days?\n"
             "{price} is taken from your balance (available now: {available}); "
             "it is then paid until {until} UTC.", days).format(
-        id=dep.id, name=name, days=days, price=format_tfc(price), available=format_tfc(balance.available),
+        name=dep.title, days=days, price=format_tfc(price), available=format_tfc(balance.available),
         until=_when(until))
 
 
@@ -516,13 +486,13 @@ BTN_KEEP_AS_IS = N_("No, not now")
 
 
 def renew_short(dep: DeploymentRecord, price: int, balance: Balance) -> str:
-    return _("Renewing VM #{id} costs {price}, but your balance is {available}.{debt}\n"
-            "Top up, then renew again.").format(id=dep.id, price=format_tfc(price),
+    return _("Renewing {name} costs {price}, but your balance is {available}.{debt}\n"
+            "Top up, then renew again.").format(name=dep.title, price=format_tfc(price),
                                                 available=format_tfc(balance.available), debt=debt_line(balance))
 
 
-def btn_deployment(dep: DeploymentRecord, name: str) -> str:
-    return _("#{id} {name} · {state}").format(id=dep.id, name=name, state=_state(DEPLOYMENT_STATES, dep.state))
+def btn_deployment(dep: DeploymentRecord) -> str:
+    return _("{name} · {state}").format(name=dep.title, state=_state(DEPLOYMENT_STATES, dep.state))
 
 
 def btn_renew(price: int, days: int) -> str:
@@ -533,8 +503,8 @@ def btn_auto_renew(on: bool) -> str:
     return _("Auto-renew: on → turn off") if on else _("Auto-renew: off → turn on")
 
 
-def btn_vm(deployment_id: int) -> str:
-    return _("🖥 VM #{id}").format(id=deployment_id)
+def btn_vm(name: str) -> str:
+    return _("🖥 {name}").format(name=name)
 
 
 BTN_CANCEL_VM = N_("🗑 Cancel this VM")
@@ -542,11 +512,6 @@ BTN_CONFIRM_CANCEL_VM = N_("Yes, cancel it")
 BTN_KEEP_VM = N_("No, keep it")
 BTN_MY_VMS = N_("« My VMs")
 BTN_REFRESH = N_("⟳ Refresh")
-
-
-def status_queued(service_id: str) -> str:
-    """The first status message after a purchase; the worker edits it as the job moves."""
-    return notices.deployment_queued(service_id, 0)
 
 
 # --- capacity ---
@@ -560,7 +525,7 @@ SERVICE_UNAVAILABLE_LINE = N_("⛔ Unavailable right now: the grid has no room f
 
 # --- one order ---
 
-def order_details(order: Order, service_name: str | None, payable: bool, deployment_id: int | None,
+def order_details(order: Order, service_name: str | None, payable: bool, vm: str | None,
                   expired: bool = False) -> str:
     state = "expired" if expired and order.state == "open" else order.state
     lines = [_("Order #{order}").format(order=order.id),
@@ -568,8 +533,8 @@ def order_details(order: Order, service_name: str | None, payable: bool, deploym
              _("Amount: {amount}").format(amount=format_tfc(order.amount)),
              _("State: {state}").format(state=_state(ORDER_STATES, state)),
              _("Created: {when} UTC").format(when=_when(order.created_at))]
-    if deployment_id is not None:
-        lines.append(_("VM: #{deployment} (see /deployments)").format(deployment=deployment_id))
+    if vm is not None:
+        lines.append(_("VM: {name} (see /deployments)").format(name=vm))
     if payable:
         lines.append("\n" + _("How would you like to pay?"))
     return "\n".join(lines)

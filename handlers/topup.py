@@ -13,7 +13,16 @@ from core.money import MoneyError, parse_tfc
 from ledger import LedgerError, Order
 
 from . import keyboards, texts
-from .common import answer, expect, payment_markup, pressed, refuse, show, stop_expecting
+from .common import (
+    answer,
+    expect,
+    payment_markup,
+    pressed,
+    refuse,
+    remember_order_message,
+    show,
+    stop_expecting,
+)
 from .deps import CustomContext, Shop
 from .errors import TRY_AGAIN_ANSWERS
 
@@ -67,9 +76,7 @@ async def typed_amount(update: Update, context: CustomContext, text: str) -> Non
         await message.reply_text(texts.topup_bad_amount(market.min_topup_minor, market.max_topup_minor))
         return
     stop_expecting(context)
-    order = await _offer(update, context, shop, f"topup:{user.id}:msg{message.message_id}", amount)
-    if order is not None and context.user_data is not None:
-        context.user_data[OPENED_ORDER] = order.id
+    await _offer(update, context, shop, f"topup:{user.id}:msg{message.message_id}", amount, typed=True)
 
 
 def parse_amount(text: str) -> int | None:
@@ -80,9 +87,10 @@ def parse_amount(text: str) -> int | None:
         return None
 
 
-async def _offer(update: Update, context: CustomContext, shop: Shop, key: str,
-                 amount: int) -> Order | None:
-    """Open (or find again, by `key`) a top-up order and show its payment choices."""
+async def _offer(update: Update, context: CustomContext, shop: Shop, key: str, amount: int, *,
+                 typed: bool = False) -> Order | None:
+    """Open (or find again, by `key`) a top-up order and show its payment choices; an order
+    opened by a `typed` amount is the one /cancel cancels next."""
     user = update.effective_user
     assert user is not None
     try:
@@ -93,6 +101,9 @@ async def _offer(update: Update, context: CustomContext, shop: Shop, key: str,
         return None
     if update.callback_query is not None:
         await answer(update.callback_query)
+    if typed and context.user_data is not None:  # before the offer shows: /cancel may come right after
+        context.user_data[OPENED_ORDER] = order.id
     balance = await shop.ledger.balance(user.id)
-    await show(update, texts.topup_choices(order), payment_markup(shop, order, balance))
+    shown = await show(update, texts.topup_choices(order), payment_markup(shop, order, balance))
+    await remember_order_message(shop, order, user.id, shown)
     return order

@@ -125,7 +125,7 @@ def cancel_deployment(
         # One message for the cancellation and its refund: keyed as the removal message, which
         # the grid's confirmation then finds queued already.
         shown = ops.account_balance(conn, ops.ensure_user(conn, now, dep.user_id)).shown
-        name = dep.name or dep.service_id
+        name = dep.title
         outbox.enqueue(conn, now, dep.user_id,
                        lambda: notices.cancelled_by_shop_refunded(name, amount, shown),
                        key=jobs.removal_key(dep.id))

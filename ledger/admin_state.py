@@ -195,7 +195,7 @@ def retry_deployment(
         (hold_id, now, now, deployment_id),
     )
     ops.set_order_state(conn, now, dep.order_id, "placed", ("failed",))
-    outbox.enqueue(conn, now, dep.chat_id, lambda: notices.deployment_retried(dep.service_id, dep.id),
+    outbox.enqueue(conn, now, dep.chat_id, lambda: notices.deployment_retried(dep.title),
                    key=f"deploy:{dep.id}:retry:{key}")
     return jobs.get(conn, deployment_id)
 

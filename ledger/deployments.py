@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core import notices
+from core import i18n, notices
 
-from . import ops, outbox, shop_meta
+from . import ops, order_messages, outbox, shop_meta, users
 from .commission import split_commission
 from .dialect import dialect_of
 from .errors import LedgerError
@@ -33,7 +33,7 @@ _COLUMNS = (
     "id, order_id, user_id, service_id, hold_id, state, created_at, updated_at, name, attempts, "
     "lease_until, next_attempt_at, details, error, status_chat_id, status_message_id, "
     "period_days, started_at, ready_at, expires_at, auto_renew, warned_at, error_detail, "
-    "contract_ids, grid_cost"
+    "contract_ids, grid_cost, label"
 )
 
 
@@ -74,6 +74,13 @@ class DeploymentRecord:
     error_detail: str | None = None  # the grid tool's text, scrubbed; for admins only
     contract_ids_json: str | None = None
     grid_cost: int = 0  # what the grid billed, TFT in its smallest unit (1e-7 TFT)
+    label: str | None = None  # the VM's name as its owner reads it (`title`)
+
+    @property
+    def title(self) -> str:
+        """The one name the user reads for this VM, in every message: the name they gave it,
+        else the one it got when bought ("Small VM #3"). The grid knows it by `name`."""
+        return self.label or f"VM #{self.id}"
 
     @property
     def contract_ids(self) -> list[int]:
@@ -184,21 +191,36 @@ def due_for_expiry(conn: sqlite3.Connection, now: int, limit: int = 100) -> list
 # --- status message ---------------------------------------------------------------------------
 
 
-def _current_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord) -> outbox.Text | None:
-    """The status text for a job that moved on before its status message was attached."""
+Status = tuple[outbox.Text, dict[str, Any] | None]  # a status text and its buttons
+
+
+def _ready_status(conn: sqlite3.Connection, dep: DeploymentRecord) -> Status:
+    """A running VM's status: how to reach it, with the "My VM" button (in the user's language)."""
+    expires_at = dep.expires_at or 0
+    with i18n.using(users.locale(conn, dep.chat_id)):
+        markup = notices.my_vm_markup(dep.id)
+    return (lambda: notices.deployment_ready(dep.title, dep.details, expires_at, dep.auto_renew)), markup
+
+
+def _current_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord,
+                    paid: Callable[[], str] | None = None) -> Status | None:
+    """The status text for a job that moved on before its status message was attached (or,
+    with `paid`, the queued one that says how it was paid)."""
     took = now - dep.created_at
+    if dep.state == "queued" and paid is not None:
+        return (lambda: notices.deployment_queued(dep.title, took, paid())), None
     if dep.state == "deploying":
-        return lambda: notices.deployment_deploying(dep.service_id, took, 1, 1)
+        return (lambda: notices.deployment_deploying(dep.title, took, 1, 1)), None
     if dep.state == "ready":
-        return lambda: notices.deployment_ready(dep.service_id, (dep.ready_at or now) - dep.created_at)
+        return _ready_status(conn, dep)
     hold = ops.get_hold(conn, dep.hold_id)
     refunded = hold.amount if hold.state in ("voided", "expired") else 0
     balance = _shown_balance(conn, now, dep.user_id)
     if dep.state == "failed":
-        return lambda: notices.deployment_failed(dep.service_id, dep.updated_at - dep.created_at,
-                                                 dep.error or "unknown error", refunded, balance)
+        return (lambda: notices.deployment_failed(dep.title, dep.updated_at - dep.created_at,
+                                                  dep.error or "unknown error", refunded, balance)), None
     if dep.state == "cancelled" and dep.ready_at is None:
-        return lambda: notices.deployment_cancelled_before_deploy(dep.service_id, refunded, balance)
+        return (lambda: notices.deployment_cancelled_before_deploy(dep.title, refunded, balance)), None
     return None
 
 
@@ -221,22 +243,30 @@ def attach_status_message(
         (chat_id, message_id, now, deployment_id),
     )
     dep = get(conn, deployment_id)
-    text = _current_status(conn, now, dep) if dep.state != "queued" else None
-    if text is not None:
-        outbox.enqueue(conn, now, chat_id, text, key=f"deploy:{dep.id}:attached:{dep.state}",
-                       edit_message_id=message_id)
+    status = _current_status(conn, now, dep) if dep.state != "queued" else None
+    if status is not None:
+        outbox.enqueue(conn, now, chat_id, status[0], key=f"deploy:{dep.id}:attached:{dep.state}",
+                       edit_message_id=message_id, reply_markup=status[1])
     return dep
 
 
-def enqueue_queued_status(conn: sqlite3.Connection, now: int, deployment_id: int) -> int:
+def enqueue_queued_status(conn: sqlite3.Connection, now: int, deployment_id: int,
+                          paid: Callable[[], str] | None = None) -> int:
     """Queue the first status message through the outbox (for flows with no chat at hand, such
-    as a buy-now paid by webhook): "Queued", or the state the job reached already; later
-    statuses edit it once it is sent, or rewrite it while it waits."""
+    as a buy-now paid by webhook): "Queued" (saying how it was paid), or the state the job
+    reached already. It goes into the order's message when the chat told us of one (an edit:
+    the pay buttons go), else it is a new message; later statuses edit it once it is sent, or
+    rewrite it while it waits."""
     dep = get(conn, deployment_id)
-    text = _current_status(conn, now, dep) if dep.state != "queued" else None
-    return outbox.enqueue(conn, now, dep.chat_id,
-                          text or (lambda: notices.deployment_queued(dep.service_id, now - dep.created_at)),
-                          key=status_key(deployment_id))
+    shown = order_messages.where(conn, dep.order_id)
+    if shown is not None:
+        conn.execute("UPDATE deployments SET status_chat_id = ?, status_message_id = ? WHERE id = ?",
+                     (shown.chat_id, shown.message_id, deployment_id))
+        dep = get(conn, deployment_id)
+    status = _current_status(conn, now, dep, paid) if dep.state != "queued" or paid else None
+    text, markup = status or ((lambda: notices.deployment_queued(dep.title, now - dep.created_at)), None)
+    return outbox.enqueue(conn, now, dep.chat_id, text, key=status_key(deployment_id), reply_markup=markup,
+                          edit_message_id=shown.message_id if shown is not None else None)
 
 
 def _status_message_id(conn: sqlite3.Connection, dep: DeploymentRecord) -> int | None:
@@ -248,22 +278,24 @@ def _status_message_id(conn: sqlite3.Connection, dep: DeploymentRecord) -> int |
     return row[0] if row is not None else None
 
 
-def _edit_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: outbox.Text, key: str) -> bool:
+def _edit_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: outbox.Text, key: str,
+                 reply_markup: dict[str, Any] | None = None) -> bool:
     """Bring the status message to `text`: edit it if it was sent, rewrite it while it still
     waits in the outbox (the outbox edits it afterwards if it was being sent just then).
     Returns False when there is no status message at all."""
     message_id = _status_message_id(conn, dep)
     if message_id is not None:
-        outbox.enqueue(conn, now, dep.chat_id, text, key=key, edit_message_id=message_id)
+        outbox.enqueue(conn, now, dep.chat_id, text, key=key, edit_message_id=message_id, reply_markup=reply_markup)
         return True
-    return outbox.rewrite_pending(conn, status_key(dep.id), text)
+    return outbox.rewrite_pending(conn, status_key(dep.id), text, reply_markup)
 
 
-def _show_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: outbox.Text, key: str) -> None:
-    """A final status the user must hear of (failed, cancelled): into the status message, or,
+def _show_status(conn: sqlite3.Connection, now: int, dep: DeploymentRecord, text: outbox.Text, key: str,
+                 reply_markup: dict[str, Any] | None = None) -> None:
+    """A status the user must hear of (ready, failed, cancelled): into the status message, or,
     with none at all, as a message of its own."""
-    if not _edit_status(conn, now, dep, text, key):
-        outbox.enqueue(conn, now, dep.chat_id, text, key=key)
+    if not _edit_status(conn, now, dep, text, key, reply_markup):
+        outbox.enqueue(conn, now, dep.chat_id, text, key=key, reply_markup=reply_markup)
 
 
 # --- the worker's side ------------------------------------------------------------------------
@@ -301,7 +333,7 @@ def claim_next(
     )
     dep = get(conn, deployment_id)
     attempt = dep.attempts + 1
-    _edit_status(conn, now, dep, lambda: notices.deployment_deploying(dep.service_id, now - dep.created_at, attempt, max_attempts),
+    _edit_status(conn, now, dep, lambda: notices.deployment_deploying(dep.title, now - dep.created_at, attempt, max_attempts),
                  f"deploy:{dep.id}:deploying:{dep.hold_id}:{attempt}")
     return dep
 
@@ -407,12 +439,8 @@ def complete_success(
     )
     ops.set_order_state(conn, now, dep.order_id, "completed", ("placed",))
     dep = get(conn, deployment_id)
-    took = now - dep.created_at
-    # With no status message at all, the details message below is the news.
-    _edit_status(conn, now, dep, lambda: notices.deployment_ready(dep.service_id, took), f"deploy:{dep.id}:ready")
-    outbox.enqueue(conn, now, dep.chat_id,
-                   lambda: notices.deployment_details(dep.name or "", dep.service_id, dep.details, expires_at, dep.auto_renew),
-                   key=f"deploy:{dep.id}:details")
+    text, markup = _ready_status(conn, dep)
+    _show_status(conn, now, dep, text, f"deploy:{dep.id}:ready", markup)
     return dep
 
 
@@ -441,7 +469,7 @@ def complete_failure(
     ops.set_order_state(conn, now, dep.order_id, "failed", ("placed",))
     dep = get(conn, deployment_id)
     balance = _shown_balance(conn, now, dep.user_id)
-    _show_status(conn, now, dep, lambda: notices.deployment_failed(dep.service_id, now - dep.created_at, reason,
+    _show_status(conn, now, dep, lambda: notices.deployment_failed(dep.title, now - dep.created_at, reason,
                                                                    refunded, balance),
                  f"deploy:{dep.id}:failed:{dep.hold_id}")
     return dep
@@ -490,7 +518,7 @@ def renew(
         (expires_at, days, now, deployment_id),
     )
     if notify:
-        outbox.enqueue(conn, now, dep.chat_id, lambda: notices.period_renewed(dep.name or "", amount, expires_at),
+        outbox.enqueue(conn, now, dep.chat_id, lambda: notices.period_renewed(dep.title, amount, expires_at),
                        key=f"deploy:{dep.id}:renewed:{dep.expires_at}")
     return get(conn, deployment_id)
 
@@ -546,7 +574,7 @@ def request_cancel(
         )
         ops.set_order_state(conn, now, dep.order_id, "cancelled", ("placed",))
         balance = _shown_balance(conn, now, dep.user_id)
-        _show_status(conn, now, dep, lambda: notices.deployment_cancelled_before_deploy(dep.service_id, refunded, balance),
+        _show_status(conn, now, dep, lambda: notices.deployment_cancelled_before_deploy(dep.title, refunded, balance),
                      f"deploy:{dep.id}:cancelled")
         return get(conn, deployment_id)
     if dep.state != "ready":
@@ -566,8 +594,9 @@ def removal_key(deployment_id: int) -> str:
     return f"deploy:{deployment_id}:removed"
 
 
-def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> DeploymentRecord:
-    """The grid contract is gone: state cancelled, and tell the user why."""
+def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int, *, notify: bool = True) -> DeploymentRecord:
+    """The grid contract is gone: state cancelled, and tell the user why (unless `notify` is
+    False: the chat that asked for it says so in the message the user is looking at)."""
     dep = get(conn, deployment_id)
     if dep.state == "cancelled":
         return dep
@@ -575,7 +604,7 @@ def mark_cancelled(conn: sqlite3.Connection, now: int, deployment_id: int) -> De
         raise DeploymentStateError(f"deployment {deployment_id} is {dep.state}, not cancelling")
     conn.execute("UPDATE deployments SET state = 'cancelled', updated_at = ? WHERE id = ?",
                  (now, deployment_id))
-    if dep.ready_at is not None:  # a job cancelled before it ran was told so already
-        outbox.enqueue(conn, now, dep.chat_id, lambda: notices.deployment_removed(dep.name or "", dep.error or notices.REASON_CANCELLED),
+    if dep.ready_at is not None and notify:  # a job cancelled before it ran was told so already
+        outbox.enqueue(conn, now, dep.chat_id, lambda: notices.deployment_removed(dep.title, dep.error or notices.REASON_CANCELLED),
                        key=removal_key(dep.id))
     return get(conn, deployment_id)

@@ -69,7 +69,7 @@ def warn(conn: sqlite3.Connection, now: int, deployment_id: int, price: int, off
         return False
     conn.execute("UPDATE deployments SET warned_at = ? WHERE id = ?", (now, deployment_id))
     short = shortfall(conn, now, dep.user_id, price)
-    expires_at, name = dep.expires_at, dep.name or dep.service_id
+    expires_at, name = dep.expires_at, dep.title
     outbox.enqueue(conn, now, dep.chat_id,
                    lambda: notices.expiry_warning(name, expires_at, dep.auto_renew, price, short, grace_days),
                    reply_markup=_buttons(dep, short, offer, renew=not dep.auto_renew),
@@ -107,7 +107,7 @@ def expire(
         return "cancelling"
     short = shortfall(conn, now, dep.user_id, price)
     day = (now - dep.expires_at) // DAY_S
-    expired_at, name = dep.expires_at, dep.name or dep.service_id
+    expired_at, name = dep.expires_at, dep.title
     outbox.enqueue(conn, now, dep.chat_id,
                    lambda: notices.grace_reminder(name, expired_at, ends_at, price, short),
                    reply_markup=_buttons(dep, short, offer, renew=False),

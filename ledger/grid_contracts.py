@@ -117,7 +117,7 @@ def flag_vanished(conn: sqlite3.Connection, now: int, dep: DeploymentRecord,
                   admin_ids: Sequence[int]) -> None:
     """A ready deployment with no contract listed: tell its user and the admins, once."""
     name = dep.name or ""
-    outbox.enqueue(conn, now, dep.chat_id, partial(notices.grid_vanished, name), key=f"grid:vanished:{dep.id}")
+    outbox.enqueue(conn, now, dep.chat_id, partial(notices.grid_vanished, dep.title), key=f"grid:vanished:{dep.id}")
     for admin in admin_ids:
         outbox.enqueue(conn, now, admin, partial(notices.admin_grid_vanished, dep.id, name, dep.user_id),
                        key=f"grid:vanished:{dep.id}:admin:{admin}")

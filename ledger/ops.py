@@ -536,6 +536,11 @@ def purchase(
         "updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?) RETURNING id",
         (order_id, user_id, order.service_id, hold.id, now, now),
     ))
+    # The VM's name for its owner: what the order buys, by the name the chat showed ("Small VM
+    # #3"); an order opened elsewhere has none, and its VM reads as "VM #3" (`DeploymentRecord.title`).
+    item = conn.execute("SELECT item_name FROM orders WHERE id = ?", (order_id,)).fetchone()[0]
+    if item:
+        conn.execute("UPDATE deployments SET label = ? WHERE id = ?", (f"{item} #{deployment_id}", deployment_id))
     order = set_order_state(conn, now, order_id, "placed", ("open", "paid"))
     return Purchase(order, hold, deployment_id, account_balance(conn, account_id))
 

@@ -106,14 +106,17 @@ def queued(conn: sqlite3.Connection, key: str) -> bool:
     return conn.execute("SELECT 1 FROM notifications WHERE key = ?", (key,)).fetchone() is not None
 
 
-def due(conn: sqlite3.Connection, now: int, limit: int, lease_s: int = 60) -> list[Notification]:
-    """Claim up to `limit` pending messages whose time has come, oldest first.
+def due(conn: sqlite3.Connection, now: int, limit: int, lease_s: int = 60,
+        chat_id: int | None = None) -> list[Notification]:
+    """Claim up to `limit` pending messages whose time has come, oldest first (only those to
+    `chat_id`, when given: a chat answering its user sends what it just queued for them).
 
     Claiming pushes `next_attempt_at` out by `lease_s`, so a sender that crashes mid-send lets
     the message be retried after the lease instead of losing it.
     """
+    chat = "" if chat_id is None else f" AND chat_id = {int(chat_id)}"
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM notifications WHERE state = 'pending' AND next_attempt_at <= ? "
+        f"SELECT {_COLUMNS} FROM notifications WHERE state = 'pending' AND next_attempt_at <= ?{chat} "
         "ORDER BY next_attempt_at, id LIMIT ?",
         (now, limit),
     ).fetchall()
@@ -143,13 +146,15 @@ def mark_sent(
             edit_message_id=message_id, key=f"{sent.key}:latest" if sent.key else None)
 
 
-def rewrite_pending(conn: sqlite3.Connection, key: str, text: Text) -> bool:
-    """Give the message with `key` a newer text while it is not sent yet (a status that moved
-    on before its message went out). False when no such message waits."""
+def rewrite_pending(conn: sqlite3.Connection, key: str, text: Text,
+                    reply_markup: dict[str, Any] | None = None) -> bool:
+    """Give the message with `key` a newer text (and buttons) while it is not sent yet (a
+    status that moved on before its message went out). False when no such message waits."""
     row = conn.execute("SELECT id, chat_id FROM notifications WHERE key = ? AND state = 'pending'", (key,)).fetchone()
     if row is None:
         return False
-    conn.execute("UPDATE notifications SET text = ? WHERE id = ?", (render(conn, row[1], text), row[0]))
+    conn.execute("UPDATE notifications SET text = ?, reply_markup = ? WHERE id = ?",
+                 (render(conn, row[1], text), json.dumps(reply_markup) if reply_markup else None, row[0]))
     return True
 
 

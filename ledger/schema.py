@@ -351,8 +351,18 @@ CREATE INDEX users_by_time ON users (created_at);
 # once that instance is gone its job may be claimed at once, not only when its lease lapses.
 _V10 = "ALTER TABLE deployments ADD COLUMN lease_owner INTEGER"
 
+# v11: the one message a purchase or top-up shows its whole life in (the chat's order message:
+# payment choices, paid, deploying, ready), and what the order buys by name; a VM's name as its
+# owner reads it everywhere ("Small VM #3" by default, or what they renamed it to).
+_V11 = """
+ALTER TABLE orders ADD COLUMN chat_id INTEGER;
+ALTER TABLE orders ADD COLUMN message_id INTEGER;
+ALTER TABLE orders ADD COLUMN item_name TEXT;
+ALTER TABLE deployments ADD COLUMN label TEXT;
+"""
+
 MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6), _script(_V7),
-              _script(_V8), _script(_V9), _script(_V10)]
+              _script(_V8), _script(_V9), _script(_V10), _script(_V11)]
 
 
 def migrate(conn: sqlite3.Connection, dialect: Dialect = SQLITE) -> int:

@@ -17,7 +17,7 @@ from core.money import format_tfc
 
 from . import cursors, inbox, ops, outbox, stripe_sessions, stripe_state
 from .models import Payment
-from .payment_credit import buy_now
+from .payment_credit import credit_order_payment
 from .refund_message import refund_message
 from .stripe_disputes import DISPUTE_KEY as DISPUTE_KEY
 from .stripe_disputes import apply_dispute
@@ -107,28 +107,15 @@ def _paid(conn: sqlite3.Connection, now: int, event: StripeEvent, policy: Policy
         tell_admins(conn, now, policy, f"stripe:mismatch:{event.object_id}",
                      lambda: notices.admin_stripe_mismatch(event.object_id, order.id, order.user_id, reason))
         return Outcome("kept", reason, order.id)
-    result = ops.record_payment(
-        conn, now, PROVIDER, event.object_id, order.user_id, order.amount, event.amount or 0,
-        CURRENCY.upper(), order.id,
-    )
-    stripe_sessions.set_state(conn, now, event.object_id, "complete")
-    if not result.new:
-        return Outcome("duplicate", "already credited", order.id)
     # A purchase order paid directly is a buy-now, as for Telegram payments: placed with the
-    # credit. A payment for an order that can no longer be placed stays on the balance.
-    bought = buy_now(conn, now, order, result.new, policy.hold_ttl_s)
-
-    def receipt() -> str:
-        text = notices.payment_credited(order.amount, result.balance.posted - result.balance.held)
-        if bought.purchase is not None:
-            text += "\n" + notices.purchase_placed(bought.purchase.order.service_id or "", order.id)
-        elif bought.unplaceable is not None:
-            text += "\n" + notices.unplaceable(order.id, bought.unplaceable)
-        elif bought.error is not None:
-            text += "\n" + notices.purchase_not_placed(bought.error)
-        return text
-
-    outbox.enqueue(conn, now, order.user_id, receipt, key=f"stripe:paid:{event.object_id}")
+    # credit, its status the receipt. A payment for an order that can no longer be placed stays
+    # on the balance. Either is told in the order's message (`payment_credit`).
+    credit = credit_order_payment(
+        conn, now, provider=PROVIDER, external_id=event.object_id, user_id=order.user_id, order_id=order.id,
+        provider_amount=event.amount or 0, provider_currency=CURRENCY.upper(), hold_ttl_s=policy.hold_ttl_s)
+    stripe_sessions.set_state(conn, now, event.object_id, "complete")
+    if not credit.new:
+        return Outcome("duplicate", "already credited", order.id)
     return Outcome("credited", format_tfc(order.amount), order.id)
 
 

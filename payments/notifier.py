@@ -3,7 +3,8 @@
 Messages are queued by `ledger.outbox.enqueue` in the same transaction as the change they
 report. The worker claims due ones (`outbox.due`, which leases them so a crash mid-send retries
 them later), sends each (`sendMessage`, or `editMessageText` when `edit_message_id` is set)
-and records the result: sent; retried after `retry_after` (429) or an exponential backoff
+and records the result: sent (an edit of a message that is gone or too old to edit is sent
+as a new message instead, and later edits follow it); retried after `retry_after` (429) or an exponential backoff
 (5xx, network errors, timeouts); blocked (403, the user blocked the bot); failed (a request
 Telegram will never accept, or too many attempts). Telegram being down for an hour loses
 nothing: messages stay pending and are retried.
@@ -20,10 +21,13 @@ from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from ledger import Ledger, outbox
+from ledger import Ledger, order_messages, outbox
 from ledger.outbox import Notification
 
 log = logging.getLogger(__name__)
+
+# How the Bot API refuses to edit a message that is gone or can no longer be edited.
+UNEDITABLE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +85,10 @@ class Notifier:
         s = self.settings
         return int(min(s.backoff_max_s, s.backoff_base_s * 2 ** min(max(attempts - 1, 0), 20)))
 
-    async def run_once(self) -> RunResult:
-        """Claim the due messages and try each once."""
+    async def run_once(self, chat_id: int | None = None) -> RunResult:
+        """Claim the due messages (only those to `chat_id`, when given) and try each once."""
         s = self.settings
-        batch = await self.ledger.write(lambda conn, now: outbox.due(conn, now, s.batch_size, s.lease_s))
+        batch = await self.ledger.write(lambda conn, now: outbox.due(conn, now, s.batch_size, s.lease_s, chat_id))
         counts = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0, "deferred": 0}
         # Deferred messages stay leased and come back after `lease_s`, with no attempt counted:
         # a chat in flood wait keeps its order, and an unreachable Telegram costs one try a round.
@@ -128,9 +132,18 @@ class Notifier:
                     parse_mode=n.parse_mode, reply_markup=markup,
                 )
             except BadRequest as exc:
-                if "message is not modified" in exc.message:
+                if "message is not modified" in exc.message.lower():
                     return n.edit_message_id
-                raise
+                if not any(gone in exc.message.lower() for gone in UNEDITABLE):
+                    raise
+                # Deleted by the user, or too old to edit: the news goes in a new message, and
+                # what pointed at the old one (its order, its VM's status) now points here.
+                log.info("notification %s: message %s in chat %s cannot be edited (%s); sent anew",
+                         n.id, n.edit_message_id, n.chat_id, exc.message)
+                message = await self.bot.send_message(n.chat_id, n.text, parse_mode=n.parse_mode, reply_markup=markup)
+                old_id, new_id = n.edit_message_id, message.message_id
+                await self.ledger.write(lambda conn, now: order_messages.moved(conn, n.chat_id, old_id, new_id))
+                return new_id
             return n.edit_message_id if result is True else result.message_id  # type: ignore[union-attr]
         message = await self.bot.send_message(
             n.chat_id, n.text, parse_mode=n.parse_mode, reply_markup=markup

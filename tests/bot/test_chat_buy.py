@@ -49,14 +49,16 @@ async def test_buy_from_balance_double_tapped_confirm_buys_once(shop: Shopfront)
     q2 = await shop.emu.press_button(ann, choices.message_id, data=ok)
     answers = [await shop.emu.wait_for(lambda q=q: shop.emu.callback_answer(q["id"])) for q in (q1, q2)]
     assert {a["text"] for a in answers} <= {"Bought! Your VM is queued.", "Already bought; nothing more was charged."}
-    await shop.wait_text(ann, choices.message_id, "Bought Small VM")
+    bought = await shop.wait_text(ann, choices.message_id, "Paid with 4.00 TFC from your balance")
+    assert bought.text.startswith("✅ Paid with 4.00 TFC from your balance.\n⏳ Small VM #1 is queued")
+    assert bought.buttons == []
     assert await _holds(shop.db, ann) == [(400, "pending")]
     balance = await shop.db.balance(ann)
     assert (balance.available, balance.held) == (600, 400)
     [order] = await shop.db.orders(ann)
     assert order.state == "placed"
     deployments = await shop.send(ann, "/deployments")
-    assert "Small VM · queued" in deployments.text
+    assert "Small VM #1 · queued" in deployments.text
 
 
 async def test_insufficient_balance_offers_top_up_of_the_difference(shop: Shopfront) -> None:
@@ -114,7 +116,7 @@ async def test_stale_foreign_and_forged_buttons_change_nothing(shop: Shopfront) 
     await shop.press(dee, choices.message_id, data=f"v1:pay:{order_id}:bal")
     await shop.wait_text(dee, choices.message_id, "from your balance?")
     await shop.press(dee, choices.message_id, data=f"v1:ok:{order_id}")
-    await shop.wait_text(dee, choices.message_id, "Bought")
+    await shop.wait_text(dee, choices.message_id, "Paid with")
     stale = await shop.forge_press(dee, choices.message_id, f"v1:pay:{order_id}:stars")
     assert stale["text"] == "This order is already paid."
     stale = await shop.forge_press(dee, choices.message_id, f"v1:ok:{order_id}")
@@ -162,7 +164,7 @@ async def test_buttons_keep_working_after_a_restart(shop: Shopfront) -> None:
     await shop.restart()
     answer = await shop.press(gil, choices.message_id, data=ok)
     assert answer["text"] == "Bought! Your VM is queued."
-    await shop.wait_text(gil, choices.message_id, "Bought Medium VM")
+    await shop.wait_text(gil, choices.message_id, "Medium VM #1 is queued")
     assert await _holds(shop.db, gil) == [(850, "pending")]
 
 

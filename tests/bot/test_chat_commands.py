@@ -105,7 +105,7 @@ async def test_orders_and_deployments_after_a_purchase(shop: Shopfront) -> None:
     orders = await shop.send(gus, "/orders")
     assert f"#{order.id} · Small VM · 4.00 TFC · placed" in orders.text
     deployments = await shop.send(gus, "/deployments")
-    assert f"#{bought.deployment_id} · Small VM · queued" in deployments.text
+    assert f"VM #{bought.deployment_id} · queued" in deployments.text
 
 
 async def test_start_deep_link_shows_order_state(shop: Shopfront) -> None:

@@ -37,7 +37,7 @@ async def _pay_stars(shop: GridShop, user_id: int, screen_id: int, data: str) ->
         (m for m in shop.emu.bot_messages(user_id) if m.data.get("invoice")), None), timeout=20)
     paid = await shop.emu.pay_invoice(user_id, invoice.message_id)
     assert paid.paid, paid
-    await shop.wait_reply(user_id, paid.message["message_id"], "Payment received")
+    await shop.wait_text(user_id, screen_id, "aid with")  # the receipt (or VM status), in the order message
 
 
 async def _top_up_then_buy(shop: GridShop, user_id: int) -> None:

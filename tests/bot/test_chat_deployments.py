@@ -64,7 +64,7 @@ class GridShop(Shopfront):
         await self.press(user_id, choices.message_id, data=self.button(choices, "v1:pay:")["callback_data"])
         screen = await self.wait_text(user_id, choices.message_id, "from your balance?")
         await self.press(user_id, choices.message_id, data=self.button(screen, "v1:ok:")["callback_data"])
-        status = await self.wait_reply(user_id, choices.message_id, "queued for deployment")
+        status = await self.wait_text(user_id, choices.message_id, "queued for deployment")  # the same message
         for _ in range(200):  # the handler attaches the message right after sending it
             attached = await self.db.read(lambda conn: conn.execute(
                 "SELECT 1 FROM deployments WHERE status_message_id = ?", (status.message_id,)).fetchone())
@@ -89,22 +89,31 @@ async def _only_deployment(shop: GridShop, user_id: int) -> DeploymentRecord:
     return dep
 
 
-async def test_purchase_status_message_is_edited_to_ready_with_connection_details(gshop: GridShop) -> None:
+async def test_the_order_message_goes_from_choices_to_paid_deploying_and_ready(gshop: GridShop) -> None:
     ann = gshop.user("Ann")
     await _fund(gshop.db, ann, 1000)
-    _, status = await gshop.buy(ann)
-    assert status.text.startswith("⏳ vm-small: queued for deployment")
+    screen, status = await gshop.buy(ann)
     dep = await _only_deployment(gshop, ann)
+    assert status.message_id == screen.message_id  # one order message, no status message of its own
+    assert status.text == (f"✅ Paid with 4.00 TFC from your balance.\n⏳ Small VM #{dep.id} is queued for "
+                           "deployment on the ThreeFold grid.\nAvailable now: 6.00 TFC.")
+    assert status.buttons == []  # no pay button on a paid order
     assert (dep.status_chat_id, dep.status_message_id) == (ann, status.message_id)
+    messages_before = len(gshop.emu.bot_messages(ann))
     await gshop.deliver()
-    edited = gshop.current(ann, status.message_id)
-    assert edited.text.startswith("✅ vm-small: ready after") and edited.edit_count == 2  # Deploying, Ready
     dep = await gshop.deployment(dep.id)
-    details = await gshop.wait_reply(ann, status.message_id, "Mycelium IP:")
-    assert f"Connect: ssh root@{dep.details['mycelium_ip']}" in details.text
+    edits = _edits(gshop, ann, status.message_id)
+    assert [e.split(" ", 1)[0] for e in edits[-2:]] == ["⚙️", "✅"]  # deploying, then ready
+    assert edits[-2] == f"⚙️ Small VM #{dep.id} is being deployed on the ThreeFold grid."  # no "0s so far"
+    ready = gshop.current(ann, status.message_id)
+    assert ready.text.startswith(f"✅ Small VM #{dep.id} is ready.\nMycelium IP: {dep.details['mycelium_ip']}")
+    assert f"Connect: ssh root@{dep.details['mycelium_ip']}" in ready.text and "auto-renew is off" in ready.text
+    assert [(b["text"], b["callback_data"]) for b in ready.buttons] == [("🖥 My VM", f"v1:dep:{dep.id}")]
+    assert len(gshop.emu.bot_messages(ann)) == messages_before  # every state was an edit
+    await gshop.press(ann, status.message_id, data=f"v1:dep:{dep.id}")
+    await gshop.wait_text(ann, status.message_id, "One more period costs")
     balance = await gshop.db.balance(ann)
     assert (balance.available, balance.held) == (600, 0)
-    assert sum(1 for m in gshop.emu.bot_messages(ann) if "queued for deployment" in (m.text or "")) == 0
     assert (await gshop.db.audit()).ok
 
 
@@ -119,7 +128,8 @@ async def test_failed_deploy_edits_the_status_to_failed_and_restores_the_balance
         _, status = await shop.buy(ben)
         await shop.deliver()
         text = shop.current(ben, status.message_id).text
-        assert text.startswith("❌ vm-small: deployment failed") and "4.00 TFC is back on your balance. Balance: 10.00 TFC." in text
+        assert text == ("❌ Small VM #1 could not be deployed: no capacity on the grid for this service right now. "
+                        "4.00 TFC is back in your balance. Balance: 10.00 TFC.")
         # The refund is told in the status message, and nothing else is sent about it.
         assert not [m.text for m in shop.emu.bot_messages(ben) if m.message_id > status.message_id]
         balance = await shop.db.balance(ben)
@@ -141,23 +151,40 @@ async def test_status_catches_up_when_the_worker_was_faster_than_the_chat(gshop:
     bought = await gshop.db.purchase(order.id, cy)
     await gshop.worker.run_once()
     assert gshop.app is not None
-    from handlers.status import send_status_message
-    await send_status_message(gshop.app.bot, gshop.shop, cy, bought.deployment_id, "vm-small")
-    status = await gshop.wait_reply(cy, 0, "queued for deployment")
+    status = await gshop.app.bot.send_message(cy, "⏳ queued for deployment")
+    await gshop.db.write(lambda conn, now: jobs.attach_status_message(conn, now, bought.deployment_id, cy,
+                                                                      status.message_id))
     await gshop.deliver()
-    assert gshop.current(cy, status.message_id).text.startswith("✅ vm-small: ready after")
+    assert gshop.current(cy, status.message_id).text.startswith("✅ VM #1 is ready.")
 
 
-async def test_buy_now_paid_with_stars_gets_a_status_message_through_the_outbox(gshop: GridShop) -> None:
+async def test_buy_now_paid_with_stars_goes_through_every_state_in_the_order_message(gshop: GridShop) -> None:
     dee = gshop.user("Dee")
-    invoice = await _paid_with_stars(gshop, dee)
+    order_message = await _paid_with_stars(gshop, dee)
+    messages = len(gshop.emu.bot_messages(dee))
     notifier = Notifier(gshop.db, gshop.app.bot)  # type: ignore[union-attr]
     await notifier.run_once()
-    status = await gshop.wait_reply(dee, invoice.message_id, "⏳ vm-small: queued")
+    paid = gshop.current(dee, order_message.message_id)
+    assert paid.text == "✅ Paid with 308 Stars.\n⏳ Small VM #1 is queued for deployment on the ThreeFold grid."
+    assert paid.buttons == []  # the pay buttons are gone
     await gshop.deliver()
-    assert gshop.current(dee, status.message_id).text.startswith("✅ vm-small: ready after")
+    edits = _edits(gshop, dee, order_message.message_id)
+    assert [e.split(" ", 1)[0] for e in edits[-3:]] == ["✅", "⚙️", "✅"]  # paid and queued, deploying, ready
+    assert gshop.current(dee, order_message.message_id).text.startswith("✅ Small VM #1 is ready.\nMycelium IP:")
+    assert len(gshop.emu.bot_messages(dee)) == messages  # no receipt, status or details message of its own
     balance = await gshop.db.balance(dee)
     assert (balance.posted, balance.held) == (0, 0)
+
+
+async def test_a_deploy_faster_than_the_outbox_still_shows_deploying_before_ready(gshop: GridShop) -> None:
+    # Stars paid, and the VM deployed before the notifier sent anything: each state is its own
+    # edit of the order message, in order, so "deploying" is not skipped.
+    eve = gshop.user("Eve")
+    order_message = await _paid_with_stars(gshop, eve)
+    await gshop.deliver()  # the worker first, then the outbox
+    edits = _edits(gshop, eve, order_message.message_id)
+    assert [e.split(" ", 1)[0] for e in edits[-3:]] == ["✅", "⚙️", "✅"]
+    assert gshop.current(eve, order_message.message_id).text.startswith("✅ Small VM #1 is ready.")
 
 
 def _edits(shop: GridShop, chat_id: int, message_id: int) -> list[str]:
@@ -181,7 +208,7 @@ async def _ready_vm(shop: GridShop, user_id: int, funds: int = 1000) -> tuple[De
 async def test_deployments_list_details_renew_auto_renew_and_cancel(gshop: GridShop) -> None:
     eve = gshop.user("Eve")
     dep, listing = await _ready_vm(gshop, eve)
-    assert f"#{dep.id} · Small VM · ready until" in listing.text
+    assert f"Small VM #{dep.id} · ready until" in listing.text
     await gshop.press(eve, listing.message_id, data=f"v1:dep:{dep.id}")
     screen = await gshop.wait_text(eve, listing.message_id, "Mycelium IP:")
     assert f"Connect: ssh root@{dep.details['mycelium_ip']}" in screen.text
@@ -194,7 +221,7 @@ async def test_deployments_list_details_renew_auto_renew_and_cancel(gshop: GridS
     ask = await gshop.wait_text(eve, listing.message_id, "for 30 days?")
     until = dep.expires_at + 30 * 86400  # type: ignore[operator]
     until_text = datetime.fromtimestamp(until, tz=UTC).strftime("%Y-%m-%d %H:%M")
-    assert ask.text == (f"Renew VM #{dep.id} (Small VM) for 30 days?\n4.00 TFC is taken from your balance "
+    assert ask.text == (f"Renew Small VM #{dep.id} for 30 days?\n4.00 TFC is taken from your balance "
                         f"(available now: 6.00 TFC); it is then paid until {until_text} UTC.")
     assert [b["text"] for b in ask.buttons] == [f"✅ Pay 4.00 TFC, renew until {until_text[:10]}", "No, not now"]
     assert (await gshop.deployment(dep.id)).expires_at == dep.expires_at
@@ -234,7 +261,7 @@ async def test_deployments_list_details_renew_auto_renew_and_cancel(gshop: GridS
 
     # Cancel asks first; "keep it" changes nothing; confirming cancels the contract.
     await gshop.press(eve, listing.message_id, data=gshop.button(screen, "v1:dcan:")["callback_data"])
-    ask = await gshop.wait_text(eve, listing.message_id, "Remove VM")
+    ask = await gshop.wait_text(eve, listing.message_id, "Remove Small VM")
     # Two periods prepaid (bought, renewed), a few seconds of the first one used.
     paid_until = datetime.fromtimestamp(renewed.expires_at, tz=UTC).strftime("%Y-%m-%d %H:%M")  # type: ignore[arg-type]
     forfeit = re.search(r"You give up the unused prepaid time: (\d+) days (\d+) h \(paid until (.+) UTC\), "
@@ -245,9 +272,12 @@ async def test_deployments_list_details_renew_auto_renew_and_cancel(gshop: GridS
     assert (await gshop.deployment(dep.id)).state == "ready"
     assert gshop.button(ask, "v1:dep:")["text"] == "No, keep it"
     await gshop.press(eve, listing.message_id, data=gshop.button(ask, "v1:dcanok:")["callback_data"])
-    await gshop.wait_text(eve, listing.message_id, "is cancelled")
+    messages = len(gshop.emu.bot_messages(eve))
+    await gshop.wait_text(eve, listing.message_id, f"🗑 Small VM #{dep.id} is removed from the grid.")
     assert (await gshop.deployment(dep.id)).state == "cancelled"
     assert await gshop.grid.get(dep.name or "") is None
+    await gshop.deliver()  # one event, one message: the edit above, nothing more from the outbox
+    assert len(gshop.emu.bot_messages(eve)) == messages
     again = await gshop.forge_press(eve, listing.message_id, f"v1:dcanok:{dep.id}")
     assert again["text"] == "This VM is already cancelled."
     stale = await gshop.forge_press(eve, listing.message_id, f"v1:dren:{dep.id}:{renewed.expires_at}")
@@ -304,11 +334,11 @@ async def test_cancelling_a_queued_vm_refunds_and_a_deploying_one_waits(gshop: G
     deps = await gshop.db.read(lambda conn: jobs.list_by_user(conn, ivy))
     queued, other = deps[1], deps[0]
     await gshop.press(ivy, listing.message_id, data=f"v1:dep:{queued.id}")
-    await gshop.wait_text(ivy, listing.message_id, "State: queued")
+    await gshop.wait_text(ivy, listing.message_id, "Small VM · queued")
     await gshop.press(ivy, listing.message_id, data=f"v1:dcan:{queued.id}")
     ask = await gshop.wait_text(ivy, listing.message_id, "before it is deployed")
     await gshop.press(ivy, listing.message_id, data=gshop.button(ask, "v1:dcanok:")["callback_data"])
-    await gshop.wait_text(ivy, listing.message_id, "is cancelled")
+    await gshop.wait_text(ivy, listing.message_id, "is cancelled; the credits held for it are back")
     balance = await gshop.db.balance(ivy)
     assert (balance.available, balance.held) == (1150, 850)
     # The other one is claimed by a worker (deploying): cancel is refused for now.
@@ -318,7 +348,7 @@ async def test_cancelling_a_queued_vm_refunds_and_a_deploying_one_waits(gshop: G
     assert (await gshop.deployment(other.id)).state == "deploying"
     notifier = Notifier(gshop.db, gshop.app.bot)  # type: ignore[union-attr]
     await notifier.run_once()
-    assert gshop.current(ivy, status.message_id).text.startswith("🚫 vm-small: cancelled before deployment")
+    assert gshop.current(ivy, status.message_id).text.startswith(f"🚫 Small VM #{queued.id} was cancelled before")
     assert (await gshop.db.audit()).ok
 
 
@@ -401,33 +431,40 @@ async def test_orders_buttons_show_each_order(gshop: GridShop) -> None:
     assert (await gshop.db.get_order(open_id)).state == "open"
 
 
-async def _paid_with_stars(shop: GridShop, user_id: int) -> ChatMessage:
-    """Buy a Small VM with Stars (a buy-now: its status message waits in the outbox); returns
-    the invoice message."""
+async def _paid_with_stars(shop: GridShop, user_id: int, *, order_message: bool = True) -> ChatMessage:
+    """Buy a Small VM with Stars (a buy-now: its status waits in the outbox); returns the order
+    message. Without `order_message`, the shop has forgotten which message showed the order (as
+    for a payment found by reconciliation), so the status comes as a message of its own."""
     choices = await _choices(shop, user_id)
     stars = next(b["callback_data"] for b in choices.buttons if b["callback_data"].endswith(":stars"))
     await shop.press(user_id, choices.message_id, data=stars)
     invoice = await shop.emu.wait_for(lambda: next(
         (m for m in shop.emu.bot_messages(user_id) if m.data.get("invoice")), None))
+    if not order_message:
+        await shop.db.write(lambda conn, now: conn.execute("UPDATE orders SET message_id = NULL"))
     paid = await shop.emu.pay_invoice(user_id, invoice.message_id)
     assert paid.paid
-    await shop.wait_reply(user_id, paid.message["message_id"], "is being deployed")
-    return invoice
+    for _ in range(1000):  # the payment's update reaches the shop
+        if await shop.db.read(lambda conn: jobs.list_by_user(conn, user_id)):
+            break
+        await asyncio.sleep(0.01)
+    return choices
 
 
 def _status_messages(shop: GridShop, user_id: int) -> list[ChatMessage]:
     return [m for m in shop.emu.bot_messages(user_id) if (m.text or "").startswith(("⏳", "⚙", "✅", "❌"))
-            and "vm-small" in (m.text or "")]
+            and "Small VM" in (m.text or "")]
 
 
-async def test_a_deploy_faster_than_the_outbox_leaves_the_status_at_ready(gshop: GridShop) -> None:
+async def test_without_an_order_message_a_deploy_faster_than_the_outbox_leaves_one_status_at_ready(
+        gshop: GridShop) -> None:
     # The VM is ready before the notifier sent the "queued" status message of a Stars buy-now.
     eve = gshop.user("Eve")
-    await _paid_with_stars(gshop, eve)
+    await _paid_with_stars(gshop, eve, order_message=False)
     await gshop.deliver()  # the worker first, then the outbox
     [status] = _status_messages(gshop, eve)
-    assert status.text.startswith("✅ vm-small: ready after")
-    await gshop.wait_reply(eve, status.message_id, "Mycelium IP:")
+    assert status.text.startswith("✅ Small VM #1 is ready.\nMycelium IP:")
+    assert status.buttons[0]["callback_data"] == "v1:dep:1"
     dep = await _only_deployment(gshop, eve)
     assert dep.state == "ready"
 
@@ -436,7 +473,7 @@ async def test_a_status_that_moves_on_while_its_message_is_being_sent_follows_as
     gshop: GridShop,
 ) -> None:
     fay = gshop.user("Fay")
-    await _paid_with_stars(gshop, fay)
+    await _paid_with_stars(gshop, fay, order_message=False)
     assert gshop.app is not None
     notifier = Notifier(gshop.db, gshop.app.bot)
     # The notifier has claimed the "queued" message when the worker finishes the deploy.
@@ -448,7 +485,7 @@ async def test_a_status_that_moves_on_while_its_message_is_being_sent_follows_as
     while (await notifier.run_once()).claimed:
         pass
     [status] = _status_messages(gshop, fay)
-    assert gshop.current(fay, status.message_id).text.startswith("✅ vm-small: ready after")
+    assert gshop.current(fay, status.message_id).text.startswith("✅ Small VM #1 is ready.")
 
 
 async def test_history_shows_a_purchase_as_one_line_with_the_balance_after(gshop: GridShop) -> None:

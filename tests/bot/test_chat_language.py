@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from payments.notifier import Notifier
 from sandbox.telegram_api import TelegramEmulator
 from sandbox.telegram_state import ChatMessage
 
@@ -54,15 +53,14 @@ async def test_a_russian_speaking_user_buys_a_vm_with_stars_all_in_russian(gshop
     assert invoice.data["invoice"]["description"] == "Заказ №1: Small VM на 30 дней (4,00 TFC)."
     paid = await gshop.emu.pay_invoice(ivan, invoice.message_id)
     assert paid.paid
-    receipt = await gshop.wait_reply(ivan, paid.message["message_id"], "Платёж получен: 308 звёзд.")
-    assert "Small VM разворачивается" in receipt.text
-
-    await Notifier(gshop.db, gshop.app.bot).run_once()  # type: ignore[union-attr]
-    status = await gshop.wait_reply(ivan, receipt.message_id, "vm-small: в очереди на развёртывание")
+    # The order message is the receipt and the VM's status, in Russian, from paid to ready.
+    receipt = await gshop.wait_text(ivan, choices.message_id, "Оплачено: 308 звёзд.")
+    assert receipt.text == "✅ Оплачено: 308 звёзд.\n⏳ Small VM #1: в очереди на развёртывание в сети ThreeFold."
     await gshop.deliver()
-    assert gshop.current(ivan, status.message_id).text.startswith("✅ vm-small: готова за")
-    details = await gshop.wait_reply(ivan, status.message_id, "IP в Mycelium:")
-    assert "работает" in details.text and "автопродление выключено" in details.text
+    ready = gshop.current(ivan, choices.message_id)
+    assert ready.text.startswith("✅ Small VM #1: готова к работе.\nIP в Mycelium:")
+    assert "автопродление выключено" in ready.text
+    assert [b["text"] for b in ready.buttons] == ["🖥 Моя ВМ"]
 
     balance = await gshop.send(ivan, "/balance")
     assert balance.text == "Ваш баланс\nДоступно: 0,00 TFC"

@@ -47,11 +47,11 @@ async def test_a_card_payment_met_by_a_full_disk_is_credited_when_the_disk_is_ba
         assert paid.telegram_payment_charge_id in spool.read_text()
 
         monkeypatch.setattr(store_module, "_run_batch", real_batch)  # the disk has room again
-        receipt = await front.wait_reply(ida, paid.message["message_id"], "Payment received")
-        assert "Credited 10.00 TFC" in (receipt.text or "")
+        receipt = await front.wait_text(ida, front.emu.bot_messages(ida)[0].message_id, "paid with")
+        assert receipt.text == "✅ Top-up #1: 10.00 TFC of credits, paid with 10.00 USD by card.\nBalance: 10.00 TFC."
         assert [(p.provider, p.amount) for p in await front.db.payments(ida)] == [("telegram_card", 1000)]
         assert await front.db.read(lambda conn: inbox.open_events(conn)) == []  # never parked
-        assert spool.read_text() == ""
+        await emu.wait_for(lambda: spool.read_text() == "")  # emptied once the receipt is told
         report = await front.db.audit()
         assert report.ok and report.parked == 0
     finally:

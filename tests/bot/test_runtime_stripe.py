@@ -124,17 +124,34 @@ async def callback_answer(tg: TelegramEmulator, query_id: str) -> dict[str, Any]
     return await tg.wait_for(lambda: tg.callback_answer(query_id), timeout=10)
 
 
+def message_of(tg: TelegramEmulator, user: int, message_id: int) -> Any:
+    return next(m for m in tg.bot_messages(user) if m.message_id == message_id)
+
+
+async def back_to_choices(tg: TelegramEmulator, user: int, order_message: int) -> None:
+    """On an order message showing its Stripe link, tap « Other ways to pay (the choices again)."""
+    if not any(b["text"] == texts.BTN_PAY_STRIPE for b in message_of(tg, user, order_message).buttons):
+        await press(tg, user, order_message, texts.BTN_OTHER_WAYS)
+        await tg.wait_for(lambda: any(b["text"] == texts.BTN_PAY_STRIPE
+                                      for b in message_of(tg, user, order_message).buttons), timeout=10)
+
+
 async def stripe_link(tg: TelegramEmulator, user: int, choices_id: int) -> tuple[int, str]:
-    """Tap "Pay with Stripe" on the payment choices; return (order id, checkout URL) of the link."""
-    before = tg.bot_messages(user)[-1].message_id
+    """Tap "Pay with Stripe" on the payment choices; return (order id, checkout URL) of the link,
+    which the order message itself shows (no message of its own)."""
+    await back_to_choices(tg, user, choices_id)
+    messages = len(tg.bot_messages(user))
     query_id = await press(tg, user, choices_id, texts.BTN_PAY_STRIPE)
-    link = await tg.wait_for_bot_message(user, after_message_id=before, timeout=10)
+    await tg.wait_for(lambda: any(b.get("url") for b in message_of(tg, user, choices_id).buttons), timeout=10)
+    link = message_of(tg, user, choices_id)
     answered = await callback_answer(tg, query_id)
     assert not answered.get("show_alert"), answered
+    assert len(tg.bot_messages(user)) == messages
     match = re.search(r"order #(\d+)", link.text or "")
     assert match, link.text
-    [button] = link.buttons
+    button = link.buttons[0]
     assert button["text"] == texts.BTN_OPEN_STRIPE and button["url"].startswith("http"), button
+    assert link.buttons[1]["text"] == texts.BTN_OTHER_WAYS
     return int(match.group(1)), button["url"]
 
 
@@ -210,19 +227,16 @@ async def test_buy_now_paid_on_stripe_is_credited_once_and_deployed(tmp_path: Pa
         stripe.pay_session(session["id"])
         await stripe.wait_for_deliveries()
         assert all(a.ok for a in stripe.delivery_attempts), stripe.delivery_attempts
-        await tg.wait_for(lambda: count(tg, user, "Payment received") == 1, timeout=10)
-        paid = next(t for t in texts_of(tg, user) if "Payment received" in t)
-        assert f"{format_tfc(SMALL_VM)} credited" in paid
-        assert "being deployed" in paid and f"order {order_id}" in paid
-        await tg.wait_for(lambda: count(tg, user, "ssh root@") >= 1, timeout=20)
-
-        # Paying again for the same order is refused in the chat; Stripe is not asked again.
-        query_id = await press(tg, user, choices, texts.BTN_PAY_STRIPE)
-        refused = await callback_answer(tg, query_id)
-        assert refused["show_alert"] and refused["text"] == texts.ANSWER_ALREADY_PAID
-        session_of(stripe, order_id)
+        # The order message goes through its states: paid and queued, then ready; no other message.
+        messages = len(tg.bot_messages(user))
+        await tg.wait_for(lambda: "ssh root@" in (message_of(tg, user, choices).text or ""), timeout=20)
+        paid = [c.params.get("text", "") for c in tg.calls if c.method == "editMessageText" and c.ok
+                and c.params.get("message_id") == str(choices) and "Paid with" in c.params.get("text", "")]
+        assert len(paid) == 1 and paid[0].startswith(f"✅ Paid with {format_tfc(SMALL_VM)} by card (Stripe).")
+        # Nothing is left to pay with: the order message's only button leads to the VM.
+        assert [b["text"] for b in message_of(tg, user, choices).buttons] == ["🖥 My VM"]
         await asyncio.sleep(0.3)
-        assert count(tg, user, "Payment received") == 1
+        assert len(tg.bot_messages(user)) == messages and count(tg, user, "ssh root@") == 1
 
     ledger = await audited_ledger(world.config)
     try:
@@ -254,10 +268,12 @@ async def test_topup_on_stripe_is_credited_once_despite_duplicate_and_reordered_
         stripe.redeliver(completed["id"])
         await stripe.wait_for_deliveries()
 
-        await tg.wait_for(lambda: count(tg, user, "Payment received") == 1, timeout=10)
+        await tg.wait_for(lambda: count(tg, user, "paid with") == 1, timeout=10)
         await asyncio.sleep(0.3)  # the outbox had every chance to send a second receipt
-        assert count(tg, user, "Payment received") == 1
-        assert f"Balance: {format_tfc(1000)}" in next(t for t in texts_of(tg, user) if "Payment received" in t)
+        receipt = message_of(tg, user, choices)  # the order message: link gone, the receipt in its place
+        assert receipt.text == (f"✅ Top-up #{order_id}: {format_tfc(1000)} of credits, paid with "
+                                f"{format_tfc(1000)} by card (Stripe).\nBalance: {format_tfc(1000)}.")
+        assert receipt.buttons == [] and count(tg, user, "paid with") == 1
 
         # Stripe sends the customer back through the success_url deep link: the order shows paid.
         assert session["success_url"] == (f"https://t.me/GridShopTestBot?start=paid_{order_id}"
@@ -287,7 +303,7 @@ async def test_stripe_refund_claws_back_once_and_tells_the_user(tmp_path: Path, 
         session = session_of(stripe, order_id)
         paid = stripe.pay_session(session["id"])
         await stripe.wait_for_deliveries()
-        await tg.wait_for(lambda: count(tg, user, "Payment received") == 1, timeout=10)
+        await tg.wait_for(lambda: count(tg, user, "paid with") == 1, timeout=10)
 
         stripe.refund_payment(paid["payment_intent"])
         await stripe.wait_for_deliveries()
@@ -357,13 +373,14 @@ async def test_tapping_stripe_again_while_the_webhook_is_late_says_paid_not_pay_
 
         # Paid on Stripe, the webhook not in yet: the order is still open in the shop. Another tap
         # must not send the customer off to pay a second time another way.
+        await back_to_choices(tg, user, choices)
         query_id = await press(tg, user, choices, texts.BTN_PAY_STRIPE)
         answered = await callback_answer(tg, query_id)
         assert answered["show_alert"] and "already paid" in answered["text"], answered
         assert answered["text"] != texts.STRIPE_UNAVAILABLE
 
         await stripe.wait_for_deliveries()
-        await tg.wait_for(lambda: count(tg, user, "Payment received") == 1, timeout=10)
+        await tg.wait_for(lambda: count(tg, user, "paid with") == 1, timeout=10)
 
     ledger = await audited_ledger(world.config)
     try:
@@ -388,10 +405,10 @@ async def test_coming_back_from_checkout_credits_while_the_webhook_is_failing(
         await tg.send_text(user, f"/start paid_{order_id}")  # Checkout's success link
         status = await tg.wait_for_bot_message(user, after_message_id=before, timeout=10)
         assert texts.ORDER_STATES["open"] not in (status.text or "")
-        await tg.wait_for(lambda: count(tg, user, "Payment received") == 1, timeout=10)
+        await tg.wait_for(lambda: count(tg, user, "paid with") == 1, timeout=10)
         await tg.send_text(user, f"/start paid_{order_id}")  # and again: credited once
         await asyncio.sleep(0.3)
-        assert count(tg, user, "Payment received") == 1
+        assert count(tg, user, "paid with") == 1
     ledger = await audited_ledger(world.config)
     try:
         assert (await ledger.balance(user)).posted == 1000

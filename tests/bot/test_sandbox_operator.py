@@ -63,7 +63,7 @@ async def test_moving_the_clock_on_warns_then_removes_an_unrenewed_vm(sandbox: S
     await tap(tg, BUYER_ID, "Stars")
     invoice = await tg.wait_for(lambda: next((m for m in tg.bot_messages(BUYER_ID) if m.invoice), None), 20)
     assert (await tg.pay_invoice(BUYER_ID, invoice.message_id)).paid
-    await said(tg, BUYER_ID, "is running")
+    await said(tg, BUYER_ID, "is ready.")
     assert not any("expires on" in (m.text or "") for m in tg.bot_messages(BUYER_ID))
 
     assert await post(sandbox, "/api/operator/clock", {"seconds": 27 * DAY}) == (200, {"ok": True})
@@ -109,7 +109,7 @@ async def stripe_top_up(sandbox: Sandbox, user: int) -> str:
         async with http.post(url, data={"method": "card", "number": "4242424242424242",
                                         "expiry": "12/34", "cvc": "123"}) as resp:
             assert resp.status == 200
-    await said(tg, user, "Payment received: 10.00 TFC")
+    await said(tg, user, "paid with 10.00 TFC by card (Stripe)")
     [charge] = stripe.charges()
     return str(charge["id"])
 

@@ -18,6 +18,8 @@ from .conftest import PAYLOAD_SECRET, PROVIDER_TOKEN, Shopfront, make_config, ma
 
 
 async def _invoice_from_menu(shop: Shopfront, user_id: int, method: str = "stars") -> ChatMessage:
+    """Open a 10 TFC top-up from /topup and ask for its invoice; returns the invoice (the order
+    message, where the receipt goes, is the one `_order_message` finds)."""
     menu = await shop.send(user_id, "/topup")
     await shop.press(user_id, menu.message_id, data="v1:top:1000")
     choices = await shop.wait_text(user_id, menu.message_id, "10.00 TFC of credits")
@@ -25,6 +27,16 @@ async def _invoice_from_menu(shop: Shopfront, user_id: int, method: str = "stars
     await shop.press(user_id, choices.message_id, data=button["callback_data"])
     return await shop.emu.wait_for(lambda: next(
         (m for m in shop.emu.bot_messages(user_id) if m.data.get("invoice")), None))
+
+
+def _order_message(shop: Shopfront, user_id: int) -> ChatMessage:
+    """The top-up's order message: the bot's first message, the /topup menu it grew out of."""
+    return shop.emu.bot_messages(user_id)[0]
+
+
+async def _receipt(shop: Shopfront, user_id: int) -> ChatMessage:
+    """The receipt of the top-up: its order message, edited once paid."""
+    return await shop.wait_text(user_id, _order_message(shop, user_id).message_id, "paid with")
 
 
 async def _payments(db: Ledger, user_id: int) -> list[tuple[str, int, int]]:
@@ -40,9 +52,10 @@ async def test_stars_topup_is_credited_once_with_a_receipt(shop: Shopfront) -> N
     assert call.params.get("provider_token", "") == "" and "payload" in call.params
     result = await shop.emu.pay_invoice(amy, invoice.message_id)
     assert result.paid
-    receipt = await shop.wait_reply(amy, result.message["message_id"], "Payment received")
-    assert "770 Stars" in receipt.text and "Credited 10.00 TFC" in receipt.text
-    assert "Balance: 10.00 TFC available" in receipt.text
+    receipt = await _receipt(shop, amy)
+    assert receipt.text == "✅ Top-up #1: 10.00 TFC of credits, paid with 770 Stars.\nBalance: 10.00 TFC."
+    assert receipt.buttons == []  # its pay buttons are gone
+    assert shop.emu.bot_messages(amy)[-1].invoice is not None  # and no message after the invoice
     assert await _payments(shop.db, amy) == [("stars", 1000, 770)]
     [order] = await shop.db.orders(amy)
     assert order.state == "paid"
@@ -52,7 +65,7 @@ async def test_replayed_successful_payment_credits_once(shop: Shopfront) -> None
     bo = shop.user("Bo")
     invoice = await _invoice_from_menu(shop, bo)
     result = await shop.emu.pay_invoice(bo, invoice.message_id)
-    await shop.wait_reply(bo, result.message["message_id"], "Payment received")
+    await _receipt(shop, bo)
     assert result.message is not None
     for _ in range(2):  # Telegram redelivers the same update (same charge id)
         shop.emu.world.enqueue("message", result.message)
@@ -60,15 +73,15 @@ async def test_replayed_successful_payment_credits_once(shop: Shopfront) -> None
     await asyncio.sleep(0.2)
     assert await _payments(shop.db, bo) == [("stars", 1000, 770)]
     assert (await shop.db.balance(bo)).available == 1000
-    receipts = [m for m in shop.emu.bot_messages(bo) if "Payment received" in (m.text or "")]
-    assert len(receipts) == 1
+    assert len(_edits_of(shop, bo, _order_message(shop, bo).message_id, "paid with")) == 1
+    assert shop.emu.bot_messages(bo)[-1].invoice is not None  # no receipt of its own either
 
 
 async def test_paying_an_old_invoice_again_is_refused(shop: Shopfront) -> None:
     cy = shop.user("Cy")
     invoice = await _invoice_from_menu(shop, cy)
-    first = await shop.emu.pay_invoice(cy, invoice.message_id)
-    await shop.wait_reply(cy, first.message["message_id"], "Payment received")
+    await shop.emu.pay_invoice(cy, invoice.message_id)
+    await _receipt(shop, cy)
     again = await shop.emu.pay_invoice(cy, invoice.message_id)
     assert again.status == "rejected"
     assert again.error_message == "This order is already paid; you were not charged again."
@@ -119,17 +132,18 @@ async def test_buy_now_with_stars_places_the_purchase_in_the_same_transaction(sh
     await shop.press(fox, choices.message_id, data=stars["callback_data"])
     invoice = await shop.emu.wait_for(lambda: next(
         (m for m in shop.emu.bot_messages(fox) if m.data.get("invoice")), None))
-    result = await shop.emu.pay_invoice(fox, invoice.message_id)
-    receipt = await shop.wait_reply(fox, result.message["message_id"], "Payment received")
-    assert receipt.text == ("✅ Payment received: 655 Stars.\n"
-                            "Your Medium VM is being deployed; its status follows below.")
-    paid_order = shop.current(fox, choices.message_id)  # the order message: paid, no pay buttons
-    assert paid_order.text == "Order #1: Medium VM, 8.50 TFC. Paid with 655 Stars." and not paid_order.buttons
+    await shop.emu.pay_invoice(fox, invoice.message_id)
+    # The order message is the receipt and the VM's status: paid, queued, no pay buttons.
+    paid_order = await shop.wait_text(fox, choices.message_id, "Paid with")
+    assert paid_order.text == ("✅ Paid with 655 Stars.\n"
+                               "⏳ Medium VM #1 is queued for deployment on the ThreeFold grid.")
+    assert not paid_order.buttons
+    assert shop.emu.bot_messages(fox)[-1].invoice is not None  # no receipt message of its own
     [order] = await shop.db.orders(fox)
     assert order.state == "placed"
     balance = await shop.db.balance(fox)
     assert (balance.available, balance.held) == (0, 850)
-    assert "Medium VM · queued" in (await shop.send(fox, "/deployments")).text
+    assert "Medium VM #1 · queued" in (await shop.send(fox, "/deployments")).text
     assert (await shop.db.audit()).ok
 
 
@@ -140,9 +154,9 @@ async def test_card_invoice_when_enabled(emu: TelegramEmulator, tmp_path: Path) 
         gia = front.user("Gia")
         invoice = await _invoice_from_menu(front, gia, "card")
         assert (invoice.data["invoice"]["currency"], invoice.data["invoice"]["total_amount"]) == ("USD", 1000)
-        result = await emu.pay_invoice(gia, invoice.message_id)
-        receipt = await front.wait_reply(gia, result.message["message_id"], "Payment received")
-        assert "10.00 USD" in receipt.text
+        await emu.pay_invoice(gia, invoice.message_id)
+        receipt = await _receipt(front, gia)
+        assert receipt.text == "✅ Top-up #1: 10.00 TFC of credits, paid with 10.00 USD by card.\nBalance: 10.00 TFC."
         assert await _payments(front.db, gia) == [("telegram_card", 1000, 1000)]
     finally:
         await front.stop()
@@ -176,8 +190,10 @@ async def test_stripe_button_uses_the_collaborator(emu: TelegramEmulator, tmp_pa
         choices = await front.wait_text(ida, menu.message_id, "of credits")
         stripe = next(b for b in choices.buttons if b["callback_data"].endswith(":stripe"))
         await front.press(ida, choices.message_id, data=stripe["callback_data"])
-        link = await front.wait_reply(ida, choices.message_id, "Stripe")
+        link = await front.wait_text(ida, choices.message_id, "Stripe")  # the order message itself
         assert link.buttons[0]["url"].startswith("https://checkout.example.com/")
+        assert link.buttons[1]["text"] == "« Other ways to pay"
+        assert len(front.emu.bot_messages(ida)) == 1
         assert calls and calls[0][1] == ida
     finally:
         await front.stop()
@@ -187,7 +203,7 @@ async def test_stars_refund_debits_once_even_when_already_refunded(shop: Shopfro
     jay = shop.user("Jay")
     invoice = await _invoice_from_menu(shop, jay)
     result = await shop.emu.pay_invoice(jay, invoice.message_id)
-    await shop.wait_reply(jay, result.message["message_id"], "Payment received")
+    await _receipt(shop, jay)
     charge = result.telegram_payment_charge_id
     assert charge is not None
     first = await refund_star_payment(shop.app.bot, shop.db, charge)
@@ -224,8 +240,9 @@ async def test_reconciliation_recovers_a_payment_the_bot_never_processed(
     assert result.paid and await front.db.payments(kai) == []
     await front.start()  # reconciliation runs at start
     try:
-        receipt = await front.wait_reply(kai, result.message["message_id"], "Payment received")
-        assert "Credited 10.00 TFC" in receipt.text
+        # No order message is known (the order was opened outside the chat): a new message.
+        receipt = await front.wait_reply(kai, result.message["message_id"], "paid with")
+        assert receipt.text == "✅ Top-up #1: 10.00 TFC of credits, paid with 770 Stars.\nBalance: 10.00 TFC."
         assert await _payments(front.db, kai) == [("stars", 1000, 770)]
         await front.restart()  # and again: nothing more
         await asyncio.sleep(0.3)
@@ -289,3 +306,9 @@ async def test_user_who_blocked_the_bot_is_marked_and_nothing_crashes(shop: Shop
             break
         await asyncio.sleep(0.05)
     assert not await blocked_at()
+
+
+def _edits_of(shop: Shopfront, chat_id: int, message_id: int, contains: str) -> list[str]:
+    return [c.params.get("text", "") for c in shop.emu.calls
+            if c.method == "editMessageText" and c.ok and c.params.get("chat_id") == str(chat_id)
+            and c.params.get("message_id") == str(message_id) and contains in c.params.get("text", "")]

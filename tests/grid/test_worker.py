@@ -64,8 +64,8 @@ async def test_status_message_is_edited_as_the_job_moves(ledger: Ledger, tmp_pat
     await make_worker(ledger, make_grid(tmp_path)).run_once()
 
     sent = await messages(ledger, 42)
-    assert [edit for _, edit in sent] == [555, 555, None]  # Deploying, Ready, then the details
-    assert "deploying" in sent[0][0] and "ready" in sent[1][0] and "Mycelium IP" in sent[2][0]
+    assert [edit for _, edit in sent] == [555, 555]  # Deploying, then Ready with the details: one message
+    assert "being deployed" in sent[0][0] and "is ready" in sent[1][0] and "Mycelium IP" in sent[1][0]
 
 
 async def test_status_message_found_through_the_outbox_key(ledger: Ledger, tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ async def test_status_message_found_through_the_outbox_key(ledger: Ledger, tmp_p
 
     await make_worker(ledger, make_grid(tmp_path)).run_once()
 
-    assert [edit for _, edit in await messages(ledger, 42)] == [None, 777, 777, None]
+    assert [edit for _, edit in await messages(ledger, 42)] == [None, 777, 777]
 
 
 async def test_failure_restores_the_credits_exactly(ledger: Ledger, tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ async def test_failure_restores_the_credits_exactly(ledger: Ledger, tmp_path: Pa
     assert (await ledger.get_order(purchase.order.id)).state == "failed"
     assert await grid.live_contracts(dep.name or "") == 0
     [(text, _)] = await messages(ledger, 7)
-    assert "failed" in text and "12.35 TFC is back" in text
+    assert "could not be deployed" in text and "12.35 TFC is back" in text
     assert (await ledger.audit()).ok
 
 

@@ -34,7 +34,7 @@ async def test_a_retried_deployment_that_fails_again_is_refunded_again(ledger: L
     balance = await ledger.balance(11)
     assert (balance.posted, balance.held, balance.available) == (1_000, 0, 1_000)
     assert (await ledger.get_order(purchase.order.id)).state == "failed"
-    failures = [text for text, _ in await messages(ledger, 11) if "failed" in text]
+    failures = [text for text, _ in await messages(ledger, 11) if "could not be deployed" in text]
     assert len(failures) == 2  # the user hears of each failure
     assert (await worker.run_once()) == 0  # nothing left to claim: the grid is not called again
     assert (await ledger.audit()).ok

@@ -360,6 +360,6 @@ async def test_a_status_message_attached_late_is_brought_up_to_date_once(
     assert (dep.state, dep.status_message_id) == ("deploying", 555)
     edits = "SELECT edit_message_id, text FROM notifications WHERE edit_message_id IS NOT NULL"
     [(message_id, text)] = rows(db_path, edits)
-    assert message_id == 555 and "deploying" in text
+    assert message_id == 555 and "being deployed" in text
     await ledger.write(attach)
     assert len(rows(db_path, edits)) == 1

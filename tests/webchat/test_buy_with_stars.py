@@ -25,17 +25,17 @@ async def test_new_user_buys_a_vm_with_stars_and_sees_it_ready(sandbox: Sandbox,
     await page.locator(".msg.in").last.locator(".keyboard button").first.click()
     await page.click(".sheet .pay")
     await expect(page.locator(".service").last).to_contain_text("You paid ⭐")
-    # One status message, edited in place from queued through deploying to ready.
-    status = page.locator(".msg.in .bubble", has_text="vm-small:")
-    await expect(status).to_contain_text("vm-small: ready")
+    # The order message, edited in place from the pay buttons through paid, deploying, to ready.
+    status = page.locator(".msg.in .bubble", has_text="Small VM #1")
+    await expect(status).to_contain_text("Small VM #1 is ready.")
+    await expect(status).to_contain_text("ssh root@")
     await expect(status).to_have_count(1)
-    await expect(page.locator(".msg.in").last).to_contain_text("is running")
     await screenshot(page, "buy-with-stars")
 
     # The bot's answer to a button press shows as a toast.
     await page.fill("#text", "/deployments")
     await page.press("#text", "Enter")
-    await page.locator(".keyboard button", has_text="#1 Small VM").last.click()
+    await page.locator(".keyboard button", has_text="Small VM #1").last.click()
     await page.locator(".keyboard button", has_text="Auto-renew: off").last.click()
     await expect(page.locator(".toast")).to_have_text("Auto-renew is on.")
     await expect(page.locator(".keyboard button", has_text="Auto-renew: on").last).to_be_visible()

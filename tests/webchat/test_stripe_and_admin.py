@@ -40,7 +40,7 @@ async def test_top_up_through_the_stripe_checkout_page(sandbox: Sandbox, page: P
     # The Checkout page returns to the bot (t.me/<bot>?start=paid_<order>): the chat sends /start.
     await expect(page.locator(".browser")).to_have_count(0)
     await expect(page.locator(".msg.out").last).to_contain_text("/start paid_")
-    await expect(page.locator(".msg.in", has_text="Payment received: 10.00 TFC credited")).to_be_visible()
+    await expect(page.locator(".msg.in", has_text="paid with 10.00 TFC by card (Stripe)")).to_be_visible()
     await expect(page.locator(".msg.in").last).to_contain_text("10.00 TFC · paid")
     await expect(page.locator("#stripe-payments .tag.succeeded")).to_have_count(1)
     await expect(page.locator("#accounts")).to_contain_text("10.00 TFC")

@@ -35,7 +35,7 @@ async def test_pay_credits_once_and_tells_the_user(shop: Shop) -> None:
     payment = await shop.ledger.get_payment("stripe", sid)
     assert payment is not None and payment.amount == 1250 and payment.order_id == order.id
     told = await shop.notifications(42)
-    assert len(told) == 1 and "12.50 TFC credited" in told[0].text
+    assert len(told) == 1 and "12.50 TFC of credits, paid with 12.50 TFC by card (Stripe)" in told[0].text
     shop.emu.redeliver(shop.emu.events("checkout.session.completed")[0]["id"])
     await shop.emu.wait_for_deliveries()
     assert await shop.available() == 1250 and await shop.payment_count() == 1
