@@ -79,6 +79,9 @@ class Notifier:
         self.bot = bot
         self.settings = settings
         self._pace = AsyncLimiter(settings.max_per_second, 1.0)
+        # (chat, message) sent anew because it could not be edited -> the new message: an edit
+        # claimed in the same batch still names the old one.
+        self._moved: dict[tuple[int, int], int] = {}
 
     def backoff(self, attempts: int) -> int:
         """Seconds to wait after the `attempts`-th failed attempt (1-based)."""
@@ -126,14 +129,15 @@ class Notifier:
     async def _send(self, n: Notification) -> int | None:
         markup = InlineKeyboardMarkup.de_json(n.markup, self.bot) if n.markup else None
         if n.edit_message_id is not None:
+            target = self._moved.get((n.chat_id, n.edit_message_id), n.edit_message_id)
             try:
                 result = await self.bot.edit_message_text(
-                    n.text, chat_id=n.chat_id, message_id=n.edit_message_id,
+                    n.text, chat_id=n.chat_id, message_id=target,
                     parse_mode=n.parse_mode, reply_markup=markup,
                 )
             except BadRequest as exc:
                 if "message is not modified" in exc.message.lower():
-                    return n.edit_message_id
+                    return target
                 if not any(gone in exc.message.lower() for gone in UNEDITABLE):
                     raise
                 # Deleted by the user, or too old to edit: the news goes in a new message, and
@@ -141,10 +145,11 @@ class Notifier:
                 log.info("notification %s: message %s in chat %s cannot be edited (%s); sent anew",
                          n.id, n.edit_message_id, n.chat_id, exc.message)
                 message = await self.bot.send_message(n.chat_id, n.text, parse_mode=n.parse_mode, reply_markup=markup)
-                old_id, new_id = n.edit_message_id, message.message_id
+                old_id, new_id = target, message.message_id
+                self._moved[(n.chat_id, n.edit_message_id)] = self._moved[(n.chat_id, old_id)] = new_id
                 await self.ledger.write(lambda conn, now: order_messages.moved(conn, n.chat_id, old_id, new_id))
                 return new_id
-            return n.edit_message_id if result is True else result.message_id  # type: ignore[union-attr]
+            return target if result is True else result.message_id  # type: ignore[union-attr]
         message = await self.bot.send_message(
             n.chat_id, n.text, parse_mode=n.parse_mode, reply_markup=markup
         )

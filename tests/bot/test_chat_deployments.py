@@ -548,3 +548,22 @@ async def test_a_short_balance_is_warned_with_a_top_up_button_and_kept_in_grace_
     renewed = await gshop.wait_reply(ann, reminder.message_id, "renewed")
     assert "4.00 TFC charged" in renewed.text
     assert (await gshop.deployment(dep.id)).expires_at == expiry + 30 * DAY_S
+
+
+async def test_a_deleted_order_message_gets_the_next_status_as_a_new_message_which_later_edits_follow(
+        gshop: GridShop) -> None:
+    lea = gshop.user("Lea")
+    await _fund(gshop.db, lea, 1000)
+    _, status = await gshop.buy(lea)
+    gshop.emu.world.messages[lea][status.message_id].deleted = True  # the user deleted it
+    before = {m.message_id for m in gshop.emu.bot_messages(lea)}
+    await gshop.deliver()
+    [new] = [m for m in gshop.emu.bot_messages(lea) if m.message_id not in before]
+    assert new.text.startswith("✅ Small VM #1 is ready.\nMycelium IP:")  # deploying, then ready: one message
+    assert [b["callback_data"] for b in new.buttons] == ["v1:dep:1"]
+    assert _edits(gshop, lea, new.message_id)[-1].startswith("✅ Small VM #1 is ready.")
+    dep = await _only_deployment(gshop, lea)
+    assert dep.status_message_id == new.message_id
+    failed = await gshop.db.read(lambda conn: conn.execute(
+        "SELECT count(*) FROM notifications WHERE state != 'sent'").fetchone()[0])
+    assert failed == 0
