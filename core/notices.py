@@ -256,26 +256,26 @@ def expiry_warning(name: str, expires_at: int, auto_renew: bool, price: int, sho
     values = {"name": name, "until": local_date(expires_at), "price": format_tfc(price),
               "shortfall": format_tfc(shortfall), "days": grace_days}
     if auto_renew and not shortfall:
-        return _("⚠️ Your VM {name} expires on {until}; auto-renew is on and your balance covers it: "
+        return _("⚠️ {name} expires on {until}; auto-renew is on and your balance covers it: "
                  "{price} will be taken from it for the next period.").format(**values)
     if auto_renew:
         then = ngettext("If it is still short then, the VM keeps running for {days} more day and is removed "
                         "after that.", "If it is still short then, the VM keeps running for {days} more days and "
                         "is removed after that.", grace_days) if grace_days else _("If it is still short then, "
                                                                                    "the VM is removed.")
-        return (_("⚠️ Your VM {name} expires on {until}; auto-renew is on, but your balance is {shortfall} "
+        return (_("⚠️ {name} expires on {until}; auto-renew is on, but your balance is {shortfall} "
                   "short of the {price} renewal. Top up by then and it renews itself.") + " " + then).format(**values)
     if shortfall:
-        return _("⚠️ Your VM {name} expires on {until}; auto-renew is off: the VM will be removed unless you "
+        return _("⚠️ {name} expires on {until}; auto-renew is off: the VM will be removed unless you "
                  "renew it ({price}; your balance is {shortfall} short of it).").format(**values)
-    return _("⚠️ Your VM {name} expires on {until}; auto-renew is off: the VM will be removed unless you "
+    return _("⚠️ {name} expires on {until}; auto-renew is off: the VM will be removed unless you "
              "renew it ({price}).").format(**values)
 
 
 def grace_reminder(name: str, expired_at: int, removed_at: int, price: int, shortfall: int) -> str:
     """A day of the grace period: the VM runs past its paid period; the renewal it waits for,
     charged from its expiry, and when it is removed without it."""
-    return _("⏳ Your VM {name} could not be renewed on {expired}: your balance is {shortfall} short of the "
+    return _("⏳ {name} could not be renewed on {expired}: your balance is {shortfall} short of the "
              "{price} renewal. It keeps running until {removed}; top up by then and it renews itself, "
              "paid from {expired} on. Otherwise it is removed then.").format(
         name=name, expired=local_date(expired_at), removed=local_date(removed_at), price=format_tfc(price),
@@ -465,7 +465,7 @@ def admin_grid_vanished(deployment_id: int, name: str, user_id: int) -> str:
 
 def grid_vanished(name: str) -> str:
     """To the user: their VM is gone from the grid; the shop is looking into it."""
-    return _("⚠️ Your VM {name} no longer shows on the ThreeFold grid. The shop has been told and will "
+    return _("⚠️ {name} no longer shows on the ThreeFold grid. The shop has been told and will "
             "look into it.").format(name=name)
 
 
