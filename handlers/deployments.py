@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 
 from core import notices
 from grid.periods import cancel_deployment
@@ -23,13 +23,13 @@ from ledger.deployments import DeploymentNotFound, DeploymentRecord, DeploymentS
 from . import keyboards, texts
 from .buy import offer_shortfall
 from .callbacks import INT, Callback, register_action
-from .common import answer, list_user, pressed, refuse, show
+from .common import answer, expected, list_user, pressed, refuse, show, stop_expecting
 from .deps import CustomContext, Shop
 from .errors import RENEW_ANSWERS
 
 __all__ = [
-    "ACTIONS", "ask_cancel", "auto_renew", "confirm_cancel", "confirm_renew", "deployments", "details", "renew",
-    "topup_for_renewal",
+    "ACTIONS", "ask_cancel", "auto_renew", "confirm_cancel", "confirm_renew", "deployments", "details",
+    "details_screen", "pressed_deployment", "renew", "topup_for_renewal",
 ]
 
 LIST_LIMIT = 10
@@ -61,13 +61,18 @@ def _renew_terms(shop: Shop, dep: DeploymentRecord) -> tuple[int | None, int]:
     return service.price_minor, service.period_days
 
 
-async def _show_details(update: Update, shop: Shop, dep: DeploymentRecord, prefix: str = "") -> None:
+def details_screen(shop: Shop, dep: DeploymentRecord, prefix: str = "") -> tuple[str, InlineKeyboardMarkup]:
+    """A VM's screen: its details (after `prefix`, the news of what was just done) and actions."""
     price, days = _renew_terms(shop, dep)
     text = texts.deployment_details(dep, _service_name(shop, dep), price)
-    await show(update, f"{prefix}\n\n{text}" if prefix else text, keyboards.deployment_actions(dep, price, days))
+    return (f"{prefix}\n\n{text}" if prefix else text), keyboards.deployment_actions(dep, price, days)
 
 
-async def _pressed_deployment(
+async def _show_details(update: Update, shop: Shop, dep: DeploymentRecord, prefix: str = "") -> None:
+    await show(update, *details_screen(shop, dep, prefix))
+
+
+async def pressed_deployment(
     update: Update, context: CustomContext,
 ) -> tuple[CallbackQuery, Callback, Shop, DeploymentRecord] | None:
     """A button whose first argument is a deployment id: the deployment if the presser owns it;
@@ -98,10 +103,13 @@ async def deployments(update: Update, context: CustomContext) -> None:
 
 async def details(update: Update, context: CustomContext) -> None:
     """A VM's button (`v1:dep:<id>`): connection details and what can be done with it."""
-    got = await _pressed_deployment(update, context)
+    got = await pressed_deployment(update, context)
     if got is None:
         return
     query, _, shop, dep = got
+    waiting = expected(context, "vmname")
+    if waiting is not None and waiting.get("deployment") == dep.id:
+        stop_expecting(context)  # back from the rename prompt
     await answer(query)
     await _show_details(update, shop, dep)
 
@@ -110,7 +118,7 @@ async def _renewable(update: Update, context: CustomContext) -> tuple[
         CallbackQuery, Callback, Shop, DeploymentRecord, int, int] | None:
     """A renew button's deployment, with the price and days of one more period; answers and
     returns None when the VM is not running or its service is not sold any more."""
-    got = await _pressed_deployment(update, context)
+    got = await pressed_deployment(update, context)
     if got is None:
         return None
     query, data, shop, dep = got
@@ -211,7 +219,7 @@ async def _refuse_cancel(update: Update, shop: Shop, dep: DeploymentRecord) -> b
 
 async def ask_cancel(update: Update, context: CustomContext) -> None:
     """Cancel (`v1:dcan:<id>`): ask for a confirmation first."""
-    got = await _pressed_deployment(update, context)
+    got = await pressed_deployment(update, context)
     if got is None:
         return
     query, _, shop, dep = got
@@ -233,7 +241,7 @@ async def ask_cancel(update: Update, context: CustomContext) -> None:
 async def confirm_cancel(update: Update, context: CustomContext) -> None:
     """Cancel confirmed (`v1:dcanok:<id>`): a queued VM is refunded; a running one's contract is
     cancelled on the grid (or by the periods job when the grid fails or no deployer is set)."""
-    got = await _pressed_deployment(update, context)
+    got = await pressed_deployment(update, context)
     if got is None:
         return
     query, _, shop, dep = got
@@ -263,7 +271,7 @@ async def confirm_cancel(update: Update, context: CustomContext) -> None:
 
 async def topup_for_renewal(update: Update, context: CustomContext) -> None:
     """Top up what a renewal lacks (`v1:dtop:<id>`), at least the minimum top-up."""
-    got = await _pressed_deployment(update, context)
+    got = await pressed_deployment(update, context)
     if got is None:
         return
     query, _, shop, dep = got

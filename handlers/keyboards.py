@@ -136,18 +136,24 @@ def deployments(deps: list[DeploymentRecord]) -> InlineKeyboardMarkup | None:
 
 def deployment_actions(dep: DeploymentRecord, renew_price: int | None, period_days: int) -> InlineKeyboardMarkup:
     """What a user can do with a VM in its state: renew, auto-renew, cancel (ready); cancel
-    (queued); refresh (in progress)."""
+    (queued); refresh (in progress); rename (while it is not closed)."""
     rows = []
     if dep.state == "ready" and dep.expires_at is not None:
         if renew_price is not None:
             rows.append([_button(texts.btn_renew(renew_price, period_days), "dren", dep.id, dep.expires_at)])
         rows.append([_button(texts.btn_auto_renew(dep.auto_renew), "dauto", dep.id, 0 if dep.auto_renew else 1)])
+    if dep.state not in ("failed", "cancelled"):
+        rows.append([_button(texts.BTN_RENAME_VM, "dname", dep.id)])
     if dep.state in ("ready", "queued"):
         rows.append([_button(texts.BTN_CANCEL_VM, "dcan", dep.id)])
     if dep.state in ("queued", "deploying", "cancelling"):
         rows.append([_button(texts.BTN_REFRESH, "dep", dep.id)])
     rows.append([_button(texts.BTN_MY_VMS, "deps")])
     return InlineKeyboardMarkup(rows)
+
+
+def back_to_vm(dep: DeploymentRecord) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(texts.BTN_BACK_TO_VM, "dep", dep.id)]])
 
 
 def confirm_cancel_deployment(dep: DeploymentRecord) -> InlineKeyboardMarkup:

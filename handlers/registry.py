@@ -38,6 +38,7 @@ from . import (
     texts,
     topup,
     typed,
+    vm_names,
 )
 from .callbacks import pattern
 from .common import answer
@@ -127,7 +128,7 @@ def install(application: ShopApplication, extra: Iterable[Extension] = ()) -> No
         ("cancel", buy.cancel_order), ("topm", topup.topup), ("top", topup.preset),
         ("topc", topup.ask_custom), ("ord", commands.order_button), ("ords", commands.orders),
         ("send", send.send_button), ("lang", language.choose),
-        *deployments.ACTIONS,
+        *deployments.ACTIONS, *vm_names.ACTIONS,
     ):
         add(CallbackQueryHandler(callback, pattern=pattern(action)))
 

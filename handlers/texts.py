@@ -507,6 +507,32 @@ def btn_vm(name: str) -> str:
     return _("🖥 {name}").format(name=name)
 
 
+BTN_RENAME_VM = N_("✏️ Rename")
+BTN_BACK_TO_VM = N_("« Back")
+NAME_EMPTY = N_("it is empty")
+NAME_CHARACTERS = N_("use letters, digits, spaces and - _ . # ( ) ' + & / : only")
+
+
+def name_too_long(limit: int, length: int) -> str:
+    return ngettext("it is {length} characters long; at most {limit} fit",
+                    "it is {length} characters long; at most {limit} fit", length).format(length=length, limit=limit)
+
+
+def rename_prompt(name: str, limit: int) -> str:
+    """The VM's screen while the chat waits for its new name."""
+    return _("✏️ Send me the new name for {name} (up to {limit} characters: letters, digits, spaces and "
+             "- _ . # ( ) ' + & / :).\nIt is the name you see in every message; the VM itself does not change.").format(
+        name=name, limit=limit)
+
+
+def name_refused(reason: str) -> str:
+    return _("That name cannot be used: {reason}. Send another one, or /cancel.").format(reason=reason)
+
+
+def renamed(name: str) -> str:
+    return _("✏️ Renamed: this VM is now called {name}.").format(name=name)
+
+
 BTN_CANCEL_VM = N_("🗑 Cancel this VM")
 BTN_CONFIRM_CANCEL_VM = N_("Yes, cancel it")
 BTN_KEEP_VM = N_("No, keep it")

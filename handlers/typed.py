@@ -1,11 +1,11 @@
 """Text a user types outside a command: what the chat asked for (a top-up amount, the buy
-flow's SSH key), a public key pasted unasked, or a pointer to /help."""
+flow's SSH key, a VM's new name), a public key pasted unasked, or a pointer to /help."""
 
 from __future__ import annotations
 
 from telegram import Update
 
-from . import keyboards, sshkey, texts, topup
+from . import keyboards, sshkey, texts, topup, vm_names
 from .common import expected
 from .deps import CustomContext
 
@@ -19,6 +19,8 @@ async def typed_text(update: Update, context: CustomContext) -> None:
     what = waiting["what"] if waiting is not None else None
     if what == "amount":
         await topup.typed_amount(update, context, message.text)
+    elif what == "vmname":
+        await vm_names.typed_name(update, context, message.text)
     elif what == "sshkey" or sshkey.looks_like_public_key(message.text):
         await sshkey.typed_key(update, context, message.text)
     else:

@@ -24,7 +24,7 @@ from core import i18n, notices
 from . import ops, order_messages, outbox, shop_meta, users
 from .commission import split_commission
 from .dialect import dialect_of
-from .errors import LedgerError
+from .errors import InvalidRequest, LedgerError
 from .schema import PAYABLE_GRID, REVENUE_COMMISSION
 
 DAY_S = 86_400
@@ -545,6 +545,18 @@ def renew_for_user(
                     period_days=period_days, for_expires_at=seen_expires_at, user_id=user_id,
                     notify=False)
     return Renewal(renewed, new)
+
+
+MAX_LABEL = 64
+
+
+def rename(conn: sqlite3.Connection, now: int, deployment_id: int, user_id: int, label: str) -> DeploymentRecord:
+    """The owner's name for their VM (what they read everywhere; the grid name stays)."""
+    if not label or len(label) > MAX_LABEL or not label.isprintable():
+        raise InvalidRequest(f"a VM's name is 1 to {MAX_LABEL} printable characters")
+    get(conn, deployment_id, user_id)
+    conn.execute("UPDATE deployments SET label = ?, updated_at = ? WHERE id = ?", (label, now, deployment_id))
+    return get(conn, deployment_id)
 
 
 def request_cancel(

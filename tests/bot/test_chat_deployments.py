@@ -567,3 +567,51 @@ async def test_a_deleted_order_message_gets_the_next_status_as_a_new_message_whi
     failed = await gshop.db.read(lambda conn: conn.execute(
         "SELECT count(*) FROM notifications WHERE state != 'sent'").fetchone()[0])
     assert failed == 0
+
+
+async def test_renaming_a_vm_checks_the_name_and_every_text_uses_it_while_the_grid_name_stays(
+        gshop: GridShop) -> None:
+    max_ = gshop.user("Max")
+    dep, listing = await _ready_vm(gshop, max_)
+    await gshop.press(max_, listing.message_id, data=f"v1:dep:{dep.id}")
+    screen = await gshop.wait_text(max_, listing.message_id, "Mycelium IP:")
+    await gshop.press(max_, listing.message_id, data=gshop.button(screen, "v1:dname:")["callback_data"])
+    prompt = await gshop.wait_text(max_, listing.message_id, f"Send me the new name for Small VM #{dep.id}")
+    assert [b["text"] for b in prompt.buttons] == ["« Back"]
+    too_long = await gshop.send(max_, "x" * 40)
+    assert too_long.text == ("That name cannot be used: it is 40 characters long; at most 32 fit. "
+                             "Send another one, or /cancel.")
+    odd = await gshop.send(max_, "rocket 🚀")
+    assert "use letters, digits, spaces" in odd.text
+    assert (await gshop.deployment(dep.id)).label == f"Small VM #{dep.id}"  # nothing kept yet
+    messages = len(gshop.emu.bot_messages(max_))
+    await gshop.emu.send_text(max_, "  web   server-1 ")
+    renamed = await gshop.wait_text(max_, listing.message_id, "Renamed")
+    assert renamed.text.startswith("✏️ Renamed: this VM is now called web server-1.\n\n🖥 web server-1\n")
+    assert len(gshop.emu.bot_messages(max_)) == messages  # the VM's screen, edited: no new message
+    after = await gshop.deployment(dep.id)
+    assert (after.label, after.name) == ("web server-1", dep.name)  # the grid name stays
+    assert "web server-1 · ready until" in (await gshop.send(max_, "/deployments")).text
+    # Later messages name it so too: the expiry warning, say.
+    await gshop.db.write(lambda conn, now: jobs.mark_warned(conn, now, dep.id, 400))
+    await gshop.deliver()
+    assert gshop.emu.bot_messages(max_)[-1].text.startswith("⚠️ web server-1 expires on")
+    # A plain text now is no name: the chat no longer waits for one.
+    assert "I did not get that" in (await gshop.send(max_, "hello")).text
+
+
+async def test_back_from_the_rename_prompt_and_slash_cancel_forget_it(gshop: GridShop) -> None:
+    nia = gshop.user("Nia")
+    dep, listing = await _ready_vm(gshop, nia)
+    await gshop.press(nia, listing.message_id, data=f"v1:dep:{dep.id}")
+    screen = await gshop.wait_text(nia, listing.message_id, "Mycelium IP:")
+    await gshop.press(nia, listing.message_id, data=gshop.button(screen, "v1:dname:")["callback_data"])
+    prompt = await gshop.wait_text(nia, listing.message_id, "Send me the new name")
+    await gshop.press(nia, listing.message_id, data=prompt.buttons[0]["callback_data"])
+    await gshop.wait_text(nia, listing.message_id, "Mycelium IP:")
+    assert "I did not get that" in (await gshop.send(nia, "db box")).text
+    await gshop.press(nia, listing.message_id, data=gshop.button(screen, "v1:dname:")["callback_data"])
+    await gshop.wait_text(nia, listing.message_id, "Send me the new name")
+    assert (await gshop.send(nia, "/cancel")).text.startswith("Cancelled.")
+    assert "I did not get that" in (await gshop.send(nia, "db box")).text
+    assert (await gshop.deployment(dep.id)).label == f"Small VM #{dep.id}"

@@ -148,9 +148,9 @@ async def test_a_russian_speaking_user_reads_the_rest_of_the_chat_in_russian(gsh
     await gshop.press(vera, catalog.message_id, data=gshop.button(choices, "v1:pay:")["callback_data"])
     confirm = await gshop.wait_text(vera, catalog.message_id, "с баланса?")
     await gshop.press(vera, catalog.message_id, data=gshop.button(confirm, "v1:ok:")["callback_data"])
-    await gshop.wait_reply(vera, catalog.message_id, "в очереди на развёртывание")
+    await gshop.wait_text(vera, catalog.message_id, "в очереди на развёртывание")  # the order message
     await gshop.deliver()
-    await gshop.wait_reply(vera, catalog.message_id, "IP в Mycelium:")
+    await gshop.wait_text(vera, catalog.message_id, "IP в Mycelium:")
     listing = await gshop.send(vera, "/deployments")
     dep = gshop.button(listing, "v1:dep:")["callback_data"]
     await gshop.press(vera, listing.message_id, data=dep)
@@ -162,10 +162,10 @@ async def test_a_russian_speaking_user_reads_the_rest_of_the_chat_in_russian(gsh
     await gshop.press(vera, listing.message_id, data=gshop.button(screen, "v1:dauto:")["callback_data"])
     screen = await gshop.wait_text(vera, listing.message_id, "автопродление включено")
     await gshop.press(vera, listing.message_id, data=gshop.button(screen, "v1:dcan:")["callback_data"])
-    ask = await gshop.wait_text(vera, listing.message_id, "Удалить ВМ")
+    ask = await gshop.wait_text(vera, listing.message_id, "Удалить Small VM #")
     assert re.search(r"сгорит: 59 дней 23 ч|сгорит: 60 дней 0 ч", ask.text), ask.text
     await gshop.press(vera, listing.message_id, data=gshop.button(ask, "v1:dcanok:")["callback_data"])
-    await gshop.wait_text(vera, listing.message_id, "отменена")
+    await gshop.wait_text(vera, listing.message_id, "удалена из сети")
 
     menu = await gshop.send(vera, "/topup")
     assert menu.text == "На сколько пополнить баланс? 1 TFC = 1 USD."
