@@ -38,7 +38,7 @@ async def test_counters_move_with_payments_webhooks_and_grid_failures(
         order_id, _ = await shop.stripe_link(tg, grace, await shop.topup_choices(tg, grace, last, 1000))
         stripe.pay_session(shop.session_of(stripe, order_id)["id"])
         await stripe.wait_for_deliveries()
-        await tg.wait_for(lambda: shop.count(tg, grace, "Payment received") == 1, timeout=10)
+        await tg.wait_for(lambda: shop.count(tg, grace, "paid with") == 1, timeout=10)  # the order message
         answered = [a.status for a in stripe.delivery_attempts]
         assert len(answered) >= 2 and set(answered) == {200}, answered
 
