@@ -14,7 +14,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .i18n import N_, _, format_card_amount, format_datetime, format_stars, format_tfc, ngettext, stored
+from .i18n import (
+    N_,
+    _,
+    format_card_amount,
+    format_datetime,
+    format_stars,
+    format_tfc,
+    ngettext,
+    stored,
+)
 
 # --- parts of messages -----------------------------------------------------------------------
 
