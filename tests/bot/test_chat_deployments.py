@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from grid.gridproxy import GridProxyClient
 from grid.simulated import SimulatedGrid
 from grid.worker import DeploymentWorker, WorkerOptions
-from ledger import Ledger, outbox
+from ledger import Ledger, grace, outbox
 from ledger import deployments as jobs
 from ledger.deployments import DeploymentRecord
 from payments.notifier import Notifier
@@ -582,7 +582,7 @@ async def test_renaming_a_vm_checks_the_name_and_every_text_uses_it_while_the_gr
     assert (after.label, after.name) == ("web server-1", dep.name)  # the grid name stays
     assert "web server-1 · ready until" in (await gshop.send(max_, "/deployments")).text
     # Later messages name it so too: the expiry warning, say.
-    await gshop.db.write(lambda conn, now: jobs.mark_warned(conn, now, dep.id, 400))
+    await gshop.db.write(lambda conn, now: grace.warn(conn, now, dep.id, 400, grace.TopUpOffer(), 3))
     await gshop.deliver()
     assert gshop.emu.bot_messages(max_)[-1].text.startswith("⚠️ web server-1 expires on")
     # A plain text now is no name: the chat no longer waits for one.
