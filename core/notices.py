@@ -163,7 +163,7 @@ def cancelled_by_shop_refunded(name: str, amount: int, balance: int) -> str:
     """An admin cancelled a running VM (`name`: its user-facing name) and gave (part of) its
     prepaid time back: the one message about both (its removal from the grid afterwards sends
     nothing more)."""
-    return _("🗑 The shop cancelled your VM {name}; it is being removed from the grid. {amount} was "
+    return _("🗑 The shop cancelled {name}; it is being removed from the grid. {amount} was "
              "returned to your balance. {balance}").format(name=name, amount=format_tfc(amount),
                                                             balance=balance_now(balance))
 

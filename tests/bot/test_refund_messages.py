@@ -75,7 +75,8 @@ async def _settled(shop: AdminGridShop, user_id: int) -> None:
 async def test_an_admin_stars_refund_is_one_message_with_stars_amount_and_balance(gshop: AdminGridShop) -> None:
     amy = gshop.user("Amy")
     await gshop.pay_stars(amy, 1000)
-    receipt = await gshop.wait_reply(amy, 0, "Payment received")
+    await gshop.wait_reply(amy, 0, "paid with 770 Stars")  # the receipt, in the top-up's order message
+    receipt = gshop.emu.bot_messages(amy)[-1]  # what the chat showed by then
     [payment] = await gshop.db.payments(amy)
     prompt = await gshop.admin_says(f"/refund {payment.id}")
     await gshop.confirm(prompt)
@@ -90,7 +91,8 @@ async def test_a_stars_refund_made_outside_the_shop_is_one_message_naming_the_de
     amy = gshop.user("Amy")
     charge = await gshop.pay_stars(amy, 1000)
     await gshop.db.adjust("spend", amy, -600, admin_id=1, reason="spent")
-    receipt = await gshop.wait_reply(amy, 0, "Payment received")
+    await gshop.wait_reply(amy, 0, "paid with 770 Stars")  # the receipt, in the top-up's order message
+    receipt = gshop.emu.bot_messages(amy)[-1]  # what the chat showed by then
     assert gshop.app is not None
     await gshop.app.bot.refund_star_payment(user_id=amy, telegram_payment_charge_id=charge)  # not /refund
     await _settled(gshop, amy)
@@ -116,7 +118,7 @@ async def test_an_admin_cancel_with_a_refund_is_one_message_also_after_the_grid_
     await PeriodKeeper(gshop.db, gshop.grid, gshop.worker.options).run_once()  # the grid is done
     assert (await gshop.db.read(lambda conn: jobs.get(conn, dep))).state == "cancelled"
     await gshop.deliver()
-    name = (await gshop.db.read(lambda conn: jobs.get(conn, dep))).name
+    name = (await gshop.db.read(lambda conn: jobs.get(conn, dep))).title
     assert gshop.told_after(bob, last) == [
-        f"🗑 The shop cancelled your VM {name}; it is being removed from the grid. 4.00 TFC was "
+        f"🗑 The shop cancelled {name}; it is being removed from the grid. 4.00 TFC was "
         "returned to your balance. Balance: 10.00 TFC."]
