@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from core.settings import Config
 from grid.gridproxy import GridProxyClient
 from grid.simulated import SimulatedGrid
 from grid.worker import DeploymentWorker, WorkerOptions
@@ -76,7 +77,7 @@ class GridShop(Shopfront):
 
 @pytest.fixture
 async def gshop(emu: TelegramEmulator, tmp_path: Path) -> AsyncIterator[GridShop]:
-    front = GridShop(emu, tmp_path / "gridshop.db", make_config(tmp_path), make_secrets(emu))
+    front = GridShop(emu, tmp_path / "gridshop.db", _unpaced(make_config(tmp_path)), make_secrets(emu))
     await front.start_with_grid(tmp_path)
     try:
         yield front
@@ -604,3 +605,8 @@ async def test_back_from_the_rename_prompt_and_slash_cancel_forget_it(gshop: Gri
     assert (await gshop.send(nia, "/cancel")).text.startswith("Cancelled.")
     assert "I did not get that" in (await gshop.send(nia, "db box")).text
     assert (await gshop.deployment(dep.id)).label == f"Small VM #{dep.id}"
+
+
+def _unpaced(config: Config) -> Config:
+    config.telegram.rate_limit = False
+    return config
