@@ -60,9 +60,11 @@ HEADER = """\
 Written by `python -m bot.chat_transcripts` from a real run of the shop against the Bot API and
 Stripe emulators and the simulated grid (`gridshop sandbox`); a test runs it again and fails when
 this page and the chat differ. Each journey starts where the one before it ended. Lines with `›`
-are what a person does; quoted blocks are what they see from the bot: a new message, an edit of
-one they already have (its number in the chat is given), a short notice after a tap. Buttons are
-shown as `[label]`, one row per line. Ids that Stripe makes up are shortened to `cs_test_…`.
+are what a person does; quoted blocks are what they see from the bot once the chat has settled: a
+short notice after a tap, then each message that is new or was edited (its number in the chat is
+given), as it reads then; a message edited several times in a row, such as a deployment's status,
+shows its last text. Buttons are shown as `[label]`, one row per line. Ids that Stripe and
+Telegram make up are shortened to `cs_test_…` and `stx…`.
 """
 
 
@@ -186,44 +188,47 @@ class Transcript:
         self.lines += [f"**{NAMES[user_id]}** › {what}", ""]
 
     def _write(self, calls: list[ApiCall]) -> None:
+        """What the person sees once the chat has settled: the answers to their tap first, then
+        each message the bot sent or changed, in chat order, as it reads now. A message edited
+        several times in one step (a deployment's status) shows its last text, so how quickly
+        the edits followed each other never changes the page."""
+        touched: dict[tuple[int, int], bool] = {}  # (chat, message) -> sent in this step
         for call in calls:
             if call.method not in SEEN or not call.ok:
                 continue
             p = call.params
-            chat = int(p.get("chat_id") or 0)
-            to = f" to {NAMES.get(chat, chat)}" if chat and chat != BUYER_ID else ""
-            message_id = (call.result or {}).get("message_id") if isinstance(call.result, dict) else None
             if call.method == "answerCallbackQuery":
                 if p.get("text"):
                     kind = "an alert" if p.get("show_alert") in ("true", "True", "1") else "a notice"
                     self.lines += _quote([f"*{kind}:* {_scrub(p['text'])}"])
                 continue
-            if call.method == "deleteMessage":
-                self.lines += [f"*{BOT_NAME} deletes message {p.get('message_id')}{to}.*", ""]
-                continue
-            if call.method == "sendInvoice":
-                prices = json.loads(p.get("prices", "[]"))
-                total = sum(int(x["amount"]) for x in prices)
-                amount = f"{total} ⭐" if p.get("currency") == "XTR" else f"{total / 100:.2f} {p.get('currency')}"
-                body = [f"**{BOT_NAME}**, message {message_id}{to}: an invoice", "",
-                        f"**{p.get('title')}**", *p.get("description", "").splitlines(),
-                        f"[Pay {amount}]"]
-                self.lines += _quote(body)
-                continue
-            if call.method.startswith("edit"):
-                head = f"**{BOT_NAME}** edits message {p.get('message_id')}{to}"
-            else:
-                head = f"**{BOT_NAME}**, message {message_id}{to}"
-            text = p.get("text") or p.get("caption") or ""
-            if call.method in ("sendPhoto", "editMessageMedia"):
-                head += " (a picture)"
-            if call.method == "editMessageReplyMarkup":
-                head += ": only its buttons"
-            buttons = _markup(p.get("reply_markup"))
-            body = [head, ""] + _scrub(text).splitlines() + ([""] + buttons if buttons else [])
-            if call.method == "editMessageReplyMarkup" and not _markup(p.get("reply_markup")):
-                body = [f"{head}: its buttons are removed"]
-            self.lines += _quote(body)
+            chat = int(p.get("chat_id") or 0)
+            if call.method.startswith("edit") or call.method == "deleteMessage":
+                touched.setdefault((chat, int(p.get("message_id") or 0)), False)
+            elif isinstance(call.result, dict) and "message_id" in call.result:
+                touched[(chat, int(call.result["message_id"]))] = True
+        for (chat, message_id), sent in sorted(touched.items()):
+            self.lines += self._message(chat, message_id, sent)
+
+    def _message(self, chat: int, message_id: int, sent: bool) -> list[str]:
+        to = f" to {NAMES.get(chat, chat)}" if chat != BUYER_ID else ""
+        message = next((m for m in self.emu.bot_messages(chat, include_deleted=True)
+                        if m.message_id == message_id), None)
+        if message is None or message.deleted:
+            return [] if sent else [f"*{BOT_NAME} deletes message {message_id}{to}.*", ""]
+        head = f"**{BOT_NAME}**, message {message_id}{to}" if sent else \
+            f"**{BOT_NAME}** edits message {message_id}{to}"
+        if message.invoice is not None:
+            invoice = message.invoice
+            total = invoice.total_amount
+            amount = f"{total} ⭐" if invoice.currency == "XTR" else f"{total / 100:.2f} {invoice.currency}"
+            return _quote([f"{head}: an invoice", "", f"**{invoice.title}**",
+                           *invoice.description.splitlines(), f"[Pay {amount}]"])
+        if "photo" in message.data:
+            head += " (a picture)"
+        buttons = _markup(json.dumps(message.reply_markup) if message.reply_markup else None)
+        text = message.text or message.caption or ""
+        return _quote([head, ""] + _scrub(text).splitlines() + ([""] + buttons if buttons else []))
 
     def _with_button(self, user_id: int, match: Callable[[dict[str, Any]], bool]) -> Any:
         for message in reversed(self.emu.bot_messages(user_id)):
