@@ -5,6 +5,7 @@
     gridshop [--config PATH] ledger history USER_ID [--limit N]
     gridshop [--config PATH] ledger audit
     gridshop [--config PATH] ledger parked [--resolve ID credit|refund]
+    gridshop [--config PATH] ledger migrate --to postgresql://USER@HOST/DB
     gridshop [--config PATH] ledger export --format csv [--output FILE]
     gridshop [--config PATH] ledger backup PATH
     gridshop [--config PATH] ledger restore BACKUP [--force]
@@ -15,7 +16,8 @@
 
 Bad arguments get a usage message and exit status 2; a bad config file gets one line naming the
 key and exits 2; a failed audit exits 1; `run` exits 3, 4 or 5 when the Bot API rejects the
-token, cannot be reached or answers 404 (`bot.bot_api_check`). Never a traceback for something
+token, cannot be reached or answers 404 (`bot.bot_api_check`), and 6 when another poller
+already takes this bot's updates. Never a traceback for something
 the operator typed.
 """
 
