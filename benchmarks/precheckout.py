@@ -34,6 +34,11 @@ from payments.telegram_invoices import send_invoice, stars_invoice
 from sandbox.telegram_api import TelegramEmulator
 
 
+def receipt_of(order_id: int, text: str | None) -> bool:
+    """The text is the receipt of top-up `order_id` ("✅ Top-up #7: ..., paid with 770 Stars.")."""
+    return text is not None and text.startswith(f"✅ Top-up #{order_id}:") and "paid with" in text
+
+
 async def pay_in_waves(emu: TelegramEmulator, invoices: list[tuple[int, int]],
                        waves: int) -> tuple[list[float], float]:
     latencies: list[float] = []
@@ -91,9 +96,17 @@ async def gridshop_run(payers: int, waves: int) -> tuple[dict[str, float], int, 
             latencies, elapsed = await pay_in_waves(emu, invoices, waves)
             figures = summary("gridshop, pre-checkout", latencies, elapsed)
             start = time.perf_counter()
-            await emu.wait_for(lambda: all(
-                any("Payment received" in (m.text or "") for m in emu.bot_messages(u))
-                for u in users), timeout=120)
+            # What each payer sees: the top-up's receipt. These orders have no order message
+            # (made with the ledger, not from the chat's buttons), so it comes as a new message.
+            waiting = dict(zip(users, orders, strict=True))
+
+            def all_told() -> bool:  # only the chats still waiting are read (the emulator runs here)
+                for u in [u for u, order in waiting.items()
+                          if any(receipt_of(order.id, m.text) for m in emu.bot_messages(u))]:
+                    del waiting[u]
+                return not waiting
+
+            await emu.wait_for(all_told, timeout=120)
             receipts_s = time.perf_counter() - start + elapsed
             refused = sum(1 for c in emu.calls[before:] if c.error_code == 429)
         finally:

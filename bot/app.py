@@ -4,10 +4,9 @@ reconciliation job; plus polling with the update types the shop needs (pre_check
 my_chat_member are not optional).
 
 Updates are handled `CONCURRENT_UPDATES` at a time, pre-checkout queries as they come
-(`bot.update_processor`), and the Bot API is reached through a pool of
-`CONNECTION_POOL` connections: httpx's pool does bookkeeping over every connection and every
-waiting request on each request, so hundreds of updates in flight spend their CPU there rather
-than answering (docs/benchmarks.md).
+(`bot.update_processor`), and the Bot API is reached over aiohttp (`bot.bot_api_request`: httpx's
+pool does bookkeeping over every connection on each request, which was most of the CPU of a
+busy shop) through a pool of `CONNECTION_POOL` connections (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from handlers.deps import CONTEXT_TYPES, Shop, ShopApplication
 from handlers.payments import parked_alert_job, reconcile_job, spool_job
 from handlers.registry import Extension, install, set_commands
 
+from .bot_api_request import AiohttpRequest
 from .config import ConfigError
 from .flood_control import ShopRateLimiter
 from .update_processor import PaymentsFirst
@@ -73,7 +73,8 @@ def build_application(
         .token(secrets.bot_token.get_secret_value())
         .base_url(base_url or config.telegram.api_base + "/bot")
         .concurrent_updates(PaymentsFirst(CONCURRENT_UPDATES))
-        .connection_pool_size(CONNECTION_POOL)
+        .request(AiohttpRequest(connection_pool_size=CONNECTION_POOL))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .post_init(set_commands)
         .build()
     )
