@@ -43,9 +43,14 @@ def _server_said(exc: BaseException) -> str:
 
 
 async def initialize(application: Application, api_base: str) -> None:  # type: ignore[type-arg]
-    """`application.initialize()` (its getMe checks the token); a failure becomes StartupError."""
+    """`application.initialize()` (its getMe checks the token); a failure becomes StartupError,
+    the bot's Bot API connections closed (Application.shutdown skips an uninitialized one)."""
     try:
-        await application.initialize()
+        try:
+            await application.initialize()
+        except BaseException:
+            await application.bot.shutdown()
+            raise
     except InvalidToken as exc:
         if _server_said(exc).startswith("Unauthorized"):
             raise StartupError(EXIT_TOKEN_REJECTED, (
