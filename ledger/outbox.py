@@ -19,6 +19,9 @@ from core import i18n
 from . import users
 from .rows import inserted_id
 
+# Earlier than any message's `next_attempt_at` (unix seconds).
+_MIN_TIME = -(2**62)
+
 _COLUMNS = (
     "id, key, chat_id, text, reply_markup, parse_mode, edit_message_id, state, attempts, "
     "next_attempt_at, last_error, message_id, created_at, sent_at"
@@ -112,7 +115,8 @@ def due(conn: sqlite3.Connection, now: int, limit: int, lease_s: int = 60,
     `chat_id`, when given: a chat answering its user sends what it just queued for them).
 
     Claiming pushes `next_attempt_at` out by `lease_s`, so a sender that crashes mid-send lets
-    the message be retried after the lease instead of losing it.
+    the message be retried after the lease instead of losing it. The batch is in the order the
+    messages were queued, so two edits of one message go out oldest first (`mark_sent`).
     """
     chat = "" if chat_id is None else f" AND chat_id = {int(chat_id)}"
     rows = conn.execute(
@@ -125,7 +129,7 @@ def due(conn: sqlite3.Connection, now: int, limit: int, lease_s: int = 60,
             "UPDATE notifications SET next_attempt_at = ? WHERE id = ?",
             [(now + lease_s, row[0]) for row in rows],
         )
-    return [Notification(*row) for row in rows]
+    return sorted((Notification(*row) for row in rows), key=lambda n: n.id)
 
 
 def mark_sent(
@@ -133,13 +137,27 @@ def mark_sent(
     sent_text: str | None = None,
 ) -> None:
     """Record the message as sent. With `sent_text` (what was sent): if the message was
-    rewritten while it was being sent (`rewrite_pending`), its latest text follows as an edit."""
+    rewritten while it was being sent (`rewrite_pending`), its latest text follows as an edit.
+
+    An edit replaces the message's whole text and buttons, so an older edit of the same message
+    still waiting (its sender died holding its lease, or Telegram failed it and it waits for its
+    retry) would only put an outdated status back when it went out: it is done with, marked
+    sent without being sent (`last_error` says by which)."""
     conn.execute(
         "UPDATE notifications SET state = 'sent', sent_at = ?, message_id = ?, "
         "attempts = attempts + 1 WHERE id = ?",
         (now, message_id, notification_id),
     )
     sent = get(conn, notification_id)
+    if sent is not None and sent.edit_message_id is not None and message_id is not None:
+        # `next_attempt_at` bounded so the statement reads the pending messages' own index.
+        conn.execute(
+            "UPDATE notifications SET state = 'sent', sent_at = ?, message_id = ?, last_error = ? "
+            "WHERE state = 'pending' AND next_attempt_at >= ? AND chat_id = ? "
+            "AND edit_message_id = ? AND id < ?",
+            (now, message_id, f"superseded by notification {sent.id}", _MIN_TIME, sent.chat_id,
+             message_id, sent.id),
+        )
     if sent is None or sent_text is None or message_id is None or sent.text == sent_text:
         return
     enqueue(conn, now, sent.chat_id, sent.text, reply_markup=sent.markup, parse_mode=sent.parse_mode,

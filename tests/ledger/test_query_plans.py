@@ -131,6 +131,13 @@ async def test_the_writers_hot_steps_never_scan_a_growing_table(tmp_path):
             statements += recorded(conn, lambda c: broadcasts.queue_next(
                 c, now, opened.request.id, text="hi", rate=25, chunk=7))
             statements += recorded(conn, lambda c: outbox.due(c, now + 3600, 10))
+            # An edit sent: the older edits of its message still waiting are done with, found
+            # among the pending messages only (not by reading every older message).
+            edit = outbox.enqueue(conn, now, 1000, "edited", edit_message_id=7)
+            statements += recorded(conn, lambda c: outbox.mark_sent(c, now, edit, 7))
+            supersede = [s for s in statements if "superseded" in s]
+            assert supersede and all("USING INDEX notifications_due" in detail
+                                     for s in supersede for _, _, detail in plan_lines(conn, s))
             return full_scans(conn, statements)
 
         scans = await ledger.write(steps)

@@ -155,3 +155,57 @@ async def test_run_loop_stops(clocked: Ledger, telegram: TelegramEmulator) -> No
     await asyncio.wait_for(task, 2)
     assert (await state(clocked, nid)).state == "sent"
     await bot.shutdown()
+
+
+def edits_sent(emu: TelegramEmulator, text: str) -> int:
+    return sum(c.method == "editMessageText" and c.ok and c.params.get("text") == text for c in emu.calls)
+
+
+async def test_an_edit_whose_sender_died_never_overwrites_a_newer_one(
+        clocked: Ledger, clock: FakeClock, telegram: TelegramEmulator) -> None:
+    user = telegram.add_user("Grace")["id"]
+    bot = await make_bot(telegram)
+    notifier = Notifier(clocked, bot)
+    await enqueue(clocked, user, "Paid, queued")
+    await notifier.run_once()
+    message = telegram.last_bot_message(user)
+    assert message is not None
+    deploying = await enqueue(clocked, user, "Deploying", edit_message_id=message.message_id)
+    # A sender claims the edit and is killed before it marks it sent (or even sends it).
+    assert [n.id for n in await clocked.write(lambda c, n: outbox.due(c, n, 50))] == [deploying]
+    await enqueue(clocked, user, "Ready", edit_message_id=message.message_id)
+    assert (await notifier.run_once()).sent == 1
+    clock.advance(NotifierSettings().lease_s + 1)  # the dead sender's lease runs out
+    await notifier.run_once()
+    assert telegram.last_bot_message(user).text == "Ready"  # type: ignore[union-attr]
+    assert edits_sent(telegram, "Deploying") == 0
+    assert (await state(clocked, deploying)).state == "sent"  # done: nothing is left pending
+    assert (await notifier.run_once()).claimed == 0
+    await bot.shutdown()
+
+
+async def test_an_older_edit_waiting_for_its_retry_goes_before_a_newer_one_of_the_same_message(
+        clocked: Ledger, clock: FakeClock) -> None:
+    emu = TelegramEmulator(rate_limit=False)
+    base = await emu.start()
+    user = emu.add_user("Hedy")["id"]
+    bot = await make_bot(emu)
+    notifier = Notifier(clocked, bot, NotifierSettings(backoff_base_s=30))
+    await enqueue(clocked, user, "Paid, queued")
+    await notifier.run_once()
+    message = emu.last_bot_message(user)
+    assert message is not None
+    await emu.stop()
+    await enqueue(clocked, user, "Deploying", edit_message_id=message.message_id)
+    assert (await notifier.run_once()).retried == 1  # Telegram unreachable: retried in 30 s
+    await emu.start(port=int(base.rsplit(":", 1)[1]))
+    try:
+        clock.advance(1)
+        await enqueue(clocked, user, "Ready", edit_message_id=message.message_id)
+        clock.advance(60)  # both due in one batch: the newer one was due first
+        await notifier.run_once()
+        assert emu.last_bot_message(user).text == "Ready"  # type: ignore[union-attr]
+        assert (await notifier.run_once()).claimed == 0
+    finally:
+        await bot.shutdown()
+        await emu.stop()
