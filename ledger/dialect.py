@@ -14,6 +14,11 @@ __all__ = ["INSTANCE_LOCK_SPACE", "POSTGRES", "SQLITE", "Dialect", "dialect_of"]
 class Dialect:
     name: str
     begin_write: str
+    # Begins each migration's transaction. On PostgreSQL not SERIALIZABLE: a serializable
+    # transaction's snapshot is taken at its first statement, the migration lock's wait, so
+    # after waiting it would still read the version from before the migration it waited for
+    # and apply that migration again.
+    begin_migration: str
     # Run first in each migration's transaction (locks, the version table).
     migration_setup: tuple[str, ...]
     read_version: str
@@ -29,6 +34,7 @@ class Dialect:
 SQLITE = Dialect(
     name="sqlite",
     begin_write="BEGIN IMMEDIATE",
+    begin_migration="BEGIN IMMEDIATE",
     migration_setup=(),
     read_version="PRAGMA user_version",
     write_version=("PRAGMA user_version = {version}",),
@@ -42,6 +48,9 @@ INSTANCE_LOCK_SPACE = 0x67696E73
 POSTGRES = Dialect(
     name="postgresql",
     begin_write="BEGIN ISOLATION LEVEL SERIALIZABLE",
+    # READ COMMITTED: each statement reads what was committed when it starts, so the version
+    # read after the lock's wait is the one the previous migrator left.
+    begin_migration="BEGIN ISOLATION LEVEL READ COMMITTED",
     migration_setup=(
         f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})",
         "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",

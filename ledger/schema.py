@@ -373,7 +373,7 @@ def migrate(conn: sqlite3.Connection, dialect: Dialect = SQLITE) -> int:
     database at once (PostgreSQL) apply each migration once.
     """
     while True:
-        conn.execute(dialect.begin_write)
+        conn.execute(dialect.begin_migration)
         try:
             for statement in dialect.migration_setup:
                 conn.execute(statement)

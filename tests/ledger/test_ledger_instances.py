@@ -1,5 +1,6 @@
-"""Deployment jobs between instances on one PostgreSQL database: each job is claimed by one
-instance, a live instance's job is left to it, and a dead instance's is claimed at once."""
+"""Instances on one PostgreSQL database: each deployment job is claimed by one instance, a
+live instance's job is left to it and a dead instance's is claimed at once; instances opening
+a new database together apply each migration once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from ledger import Ledger
 from ledger import deployments as jobs
 from ledger.dialect import INSTANCE_LOCK_SPACE
 from ledger.roles import PgRoles
+from ledger.schema import MIGRATIONS
 
+from ..pg_cluster import fresh_database
 from .helpers import fund, rows
 
 LEASE_S = 600
@@ -81,3 +84,16 @@ async def test_a_dead_instances_job_is_claimed_at_once_and_a_live_ones_is_not(
         await asyncio.sleep(0.05)
     assert taken is not None and taken.id == claimed.id
     assert rows(pg_url, "SELECT lease_owner FROM deployments") == [(roles_b.instance_id,)]
+
+
+async def test_instances_opening_a_new_database_at_once_migrate_it_once(pg_cluster: str) -> None:
+    for _ in range(3):  # a race: give it several chances to show
+        url = fresh_database(pg_cluster)
+        opened = await asyncio.gather(*(Ledger.open(url) for _ in range(4)), return_exceptions=True)
+        try:
+            assert [o for o in opened if isinstance(o, BaseException)] == []
+            assert rows(url, "SELECT version FROM schema_version") == [(len(MIGRATIONS),)]
+        finally:
+            for ledger in opened:
+                if isinstance(ledger, Ledger):
+                    await ledger.close()
