@@ -149,11 +149,11 @@ class DeploymentWorker:
     async def recover(self) -> int:
         """Make every job a previous process left 'deploying' claimable now; returns how many.
 
-        Not when instances share the database: the jobs being deployed may be a live
-        instance's, and a dead instance's are claimable as soon as its lock is gone."""
-        if self.instance_id is not None:
-            return 0
-        count = await self.write(jobs.release_leases)
+        When instances share the database, only the jobs no instance owns (claimed before
+        migration 10): the others may be a live instance's, and a dead instance's are
+        claimable as soon as its lock is gone."""
+        release = jobs.release_leases if self.instance_id is None else jobs.release_ownerless_leases
+        count = await self.write(release)
         if count:
             log.info("resuming %d deployment(s) left in flight", count)
         return count

@@ -357,6 +357,19 @@ def release_leases(conn: sqlite3.Connection, now: int) -> int:
     return cur.rowcount
 
 
+def release_ownerless_leases(conn: sqlite3.Connection, now: int) -> int:
+    """When instances share the database: make jobs left deploying with no owner claimable now.
+    Every claim there names its instance (`claim_next`'s `owner`), so a job without one was
+    claimed by a gridshop from before migration 10, stopped for the upgrade; its lease (up to
+    twice tfcmd's timeout) would otherwise hold the VM back until it ran out."""
+    cur = conn.execute(
+        "UPDATE deployments SET lease_until = ? WHERE state = 'deploying' AND lease_owner IS NULL "
+        "AND coalesce(lease_until, 0) > ?",
+        (now, now),
+    )
+    return cur.rowcount
+
+
 def backoff_s(attempts: int, base_s: int, max_s: int) -> int:
     """Delay before retry number `attempts` (1 after the first failure): base * 2^(n-1), capped."""
     return min(max_s, base_s * 2 ** max(0, attempts - 1))  # type: ignore[no-any-return]  # int ** int is Any to mypy

@@ -1,14 +1,18 @@
 """Instances on one PostgreSQL database: each deployment job is claimed by one instance, a
 live instance's job is left to it and a dead instance's is claimed at once; instances opening
-a new database together apply each migration once."""
+a new database together apply each migration once; a job claimed before instances had ids is
+claimed at once after the upgrade."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from grid.simulated import SimulatedGrid
+from grid.worker import DeploymentWorker, WorkerOptions
 from ledger import Ledger
 from ledger import deployments as jobs
 from ledger.dialect import INSTANCE_LOCK_SPACE
@@ -97,3 +101,21 @@ async def test_instances_opening_a_new_database_at_once_migrate_it_once(pg_clust
             for ledger in opened:
                 if isinstance(ledger, Ledger):
                     await ledger.close()
+
+
+async def test_a_job_claimed_before_instances_had_ids_is_claimed_at_once_after_the_upgrade(
+        pair: list[tuple[Ledger, PgRoles]], tmp_path: Path) -> None:
+    (ledger_a, roles_a), (ledger_b, roles_b) = pair
+    await _purchases(ledger_a, 2)
+    # One job claimed by a gridshop from before migration 10 (no owner), stopped for the
+    # upgrade; one by instance A, alive.
+    old = await ledger_a.write(lambda conn, now: jobs.claim_next(conn, now, LEASE_S))
+    live = await _claim(ledger_a, roles_a)
+    assert old is not None and live is not None and await _claim(ledger_b, roles_b) is None
+    # B starts (the upgraded gridshop): its worker makes the ownerless job claimable, not A's.
+    worker = DeploymentWorker(ledger_b, SimulatedGrid(str(tmp_path / "grid.sqlite3")),
+                              WorkerOptions(), instance_id=roles_b.instance_id)
+    assert await worker.recover() == 1
+    taken = await _claim(ledger_b, roles_b)
+    assert taken is not None and taken.id == old.id
+    assert await _claim(ledger_b, roles_b) is None
