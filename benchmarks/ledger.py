@@ -1,11 +1,16 @@
 """Ledger throughput and read latency, each beside a baseline measured in the same run.
 
 1. Transfers per second through the public `Ledger.transfer` API with 200 concurrent callers at
-   synchronous=FULL, beside raw `sqlite3` running the same SQL statements (savepoint, idempotency
-   lookup, guarded debit, credit, insert) in batches of the same size, one COMMIT per batch.
-2. Balance, last-20-history and 10-entry statement latency through the API with 1e3 and with 1e6 transfers in the db.
+   synchronous=FULL, beside raw `sqlite3` making the same transfers (same keys, accounts and
+   amounts, in the order the group commit ran them) with the statements a transfer runs
+   (savepoint, idempotency-key lookup, guarded debit, credit, insert, the inserted id) in
+   batches of the size the group commit reached, one COMMIT per batch. Several rounds, the two
+   sides alternating, each side on its own file; the figures are medians over the rounds and the
+   ratio the median of each round's ratio.
+2. Balance, last-20-history and 10-entry statement latency through the API with 1e3 and with
+   1e6 transfers in the db.
 
-Run: python benchmarks/ledger.py [--transfers N] [--callers N] [--big N]
+Run: python benchmarks/ledger.py [--transfers N] [--callers N] [--throughput-rounds N] [--big N]
 The last line is: ledger: transfers_per_s=<int> raw_sqlite_per_s=<int> ratio=<float>
 
 With `--database postgresql://...` it measures the PostgreSQL store instead (beside raw
@@ -16,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -24,6 +31,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import load_line  # noqa: E402
 
 from ledger import Ledger  # noqa: E402
 from ledger.schema import ADJUSTMENTS, migrate  # noqa: E402
@@ -42,29 +51,34 @@ async def _funded_ledger(path: str) -> tuple[Ledger, list[int]]:
     return ledger, accounts
 
 
-async def bench_ledger(path: str, transfers: int, callers: int) -> tuple[float, float]:
-    """Return (transfers per second, mean batch size) through the public API."""
-    ledger, accounts = await _funded_ledger(path)
-    per_caller = transfers // callers
+def _work(index: int, n: int, accounts: list[int]) -> tuple[str, int, int, int]:
+    """The n-th transfer of caller `index`: (key, debit, credit, amount). Both sides make the
+    same transfers under the same keys, in the same order, so both write the same rows into the
+    same places of the key index."""
+    return (f"t:{index}:{n}", accounts[index % ACCOUNTS], accounts[(index + 1) % ACCOUNTS],
+            1 + n % 7)
+
+
+async def api_round(ledger: Ledger, accounts: list[int], callers: int, first: int,
+                    per_caller: int) -> tuple[float, float]:
+    """Round of `per_caller` transfers by each of `callers` concurrent callers through the public
+    API (their n-th transfers numbered from `first`): (transfers per second, mean batch)."""
     batches_before = ledger.store.batches_committed
 
     async def caller(index: int) -> None:
-        debit = accounts[index % ACCOUNTS]
-        credit = accounts[(index + 1) % ACCOUNTS]
-        for n in range(per_caller):
-            await ledger.transfer(f"t:{index}:{n}", debit, credit, 1 + n % 7)
+        for n in range(first, first + per_caller):
+            key, debit, credit, amount = _work(index, n, accounts)
+            await ledger.transfer(key, debit, credit, amount)
 
     start = time.perf_counter()
     await asyncio.gather(*(caller(i) for i in range(callers)))
     elapsed = time.perf_counter() - start
-    batches = ledger.store.batches_committed - batches_before
-    await ledger.close()
     done = per_caller * callers
-    return done / elapsed, done / max(1, batches)
+    return done / elapsed, done / max(1, ledger.store.batches_committed - batches_before)
 
 
-def bench_raw(path: str, transfers: int, batch: int) -> float:
-    """The same statements through stdlib sqlite3, `batch` transfers per transaction."""
+def raw_connection(path: str) -> tuple[sqlite3.Connection, list[int]]:
+    """A raw sqlite3 connection to a fresh ledger file with ACCOUNTS funded user accounts."""
     conn = connect(path, 5000, "FULL")
     migrate(conn)
     conn.execute("BEGIN IMMEDIATE")
@@ -75,16 +89,25 @@ def bench_raw(path: str, transfers: int, batch: int) -> float:
             (1000 + i, f"user:{i}", 1_000_000 + i, FUNDING),
         )
     conn.execute("COMMIT")
+    return conn, [1000 + i for i in range(ACCOUNTS)]
+
+
+def raw_round(conn: sqlite3.Connection, accounts: list[int], callers: int, first: int,
+              per_caller: int, batch: int) -> float:
+    """The same transfers as `api_round`, in the order the group commit ran them (every
+    caller's n-th, then every caller's n+1-th), through stdlib sqlite3: the statements a transfer
+    runs (savepoint, key lookup, guarded debit, credit, insert, the inserted id), `batch` per
+    transaction, one COMMIT each. Transfers per second."""
     execute = conn.execute
+    done, total = 0, per_caller * callers
     start = time.perf_counter()
-    done = 0
-    while done < transfers:
+    while done < total:
         execute("BEGIN IMMEDIATE")
-        for n in range(done, min(transfers, done + batch)):
-            debit, credit, amount = 1000 + n % ACCOUNTS, 1000 + (n + 1) % ACCOUNTS, 1 + n % 7
-            key = f"t:{n}"
+        for at in range(done, min(total, done + batch)):
+            key, debit, credit, amount = _work(at % callers, first + at // callers, accounts)
             execute("SAVEPOINT op")
-            execute("SELECT id FROM transfers WHERE key = ?", (key,)).fetchone()
+            if execute("SELECT id FROM transfers WHERE key = ?", (key,)).fetchone() is not None:
+                raise RuntimeError(f"key {key} used twice")
             d = execute(
                 "UPDATE accounts SET balance = balance - ? "
                 "WHERE id = ? AND (allow_negative = 1 OR balance - held >= ?) RETURNING balance",
@@ -94,18 +117,50 @@ def bench_raw(path: str, transfers: int, batch: int) -> float:
                 "UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance",
                 (amount, credit),
             ).fetchall()[0][0]
-            execute(
+            if execute(
                 "INSERT INTO transfers (key, debit_account_id, credit_account_id, amount, kind, "
                 "memo, order_id, hold_id, payment_id, debit_balance_after, credit_balance_after, "
                 "created_at) VALUES (?, ?, ?, ?, 'transfer', '', NULL, NULL, NULL, ?, ?, ?)",
                 (key, debit, credit, amount, d, c, int(time.time())),
-            )
+            ).lastrowid is None:
+                raise RuntimeError("the insert wrote no row")
             execute("RELEASE op")
         execute("COMMIT")
-        done = min(transfers, done + batch)
-    elapsed = time.perf_counter() - start
-    conn.close()
-    return transfers / elapsed
+        done = min(total, done + batch)
+    return total / (time.perf_counter() - start)
+
+
+async def bench_throughput(tmp: str, transfers: int, callers: int,
+                           rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """`rounds` rounds of transfers/callers transfers each, the API's and raw sqlite3's
+    alternating (API first in even rounds, raw first in odd ones, so a drift in the machine's
+    load falls on both alike), each side on its own file growing alike. Raw runs in batches of
+    the size the API's group commit reached in the same round. Returns per round: the API's
+    transfers per second, raw's, and the API's mean batch."""
+    ledger, accounts = await _funded_ledger(os.path.join(tmp, "api.db"))
+    conn, raw_accounts = raw_connection(os.path.join(tmp, "raw.db"))
+    per_caller = max(1, transfers // callers // rounds)
+    api: list[float] = []
+    raw: list[float] = []
+    batches: list[float] = []
+    try:
+        for r in range(rounds):
+            first = r * per_caller
+            sides = ["api", "raw"] if r % 2 == 0 else ["raw", "api"]
+            for side in sides:
+                gc.collect()  # neither side pays for garbage the other left
+                if side == "api":
+                    rate, batch = await api_round(ledger, accounts, callers, first, per_caller)
+                    api.append(rate)
+                    batches.append(batch)
+                else:
+                    # A raw round run before its API round uses the batch of the last one.
+                    size = max(1, round(batches[-1] if batches else callers))
+                    raw.append(raw_round(conn, raw_accounts, callers, first, per_caller, size))
+    finally:
+        await ledger.close()
+        conn.close()
+    return api, raw, batches
 
 
 def fill_transfers(path: str, count: int) -> int:
@@ -171,10 +226,13 @@ async def read_latency(path: str, user_id: int, rounds: int) -> tuple[float, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--transfers", type=int, default=60_000)
+    parser.add_argument("--transfers", type=int, default=120_000,
+                        help="transfers on each side, over all rounds")
     parser.add_argument("--callers", type=int, default=200)
+    parser.add_argument("--throughput-rounds", type=int, default=6,
+                        help="rounds of API and raw sqlite3, alternating")
     parser.add_argument("--big", type=int, default=1_000_000, help="transfers in the big db")
-    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2000, help="timed reads of each kind")
     parser.add_argument("--database", metavar="URL",
                         help="a postgresql:// database to measure the PostgreSQL store on (emptied)")
     args = parser.parse_args()
@@ -191,12 +249,20 @@ def main() -> None:
             b, h, st = asyncio.run(read_latency(path, user, args.rounds))
             print(f"reads with {size} transfers: balance_us={b:.1f} history20_us={h:.1f} "
                   f"statement10_us={st:.1f}")
+            os.remove(path)
 
-        rate, batch = asyncio.run(bench_ledger(os.path.join(tmp, "api.db"), args.transfers, args.callers))
-        print(f"ledger API: {rate:.0f} transfers/s, {args.callers} callers, mean batch {batch:.0f}")
-        raw = bench_raw(os.path.join(tmp, "raw.db"), args.transfers, max(1, round(batch)))
-        print(f"raw sqlite3: {raw:.0f} transfers/s in batches of {max(1, round(batch))}")
-    print(f"ledger: transfers_per_s={rate:.0f} raw_sqlite_per_s={raw:.0f} ratio={rate / raw:.2f}")
+        api, raw, batches = asyncio.run(
+            bench_throughput(tmp, args.transfers, args.callers, args.throughput_rounds))
+    for r, (a, w, b) in enumerate(zip(api, raw, batches, strict=True)):
+        print(f"round {r + 1}: ledger API {a:.0f}/s (mean batch {b:.0f}), raw sqlite3 {w:.0f}/s, "
+              f"ratio {a / w:.2f}")
+    rate, base = statistics.median(api), statistics.median(raw)
+    ratio = statistics.median(a / w for a, w in zip(api, raw, strict=True))
+    print(f"ledger API: {rate:.0f} transfers/s (median of {len(api)} rounds), {args.callers} "
+          f"callers, mean batch {statistics.mean(batches):.0f}")
+    print(f"raw sqlite3: {base:.0f} transfers/s (median) in the same batches")
+    print(load_line())
+    print(f"ledger: transfers_per_s={rate:.0f} raw_sqlite_per_s={base:.0f} ratio={ratio:.2f}")
 
 
 if __name__ == "__main__":
