@@ -3,7 +3,9 @@
 `with savepoint(conn, "buy_now"): ...` runs the block inside `SAVEPOINT buy_now`; if the block
 raises, everything it did is rolled back (and the savepoint released) before the exception goes
 on, so the caller can catch it and carry on with the rest of its transaction. The group-commit
-writer runs each request in one too (`ledger.store`), so a refused request sinks no batch.
+writer runs each request in one too (`ledger.store`), so a refused request sinks no batch; it
+makes one `savepoint` per batch and enters it for each request in turn (an instance may be
+entered again once its block has ended, never while it is open).
 """
 
 from __future__ import annotations

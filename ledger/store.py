@@ -24,6 +24,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,7 +41,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 C = TypeVar("C", bound="Closable")
-Op = Callable[[sqlite3.Connection], Any]
+# A request to the writer: a function and the arguments it takes after the connection.
+Op = tuple[Callable[..., Any], tuple[Any, ...]]
+Queued = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", float]  # + when asked
 
 MAX_BATCH = 1000
 MAX_QUEUED = 10_000  # requests waiting for the writer; more callers wait for room
@@ -129,12 +132,13 @@ def _run_batch(conn: sqlite3.Connection, ops: list[Op],
     A Conflict ends the whole transaction (its caller runs the batch again)."""
     outcomes: list[tuple[bool, Any]] = []
     execute = conn.execute
+    each = savepoint(conn, "op")  # one helper for the batch, entered once per request
     execute(begin)
     try:
-        for op in ops:
+        for fn, args in ops:
             try:
-                with savepoint(conn, "op"):
-                    result = op(conn)
+                with each:
+                    result = fn(conn, *args)
             except Conflict:
                 raise
             except Exception as exc:  # this request alone fails; the rest of the batch goes on
@@ -152,15 +156,27 @@ def _run_batch(conn: sqlite3.Connection, ops: list[Op],
 class GroupCommit:
     """The single writer both stores share: requests queue up, one task drains them in batches
     of up to `max_batch`, and `_run_ops` runs a batch as one transaction (a SAVEPOINT each).
-    Callers' futures are resolved only after COMMIT."""
+    Callers' futures are resolved only after COMMIT.
+
+    The queue is a deque of (op, future, asked) entries and the writer drains it whole (up to
+    `max_batch`) when woken: per request, one append and one future, nothing else on the event
+    loop."""
 
     max_batch = MAX_BATCH
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue(MAX_QUEUED)
+        self._queue: deque[Queued] = deque()
+        self._wake: asyncio.Future[None] | None = None  # the idle writer waits on it
+        self._room: deque[asyncio.Future[None]] = deque()  # callers waiting for room
+        self._let_in_count = 0  # callers given room who have not queued their request yet
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.batches_committed = 0  # group-commit transactions so far (the benchmark reads it)
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for the writer (at most MAX_QUEUED)."""
+        return len(self._queue)
 
     async def open(self) -> Self:
         """Open the connections, apply migrations and start the writer.
@@ -194,66 +210,110 @@ class GroupCommit:
         self._task = asyncio.create_task(self._write_loop(), name="ledger-writer")
 
     async def _stop_writer(self) -> None:
-        """Finish the queued writes, then end the writer task."""
+        """Finish the queued writes (and those waiting for room), then end the writer task."""
         self._closing = True
         if self._task is not None:
-            await self._queue.put((_STOP, asyncio.get_running_loop().create_future()))
+            self._wake_writer()
             await self._task
             self._task = None
 
-    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `op(conn)` in the next group-committed batch; return its result after COMMIT.
+    def _wake_writer(self) -> None:
+        wake, self._wake = self._wake, None
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def write(self, op: Callable[..., T], *args: Any) -> T:
+        """Run `op(conn, *args)` in the next group-committed batch; return its result after
+        COMMIT.
 
         `op` runs on the writer's thread inside a SAVEPOINT; an exception it raises rolls back
         its own changes only and is re-raised here.
         """
         if self._closing or self._task is None:
             raise StoreError("the ledger store is closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         asked = time.perf_counter()
-        if self._queue.full():
-            await self._queue.put((op, future))
-        else:  # the usual case, without the put coroutine
-            self._queue.put_nowait((op, future))
+        if self._room or len(self._queue) + self._let_in_count >= MAX_QUEUED:
+            await self._wait_for_room()  # full: wait in line for room
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, args, future, asked))
+        if self._wake is not None:
+            self._wake_writer()
+        return await future
+
+    async def _wait_for_room(self) -> None:
+        room: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._room.append(room)
         try:
-            return await future
-        finally:
-            LEDGER_WRITE_SECONDS.observe(time.perf_counter() - asked)
+            await room
+        except BaseException:
+            if room.done() and not room.cancelled():  # let in, but it will not take its place
+                self._let_in_count -= 1
+                self._let_in()
+            elif room in self._room:
+                self._room.remove(room)
+            raise
+        self._let_in_count -= 1  # its place is taken (the caller appends right after this)
+
+    def _let_in(self) -> None:
+        """Wake, first come first served, as many callers waiting for room as there is room for."""
+        while self._room and len(self._queue) + self._let_in_count < MAX_QUEUED:
+            room = self._room.popleft()
+            if not room.done():
+                room.set_result(None)
+                self._let_in_count += 1
 
     async def _write_loop(self) -> None:
         queue = self._queue
-        stop = False
-        while not stop:
-            batch = [await queue.get()]
-            while len(batch) < self.max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            # close() queues _STOP last and write() refuses new work after it, so the rest of
-            # this batch still runs before the loop ends.
-            stop = any(op is _STOP for op, _ in batch)
-            batch = [item for item in batch if item[0] is not _STOP]
-            if batch:
-                await self._commit(batch)
+        loop = asyncio.get_running_loop()
+        while True:
+            if not queue:
+                if self._room:
+                    self._let_in()
+                if self._closing and not self._room and not self._let_in_count:
+                    return  # close() refuses new work, so nothing more can come
+                self._wake = wake = loop.create_future()
+                try:
+                    await wake
+                finally:
+                    self._wake = None
+                continue
+            if len(queue) <= self.max_batch:
+                batch = list(queue)
+                queue.clear()
+            else:
+                batch = [queue.popleft() for _ in range(self.max_batch)]
+            if self._room:
+                self._let_in()
+            await self._commit(batch)
 
-    async def _commit(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+    async def _commit(self, batch: list[Queued]) -> None:
         try:
-            outcomes = await self._run_ops([op for op, _ in batch])
+            outcomes = await self._run_ops([(fn, args) for fn, args, _, _ in batch])
         except BaseException as exc:  # the whole transaction failed: nobody's write landed
+            _observe_answered(batch)
             log.error("ledger batch of %d failed: %s", len(batch), exc)
             error = StoreError(f"database write failed: {exc}")
-            for _, future in batch:
+            for _, _, future, _ in batch:
                 if not future.done():
                     future.set_exception(error)
             if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
                 raise
             return
         self.batches_committed += 1
-        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+        _observe_answered(batch)
+        for (_, _, future, _), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
             if ok:
                 future.set_result(value)
             else:
                 future.set_exception(_as_ledger_error(value))
+
+
+def _observe_answered(batch: list[Queued]) -> None:
+    """Each request's time from being asked to now (its COMMIT, or its batch's failure)."""
+    now = time.perf_counter()
+    LEDGER_WRITE_SECONDS.observe_many([now - asked for _, _, _, asked in batch])
 
 
 class Store(GroupCommit):
@@ -336,7 +396,3 @@ def _in_read_snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection
         return fn(conn)
     finally:
         conn.execute("COMMIT")
-
-
-def _STOP(conn: sqlite3.Connection) -> None:  # noqa: N802  # the close() sentinel; never run
-    raise AssertionError("the stop sentinel is never run")

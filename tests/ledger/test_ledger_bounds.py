@@ -27,11 +27,11 @@ async def test_callers_past_the_queue_limit_wait_for_room(tmp_path, monkeypatch)
     ledger = await Ledger.open(tmp_path / "shop.db")
     seen: list[int] = []
     try:
-        queue = ledger.store._queue
+        store = ledger.store
 
         async def watch() -> None:
             while True:
-                seen.append(queue.qsize())
+                seen.append(store.queued)
                 await asyncio.sleep(0)
 
         watcher = asyncio.create_task(watch())
