@@ -38,6 +38,7 @@ T = TypeVar("T")
 # Larger than any real amount, small enough that no sum of them overflows SQLite's int64.
 MAX_AMOUNT = 10**15
 MAX_KEY_LENGTH = 200
+MAX_ID = 2**63  # ids are SQLite's signed 64-bit integers
 # User id -> account id, as read once from the store (an account never changes hands). The most
 # recently used ACCOUNT_CACHE users are kept; the others are read again when they come back.
 ACCOUNT_CACHE = 10_000
@@ -65,7 +66,7 @@ def _key(value: Any, name: str = "idempotency key") -> str:
 
 
 def _id(value: Any, name: str) -> int:
-    if type(value) is not int or value <= 0 or value >= 2**63:
+    if type(value) is not int or value <= 0 or value >= MAX_ID:
         raise errors.InvalidRequest(f"{name} must be a positive integer, not {value!r}")
     return value
 
@@ -219,13 +220,19 @@ class Ledger:
         order_id: int | None = None,
     ) -> Transfer:
         """Move `amount` between two accounts once per `key`; refused if the debit can't cover it."""
-        op = partial(
-            ops.transfer, now=self._now(), key=_key(key),
-            debit_account_id=_id(debit_account_id, "debit account"),
-            credit_account_id=_id(credit_account_id, "credit account"),
-            amount=_amount(amount), kind=kind, memo=memo, order_id=order_id,
-        )
-        return await self.store.write(op)
+        # The checks of _key, _id and _amount in one expression (the hot path); when it fails,
+        # they say what is wrong.
+        if not (isinstance(key, str) and 0 < len(key) <= MAX_KEY_LENGTH
+                and type(debit_account_id) is int and 0 < debit_account_id < MAX_ID
+                and type(credit_account_id) is int and 0 < credit_account_id < MAX_ID
+                and type(amount) is int and 0 < amount <= MAX_AMOUNT):
+            _key(key)
+            _id(debit_account_id, "debit account")
+            _id(credit_account_id, "credit account")
+            _amount(amount)
+        now = int(self.clock())
+        return await self.store.write(ops.transfer, now, key, debit_account_id,
+                                      credit_account_id, amount, kind, memo, order_id)
 
     async def adjust(
         self, key: str, user_id: int, amount: int, *, admin_id: int, reason: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +33,12 @@ class Balance:
         return self.posted if self.posted < 0 else self.available
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """One immutable movement of `amount` from `debit_account_id` to `credit_account_id`."""
+class Transfer(NamedTuple):
+    """One immutable movement of `amount` from `debit_account_id` to `credit_account_id`.
+
+    A named tuple rather than a frozen dataclass like the other records: one is built for
+    every transfer on the writer's hot path, and a tuple is built in a quarter of the time (a
+    frozen dataclass sets each field through `object.__setattr__`)."""
 
     id: int
     key: str
