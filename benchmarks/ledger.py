@@ -226,10 +226,10 @@ async def read_latency(path: str, user_id: int, rounds: int) -> tuple[float, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--transfers", type=int, default=120_000,
+    parser.add_argument("--transfers", type=int, default=60_000,
                         help="transfers on each side, over all rounds")
     parser.add_argument("--callers", type=int, default=200)
-    parser.add_argument("--throughput-rounds", type=int, default=6,
+    parser.add_argument("--throughput-rounds", type=int, default=20,
                         help="rounds of API and raw sqlite3, alternating")
     parser.add_argument("--big", type=int, default=1_000_000, help="transfers in the big db")
     parser.add_argument("--rounds", type=int, default=2000, help="timed reads of each kind")

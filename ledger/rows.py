@@ -8,6 +8,7 @@ PostgreSQL counterpart): the same id, without a result row and its cursor descri
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from functools import lru_cache
@@ -26,12 +27,15 @@ def inserted_id(cursor: sqlite3.Cursor) -> int:
     return int(row[0])
 
 
+# One row into named columns from one VALUES list of plain values: lastrowid names that row.
+# Not for INSERT ... SELECT, several VALUES lists, OR IGNORE or ON CONFLICT: those may write
+# no row, or several, and lastrowid would name another.
+_ONE_ROW = re.compile(r"INSERT INTO \w+ \([\w, ]+\) VALUES \([?\w', ]*\) RETURNING id")
+
+
 @lru_cache(maxsize=64)
 def _without_returning(sql: str) -> str:
-    # lastrowid names the inserted row only if the statement inserted exactly one row or
-    # failed: a plain single-row INSERT, never one that may skip its row (OR IGNORE, ON CONFLICT).
-    if (not sql.startswith("INSERT INTO ") or not sql.endswith(_RETURNING_ID)
-            or "ON CONFLICT" in sql or sql.count("VALUES (") != 1):
+    if _ONE_ROW.fullmatch(sql) is None:
         raise ValueError(f"insert_row runs a plain one-row INSERT ... RETURNING id, not {sql!r}")
     return sql[:-len(_RETURNING_ID)]
 
