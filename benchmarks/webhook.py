@@ -108,6 +108,7 @@ async def paid_sessions(db: str, emu: Any, count: int) -> list[bytes]:
     """`count` top-up orders with a paid Checkout Session each; their completed events."""
     from ledger import Ledger
     from payments.stripe_checkout import StripeCheckout, make_client
+    from sandbox.stripe_webhooks import webhook_body
 
     ledger = await Ledger.open(db)
     client = make_client(API_KEY, emu.base_url)
@@ -126,7 +127,9 @@ async def paid_sessions(db: str, emu: Any, count: int) -> list[bytes]:
     await ledger.close()
     for sid in sessions:
         emu.pay_session(sid)
-    return [json.dumps(ev).encode() for ev in emu.events("checkout.session.completed")]
+    # The bytes the emulator would POST, as Stripe renders them (indented JSON, ~3.4 KB):
+    # what `construct_event` verifies and parses in production.
+    return [webhook_body(ev) for ev in emu.events("checkout.session.completed")]
 
 
 def write_requests(path: Path, bodies: list[bytes]) -> None:
