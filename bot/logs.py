@@ -61,6 +61,11 @@ def setup_logging(level: int = logging.INFO) -> None:
     # httpx logs every request URL at INFO, and Bot API URLs carry the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # The stripe SDK logs two INFO lines per API call (request and response, each formatted
+    # with a regular expression per field): at a webhook's read-back rate that was most of the
+    # log's cost and none of its use. Its warnings and errors still show; the shop logs each
+    # event's outcome itself.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
 
 
 def redact(secrets: Iterable[str]) -> None:

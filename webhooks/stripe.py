@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import stripe
 from aiohttp import web
 
+from core.bounded import BoundedDict
 from ledger import Ledger
 from ledger.stripe_events import Policy
 from payments.stripe_dispatch import RetryLater, handle_event
@@ -29,6 +30,10 @@ from payments.stripe_dispatch import RetryLater, handle_event
 log = logging.getLogger(__name__)
 
 TOLERANCE_S = 300
+# Event ids this instance saw applied. An applied event stays applied (another instance's
+# write cannot unapply it), so a hit answers a redelivery with no read at all; a miss asks the
+# ledger as before. 100k ids of ~30 bytes: a few MB.
+APPLIED_CACHE = 100_000
 
 
 @dataclass
@@ -39,6 +44,7 @@ class StripeWebhook:
     secret: str
     policy: Policy
     client: stripe.StripeClient | None = None  # to look up the session of a dispute
+    applied: BoundedDict[str, None] = field(default_factory=lambda: BoundedDict(APPLIED_CACHE))
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()  # raises 413 beyond client_max_size
@@ -66,11 +72,18 @@ class StripeWebhook:
             log.warning("stripe event %s is rendered in API version %r, not the SDK's %r: set "
                         "the endpoint's version with `gridshop stripe setup`", raw.get("id"),
                         raw.get("api_version"), stripe.api_version)
+        event_id = raw.get("id")
+        if isinstance(event_id, str) and event_id in self.applied:
+            log.info("stripe event %s (%s): duplicate applied already", event_id, raw["type"])
+            return web.json_response({"received": True, "status": "duplicate"})
         try:
             outcome = await handle_event(self.ledger, raw, self.policy, self.client)
         except RetryLater as exc:
             log.warning("stripe event %s not applied now: %s", raw.get("id"), exc)
             return _error(503, "try again later")
+        if outcome.status not in ("ignored", "need_session") and isinstance(event_id, str) \
+                and event_id.startswith("evt_"):
+            self.applied[event_id] = None  # handle_event marked it applied in the ledger
         log.info("stripe event %s (%s): %s %s", raw.get("id"), raw.get("type"), outcome.status,
                  outcome.detail)
         return web.json_response({"received": True, "status": outcome.status})

@@ -169,6 +169,23 @@ def test_log_records_never_carry_a_secret() -> None:
     assert record.getMessage() == "POST http://x/bot***/getMe failed"
 
 
+def test_the_log_shows_the_stripe_sdks_warnings_but_not_a_line_per_api_call() -> None:
+    import logging
+
+    from bot.logs import setup_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        setup_logging()
+        sdk = logging.getLogger("stripe")
+        assert not sdk.isEnabledFor(logging.INFO)  # "Request to Stripe api" per read-back
+        assert sdk.isEnabledFor(logging.WARNING)
+    finally:
+        root.handlers[:], root.level = handlers, level
+        logging.getLogger("stripe").setLevel(logging.NOTSET)
+
+
 def test_a_database_from_a_newer_gridshop_is_refused_in_one_line(config_file: Path) -> None:
     db = config_file.parent / "shop.db"
     _seed(db)

@@ -59,6 +59,26 @@ async def test_a_redelivery_is_answered_200_from_a_read_without_stripe_or_a_writ
     assert len(await shop.notifications(42)) == 1
 
 
+async def test_a_redelivery_this_instance_applied_is_answered_without_reading_the_ledger(
+        shop: Shop) -> None:
+    from core.metrics import LEDGER_READ_WAIT_SECONDS
+
+    def reads() -> float:  # every ledger read observes its wait once
+        return next(s.value for m in LEDGER_READ_WAIT_SECONDS.collect() for s in m.samples
+                    if s.name.endswith("_count"))
+
+    order = await shop.order(amount=800)
+    await shop.collect_only()
+    shop.emu.pay_session(await shop.session_of(order))
+    [event] = shop.emu.events("checkout.session.completed")
+    assert await shop.post_event(event) == 200
+    before = reads()
+    for _ in range(3):
+        assert await shop.post_event(event) == 200
+    assert reads() == before
+    assert await shop.available() == 800 and await shop.payment_count() == 1
+
+
 async def test_duplicated_delayed_reordered_deliveries_credit_once(shop: Shop) -> None:
     shop.emu.set_delivery_options(duplicate_deliveries=True, reorder=True, delay_seconds=0.05)
     orders = [await shop.order(user_id=100 + i, amount=500 + i) for i in range(5)]
