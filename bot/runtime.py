@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.log import access_logger
 
 from core.catalog import Catalogue
+from core.heap import freeze_startup_heap
 from grid.deployer import Deployer
 from grid.factory import make_deployer, make_gridproxy
 from grid.periods import PeriodKeeper
@@ -153,7 +154,8 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
 
     webhook_mode = config.telegram.mode == "webhook"
     web_app = make_app(ledger, webhooks, stripe_client=stripe_client if stripe_on else None,
-                       telegram_application=application if webhook_mode else None)
+                       telegram_application=application if webhook_mode else None,
+                       instance_id=board.locks.instance_id)
     runner = web_runner(web_app, config)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)
@@ -219,6 +221,7 @@ async def serve(config: Config, secrets: Secrets, stop: asyncio.Event, *,
         tasks = [asyncio.create_task(worker.run(stop), name="deployments")] + [
             asyncio.create_task(hold_role(board, role, stop, job), name=f"role-{role}")
             for role, job in roles.items()]
+        freeze_startup_heap()  # full collections no longer walk what startup built (core.heap)
         log.info("gridshop is running; roles held: %s", board.describe())
         await stop.wait()
     finally:
