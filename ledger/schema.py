@@ -361,8 +361,26 @@ ALTER TABLE orders ADD COLUMN item_name TEXT;
 ALTER TABLE deployments ADD COLUMN label TEXT;
 """
 
+# v12: the Stripe inbox (`ledger.stripe_inbox`): verified webhook events accepted durably and
+# not applied yet; a row leaves once its event was applied. Claimed by lease (`lease_until`,
+# `lease_owner` as for deployments); `next_at` orders the due ones and backs off retries.
+_V12 = """
+CREATE TABLE stripe_inbox (
+    event_id     TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    next_at      INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    lease_until  INTEGER NOT NULL DEFAULT 0,
+    lease_owner  INTEGER,
+    last_error   TEXT
+);
+CREATE INDEX stripe_inbox_due ON stripe_inbox (next_at);
+"""
+
 MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6), _script(_V7),
-              _script(_V8), _script(_V9), _script(_V10), _script(_V11)]
+              _script(_V8), _script(_V9), _script(_V10), _script(_V11), _script(_V12)]
 
 
 def migrate(conn: sqlite3.Connection, dialect: Dialect = SQLITE) -> int:

@@ -24,12 +24,13 @@ from ledger import Ledger
 from ledger.stripe_events import Policy
 
 from .health import Health
-from .stripe import StripeWebhook
+from .stripe import INLINE_MAX, StripeWebhook
 from .telegram import TelegramWebhook
 
 STRIPE_PATH = "/webhooks/stripe"
 TELEGRAM_PATH = "/webhooks/telegram"
 HEALTH_PATH = "/healthz"
+STRIPE_WEBHOOK: web.AppKey[StripeWebhook] = web.AppKey("stripe_webhook", StripeWebhook)
 _ENDPOINTS = {STRIPE_PATH: "stripe", TELEGRAM_PATH: "telegram"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -61,6 +62,9 @@ class WebhookSettings:
     stripe_policy: Policy  # admins to tell and the hold a buy-now paid through Stripe gets
     stripe_secret: str | None  # STRIPE_WEBHOOK_SECRET, when `stripe.enabled`: adds /webhooks/stripe
     telegram_secret: str | None  # TELEGRAM_WEBHOOK_SECRET: each update to /webhooks/telegram must carry it
+    # Stripe events applied before the answer at once; more in flight are queued in the inbox
+    # (0: every handled event is queued; the tests of the inbox use that).
+    stripe_inline_max: int = INLINE_MAX
 
     @classmethod
     def from_config(cls, config: Config, secrets: Secrets) -> WebhookSettings:
@@ -80,13 +84,20 @@ def make_app(
     *,
     stripe_client: stripe.StripeClient | None = None,
     telegram_application: Application[Any, Any, Any, Any, Any, Any] | None = None,
+    instance_id: int | None = None,
 ) -> web.Application:
-    """Build the aiohttp application; `telegram_application` only in webhook mode."""
+    """Build the aiohttp application; `telegram_application` only in webhook mode.
+    `instance_id`: this instance's among several on PostgreSQL (`ledger.roles`), which the
+    Stripe inbox's claims carry. The inbox's consumer starts and stops with the application."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[count_answers])
     app.router.add_get(HEALTH_PATH, Health(ledger).handle)
     if settings.stripe_secret:
-        hook = StripeWebhook(ledger, settings.stripe_secret, settings.stripe_policy, stripe_client)
+        hook = StripeWebhook(ledger, settings.stripe_secret, settings.stripe_policy, stripe_client,
+                             inline_max=settings.stripe_inline_max, owner=instance_id)
         app.router.add_post(STRIPE_PATH, hook.handle)
+        app.on_startup.append(hook.on_startup)
+        app.on_cleanup.append(hook.on_cleanup)
+        app[STRIPE_WEBHOOK] = hook
     if telegram_application is not None:
         if not settings.telegram_secret:
             raise ValueError("the Telegram webhook needs a secret token")

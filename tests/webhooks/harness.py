@@ -3,6 +3,8 @@ emulator delivering signed events to it, the real SDK, and helpers to read the l
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import socket
 import time
@@ -15,7 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Config, load_secrets
-from ledger import Ledger, inbox, outbox, stripe_state
+from ledger import Ledger, inbox, outbox, stripe_inbox, stripe_state
 from ledger.models import Order
 from payments.stripe_checkout import StripeCheckout, make_client
 from sandbox.stripe_api import StripeEmulator
@@ -29,13 +31,24 @@ FAST = (0.05, 0.1, 0.2)
 
 
 def webhook_settings(*, stripe_secret: str | None = None, telegram_secret: str | None = None,
-                     admin_ids: Sequence[int] = ()) -> WebhookSettings:
+                     admin_ids: Sequence[int] = (), inline_max: int | None = None) -> WebhookSettings:
     """The server's settings as `gridshop run` makes them: from a validated config (so its
     defaults) with Stripe on when a webhook secret is given, and the secrets as from the environment."""
     config = Config.model_validate({"stripe": {"enabled": stripe_secret is not None},
                                     "admin": {"user_ids": list(admin_ids)}})
     env = {"STRIPE_WEBHOOK_SECRET": stripe_secret or "", "TELEGRAM_WEBHOOK_SECRET": telegram_secret or ""}
-    return WebhookSettings.from_config(config, load_secrets(env))
+    settings = WebhookSettings.from_config(config, load_secrets(env))
+    if inline_max is not None:
+        settings = dataclasses.replace(settings, stripe_inline_max=inline_max)
+    return settings
+
+
+async def inbox_drained(ledger: Ledger, timeout: float = 20) -> None:
+    """Until the Stripe inbox holds no event (its consumer applied them all)."""
+    deadline = time.monotonic() + timeout
+    while (await ledger.read(stripe_inbox.waiting))[0]:
+        assert time.monotonic() < deadline, "the Stripe inbox did not drain"
+        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -67,8 +80,13 @@ class Shop:
     async def pay(self, order: Order, outcome: str = "succeeded") -> str:
         sid = await self.session_of(order)
         self.emu.pay_session(sid, outcome)
-        await self.emu.wait_for_deliveries()
+        await self.settle()
         return sid
+
+    async def settle(self) -> None:
+        """Until every event was delivered and every event the webhook queued was applied."""
+        await self.emu.wait_for_deliveries()
+        await inbox_drained(self.ledger)
 
     def charge_of(self, sid: str) -> str:
         session = self.emu.get_object(sid)
@@ -129,7 +147,7 @@ def free_socket() -> socket.socket:
 @asynccontextmanager
 async def running_shop(
     ledger: Ledger, *, middlewares: Sequence[Any] = (), webhook: bool = True,
-    **emulator_options: Any,
+    inline_max: int | None = None, **emulator_options: Any,
 ) -> AsyncIterator[Shop]:
     """The webhook server (on a socket reserved first, so the emulator can be told its URL)
     and the Stripe emulator delivering to it."""
@@ -140,7 +158,8 @@ async def running_shop(
                          **emulator_options)
     base = await emu.start()
     client = make_client(API_KEY, base, max_network_retries=0)
-    app = make_app(ledger, webhook_settings(stripe_secret=SECRET, admin_ids=ADMINS), stripe_client=client)
+    app = make_app(ledger, webhook_settings(stripe_secret=SECRET, admin_ids=ADMINS, inline_max=inline_max),
+                   stripe_client=client)
     for middleware in middlewares:
         app.middlewares.append(middleware)
     runner = web.AppRunner(app, access_log=None)

@@ -1,13 +1,14 @@
 """The real webhook server in its own process, for the crash tests of test_stripe_crash.py.
 
     STRIPE_SECRET_KEY=... python -m tests.webhooks.stripe_crash_server DB PORT SECRET STRIPE_API \
-        [--kill-after-commit]
+        [--kill-after-commit] [--inline-max N]
 
 Opens the Ledger on DB and serves `make_app` with Stripe's webhook secret SECRET (and a client
 of the Stripe API at STRIPE_API, to read events back) on 127.0.0.1:PORT.
 With --kill-after-commit, the first `POST /webhooks/stripe` runs the real handler (whose ledger
 write has committed when it returns) and then the process SIGKILLs itself before the response
-is sent: the crash between COMMIT and the 2xx.
+is sent: the crash between COMMIT and the 2xx. --inline-max N: the webhook applies at most N
+events before the answer at once and queues the others in the Stripe inbox (0: queues all).
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ async def kill_after_commit(request: web.Request, handler: web.Handler) -> web.S
     return response
 
 
-async def serve(db: str, port: int, secret: str, api: str, kill: bool) -> None:
+async def serve(db: str, port: int, secret: str, api: str, kill: bool,
+                inline_max: int | None) -> None:
     ledger = await Ledger.open(db)
     client = make_client(os.environ["STRIPE_SECRET_KEY"], api, max_network_retries=0)
-    app = make_app(ledger, webhook_settings(stripe_secret=secret), stripe_client=client)
+    app = make_app(ledger, webhook_settings(stripe_secret=secret, inline_max=inline_max),
+                   stripe_client=client)
     if kill:
         app.middlewares.append(kill_after_commit)
     runner = web.AppRunner(app, access_log=None)
@@ -58,9 +61,11 @@ def main() -> None:
     parser.add_argument("secret")
     parser.add_argument("stripe_api")
     parser.add_argument("--kill-after-commit", action="store_true")
+    parser.add_argument("--inline-max", type=int)
     args = parser.parse_args()
     try:
-        asyncio.run(serve(args.db, args.port, args.secret, args.stripe_api, args.kill_after_commit))
+        asyncio.run(serve(args.db, args.port, args.secret, args.stripe_api, args.kill_after_commit,
+                          args.inline_max))
     except KeyboardInterrupt:  # the test stops it with SIGINT once done
         pass
 
