@@ -363,7 +363,8 @@ ALTER TABLE deployments ADD COLUMN label TEXT;
 
 # v12: the Stripe inbox (`ledger.stripe_inbox`): verified webhook events accepted durably and
 # not applied yet; a row leaves once its event was applied. Claimed by lease (`lease_until`,
-# `lease_owner` as for deployments); `next_at` orders the due ones and backs off retries.
+# `lease_owner` as for deployments); `next_at` orders the due ones and backs off retries; the
+# index also covers `received_at` for the metrics' count and oldest age.
 _V12 = """
 CREATE TABLE stripe_inbox (
     event_id     TEXT PRIMARY KEY,
@@ -376,7 +377,7 @@ CREATE TABLE stripe_inbox (
     lease_owner  INTEGER,
     last_error   TEXT
 );
-CREATE INDEX stripe_inbox_due ON stripe_inbox (next_at);
+CREATE INDEX stripe_inbox_due ON stripe_inbox (next_at, received_at);
 """
 
 MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6), _script(_V7),

@@ -2,7 +2,8 @@
 
 The counters and histograms of `core.metrics` (process-wide, with prometheus_client's process
 and Python collectors), then the states read from the ledger at this scrape (`ledger.gauges`,
-index reads only): parked payments, the outbox backlog and the age of its oldest message, and
+index reads only): parked payments, the outbox backlog and the age of its oldest message, the
+Stripe inbox's backlog and the age of its oldest event, and
 deployments by state. When the database does not answer, `gridshop_ledger_up` is 0 and those
 gauges are left out; the counters are still served.
 
@@ -63,6 +64,14 @@ class _LedgerGauges(Collector):
         yield GaugeMetricFamily("gridshop_outbox_oldest_pending_age_seconds",
                                 "Age of the oldest message not sent yet (0 when none is).",
                                 value=oldest)
+        yield GaugeMetricFamily("gridshop_stripe_inbox_events",
+                                "Stripe events answered 200 and not applied yet (the inbox).",
+                                value=figures.stripe_inbox)
+        waited = (0 if figures.stripe_inbox_oldest is None
+                  else max(0, self._now - figures.stripe_inbox_oldest))
+        yield GaugeMetricFamily("gridshop_stripe_inbox_oldest_age_seconds",
+                                "Age of the oldest Stripe event not applied yet (0 when none is).",
+                                value=waited)
         by_state = GaugeMetricFamily("gridshop_deployments", "Deployments by state (cancelled "
                                      "ones are not counted).", labels=["state"])
         for state, count in figures.deployments.items():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from ledger import Ledger, gauges, inbox, outbox
+from ledger import Ledger, gauges, inbox, outbox, stripe_inbox
 from tests.conftest import FakeClock
 from tests.grid.worker_support import buy, fund
 from tests.ledger.conftest import db_path, sqlite_path, store_kind  # noqa: F401  # fixtures: both stores
@@ -43,10 +43,13 @@ async def test_the_ledgers_states_are_read_at_each_scrape(shop: tuple[Ledger, st
     assert value(empty, "gridshop_parked_payments") == 0
     assert value(empty, "gridshop_outbox_pending") == 0
     assert value(empty, "gridshop_outbox_oldest_pending_age_seconds") == 0
+    assert value(empty, "gridshop_stripe_inbox_events") == 0
+    assert value(empty, "gridshop_stripe_inbox_oldest_age_seconds") == 0
     for state in gauges.COUNTED_DEPLOYMENT_STATES:
         assert value(empty, "gridshop_deployments", state=state) == 0
 
     await ledger.write(lambda conn, now: outbox.enqueue(conn, now, 7, "first"))
+    await ledger.write(lambda conn, now: stripe_inbox.accept(conn, now, "evt_1", "checkout.session.completed", "{}"))
     clock.advance(90)
     await ledger.write(lambda conn, now: outbox.enqueue(conn, now, 8, "second"))
     await ledger.write(lambda conn, now: inbox.keep(conn, now, "stars", "ch-1", "successful_payment",
@@ -60,16 +63,21 @@ async def test_the_ledgers_states_are_read_at_each_scrape(shop: tuple[Ledger, st
     assert value(busy, "gridshop_parked_payments") == 1
     assert value(busy, "gridshop_outbox_pending") == 2
     assert value(busy, "gridshop_outbox_oldest_pending_age_seconds") == 120
+    assert value(busy, "gridshop_stripe_inbox_events") == 1
+    assert value(busy, "gridshop_stripe_inbox_oldest_age_seconds") == 120
     assert value(busy, "gridshop_deployments", state="queued") == 2
     assert value(busy, "gridshop_deployments", state="ready") == 0
 
     # Sent and resolved: the figures go back down at the next scrape.
     await ledger.write(lambda conn, now: conn.execute("UPDATE notifications SET state = 'sent'"))
     await ledger.write(lambda conn, now: conn.execute("UPDATE provider_events SET state = 'resolved'"))
+    await ledger.write(lambda conn, now: stripe_inbox.done(conn, "evt_1"))
     done = await scrape(url)
     assert value(done, "gridshop_outbox_pending") == 0
     assert value(done, "gridshop_outbox_oldest_pending_age_seconds") == 0
     assert value(done, "gridshop_parked_payments") == 0
+    assert value(done, "gridshop_stripe_inbox_events") == 0
+    assert value(done, "gridshop_stripe_inbox_oldest_age_seconds") == 0
 
 
 async def test_ledger_writes_and_reads_are_timed(shop: tuple[Ledger, str]) -> None:
