@@ -171,7 +171,10 @@ async def wait_credited(db: str, expected: int, started: float) -> float:
     try:
         while True:
             paid = conn.execute("SELECT count(*) FROM payments WHERE provider = 'stripe'").fetchone()[0]
-            queued = conn.execute("SELECT count(*) FROM stripe_inbox").fetchone()[0]
+            try:
+                queued = conn.execute("SELECT count(*) FROM stripe_inbox").fetchone()[0]
+            except sqlite3.OperationalError:  # a gridshop without the inbox (measuring "before")
+                queued = 0
             if paid >= expected and not queued:
                 return time.perf_counter() - started
             if time.perf_counter() - started > 120:
