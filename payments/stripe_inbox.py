@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 LEASE_S = 600  # a claim outlives any read-back (the SDK's timeout) and write; a dead claimer's
 # rows are claimed again at start (SQLite) or when its instance lock is gone (PostgreSQL).
+STOP_WAIT_S = 10.0  # how long stop() lets the events being applied finish
 IDLE_POLL_S = 5.0  # looks for due retries and other instances' lapsed claims this often
 
 
@@ -86,8 +87,11 @@ class StripeInbox:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # a read-back stuck on Stripe does not hold the shutdown for long:
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_WAIT_S)
+            for task in stuck:  # its row stays claimed: the next start (or another instance)
+                task.cancel()  # applies it, and applying twice changes nothing
+            await asyncio.gather(*stuck, return_exceptions=True)
         left = list(self._held)
         self._held.clear()
         while not self._claimed.empty():

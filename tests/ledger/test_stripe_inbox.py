@@ -97,3 +97,11 @@ async def test_a_dead_instances_claims_are_claimed_at_once_and_a_live_ones_are_n
         for ledger, roles in pair:
             await roles.close()
             await ledger.close()
+
+
+async def test_claims_released_at_a_stop_are_claimed_again_and_only_those(ledger: Ledger) -> None:
+    for n in range(3):
+        await accept(ledger, f"evt_{n}")
+    assert await claim(ledger) == ["evt_0", "evt_1", "evt_2"]
+    await ledger.write(lambda c, n: stripe_inbox.release(c, ["evt_1", "evt_2"]))
+    assert await claim(ledger) == ["evt_1", "evt_2"]
