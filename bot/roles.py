@@ -22,6 +22,7 @@ from ledger import Ledger
 from ledger.roles import RoleLocks
 
 from .bot_api_check import StartupError
+from .polling_guard import EXIT_SECOND_POLLER
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +52,19 @@ class RoleBoard:
 async def instance_roles(ledger: Ledger, *, polling: bool) -> RoleBoard:
     """This instance's board, announced to the others; in polling mode with the polling role
     taken, or a StartupError when another instance polls this bot already (Telegram hands
-    each update to one getUpdates caller: two pollers would fight over them)."""
+    each update to one getUpdates caller: two pollers would fight over them). That is exit
+    status 6 however it is found: here through the database, at once, or by Telegram's 409
+    (`polling_guard.claim`) for a poller on another database."""
     board = RoleBoard(ledger.role_locks())
     try:
         await board.locks.start()
         if polling:
             if not await board.locks.try_take(POLLING):
-                raise StartupError(2, "another instance is polling this bot's updates on the same "
-                                      "database: run one poller, or set telegram.mode = "
-                                      '"webhook" to run several instances')
+                # The same case as polling_guard's (found by Telegram), found here at once.
+                raise StartupError(EXIT_SECOND_POLLER, (
+                    "another instance is already polling this bot for updates (it holds the "
+                    "polling role on this database): stop it first, or run several instances "
+                    'with telegram.mode = "webhook"'))
             board.held.add(POLLING)  # said once the shop runs: a failed start says one line
     except BaseException:
         await board.locks.close()

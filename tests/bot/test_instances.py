@@ -12,6 +12,7 @@ import pytest
 
 from bot.bot_api_check import StartupError
 from bot.config import load_secrets, with_overrides
+from bot.polling_guard import EXIT_SECOND_POLLER
 from bot.roles import RoleBoard, hold_role
 from bot.runtime import serve
 from ledger import Ledger
@@ -105,8 +106,10 @@ async def test_a_second_poller_on_one_database_refuses_to_start(
     try:
         user = emu.add_user("Ada")["id"]
         await emu.wait_for(lambda: bool(emu.commands()), timeout=20)
-        with pytest.raises(StartupError, match="another instance is polling"):
+        with pytest.raises(StartupError, match="another instance is already polling this bot "
+                           r"for updates \(it holds the polling role on this database\)") as refused:
             await serve(config("b"), secrets, asyncio.Event())
+        assert refused.value.exit_status == EXIT_SECOND_POLLER  # as when Telegram says so
         # The first one goes on answering.
         await emu.send_text(user, "/start")
         assert "Ada" in (await emu.wait_for_bot_message(user, timeout=20)).text
