@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from . import rollups
+
 
 @dataclass
 class AuditReport:
@@ -144,6 +146,9 @@ def run_audit(conn: sqlite3.Connection) -> AuditReport:
         elif dep_state == "cancelled" and hold_state == "pending":
             bad(f"deployment {dep_id} is cancelled but its hold {hold_id} is still pending")
 
-    # 9. Parked payments an admin has still to resolve: counted and shown, not a violation.
+    # 9. The /stats roll-ups agree with the payments, transfers and deployments they summarise.
+    report.violations += rollups.drift(conn)
+
+    # 10. Parked payments an admin has still to resolve: counted and shown, not a violation.
     report.parked = q("SELECT count(*) FROM provider_events WHERE state = 'open'").fetchone()[0]
     return report

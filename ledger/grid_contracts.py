@@ -61,8 +61,9 @@ def record_contracts(conn: sqlite3.Connection, now: int, deployment_id: int,
 def record_cost(conn: sqlite3.Connection, now: int, deployment_id: int, billed: int) -> None:
     """What the grid billed for the deployment's contracts so far (TFT, units of 1e-7); it only
     grows, so a partial answer never lowers it."""
-    conn.execute("UPDATE deployments SET grid_cost = max(grid_cost, ?), grid_checked_at = ? WHERE id = ?",
-                 (int(billed), now, deployment_id))
+    # CASE, not SQLite's two-argument max(), which PostgreSQL does not have.
+    conn.execute("UPDATE deployments SET grid_cost = CASE WHEN grid_cost > ? THEN grid_cost ELSE ? END, "
+                 "grid_checked_at = ? WHERE id = ?", (int(billed), int(billed), now, deployment_id))
 
 
 def note_orphans(conn: sqlite3.Connection, now: int, name: str, contract_ids: Sequence[int], reason: str,

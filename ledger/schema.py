@@ -380,17 +380,180 @@ CREATE TABLE stripe_inbox (
 CREATE INDEX stripe_inbox_due ON stripe_inbox (next_at, received_at);
 """
 
+# v13: roll-ups of what /stats shows, so it reads a few rows per day instead of every payment,
+# deployment and commission transfer of the period (docs/ledger.md, "Roll-ups for /stats").
+# Triggers keep them in step in the same transaction as every write of the rows they summarise;
+# the audit checks them against those rows (`ledger.rollups`). Per UTC day (`day`: unix seconds
+# at 00:00) and provider: payments credited and clawed back; per day: the commission account's
+# net, deployments created, and for those deployments what the grid billed and what their buyers
+# paid (the first period once ready, every renewal); `last_at`: the latest time summarised in
+# the row (a deployment's figures count at its creation), so a period ending mid-day knows
+# whether that day's row holds anything later. Per user: their latest payment (paying users
+# ever, and in a period ending now). Per state: how many deployments are in it.
+_DAY = "{t} - {t} % 86400"
+_LATEST = "last_at = CASE WHEN excluded.last_at > {table}.last_at THEN excluded.last_at ELSE {table}.last_at END"
+_V13_TABLES = """
+CREATE TABLE stats_provider_days (
+    day       INTEGER NOT NULL,
+    provider  TEXT NOT NULL,
+    revenue   INTEGER NOT NULL DEFAULT 0,
+    refunded  INTEGER NOT NULL DEFAULT 0,
+    last_at   INTEGER NOT NULL,
+    PRIMARY KEY (day, provider)
+);
+CREATE TABLE stats_days (
+    day          INTEGER NOT NULL PRIMARY KEY,
+    commission   INTEGER NOT NULL DEFAULT 0,
+    deployments  INTEGER NOT NULL DEFAULT 0,
+    grid_cost    INTEGER NOT NULL DEFAULT 0,
+    grid_sold    INTEGER NOT NULL DEFAULT 0,
+    last_at      INTEGER NOT NULL
+);
+CREATE TABLE stats_payers (
+    user_id       INTEGER NOT NULL PRIMARY KEY,
+    last_paid_at  INTEGER NOT NULL
+);
+CREATE INDEX stats_payers_by_time ON stats_payers (last_paid_at);
+CREATE TABLE stats_deployment_states (
+    state        TEXT PRIMARY KEY,
+    deployments  INTEGER NOT NULL
+)
+"""
+
+
+def _add_to_provider_day(column: str, select: str) -> str:
+    """Add `select`'s (day, provider, amount, at) to the provider's day."""
+    return (f"INSERT INTO stats_provider_days (day, provider, {column}, last_at) {select} "
+            f"ON CONFLICT (day, provider) DO UPDATE SET "
+            f"{column} = stats_provider_days.{column} + excluded.{column}, "
+            + _LATEST.format(table="stats_provider_days"))
+
+
+def _add_to_day(columns: str, select: str) -> str:
+    """Add `select`'s (day, *columns, at) to the day's figures."""
+    names = [c.strip() for c in columns.split(",")]
+    sums = ", ".join(f"{c} = stats_days.{c} + excluded.{c}" for c in names)
+    return (f"INSERT INTO stats_days (day, {columns}, last_at) {select} "
+            f"ON CONFLICT (day) DO UPDATE SET {sums}, " + _LATEST.format(table="stats_days"))
+
+
+_ORDER_AMOUNT = "(SELECT o.amount FROM orders o WHERE o.id = NEW.order_id)"
+_ADD_STATE = ("INSERT INTO stats_deployment_states (state, deployments) VALUES (NEW.state, 1) "
+              "ON CONFLICT (state) DO UPDATE SET deployments = stats_deployment_states.deployments + 1")
+# Each trigger's body is one line per statement (the migration runs them whole, not split).
+V13_TRIGGERS = [
+    "CREATE TRIGGER stats_payment AFTER INSERT ON payments\nBEGIN "
+    + _add_to_provider_day("revenue", f"SELECT {_DAY.format(t='NEW.created_at')}, NEW.provider, "
+                           "NEW.amount, NEW.created_at WHERE TRUE") + "; "
+    "INSERT INTO stats_payers (user_id, last_paid_at) VALUES (NEW.user_id, NEW.created_at) "
+    "ON CONFLICT (user_id) DO UPDATE SET last_paid_at = CASE WHEN excluded.last_paid_at > "
+    "stats_payers.last_paid_at THEN excluded.last_paid_at ELSE stats_payers.last_paid_at END; END",
+
+    # Refunded: the clawed payment's provider, on the day of the clawback.
+    "CREATE TRIGGER stats_clawback AFTER INSERT ON transfers WHEN NEW.kind = 'clawback'\nBEGIN "
+    + _add_to_provider_day("refunded", f"SELECT {_DAY.format(t='NEW.created_at')}, p.provider, "
+                           "NEW.amount, NEW.created_at FROM payments p WHERE p.id = NEW.payment_id")
+    + "; END",
+
+    f"CREATE TRIGGER stats_commission AFTER INSERT ON transfers WHEN NEW.credit_account_id = "
+    f"{REVENUE_COMMISSION} OR NEW.debit_account_id = {REVENUE_COMMISSION}\nBEGIN "
+    + _add_to_day("commission", f"SELECT {_DAY.format(t='NEW.created_at')}, CASE WHEN "
+                  f"NEW.credit_account_id = {REVENUE_COMMISSION} THEN NEW.amount ELSE -NEW.amount END, "
+                  "NEW.created_at WHERE TRUE") + "; END",
+
+    # A renewal counts as sold on its deployment's day, as /stats has always counted it.
+    "CREATE TRIGGER stats_renewal AFTER INSERT ON transfers WHEN NEW.kind = 'renewal'\nBEGIN "
+    + _add_to_day("grid_sold", f"SELECT {_DAY.format(t='d.created_at')}, NEW.amount, d.created_at "
+                  "FROM deployments d WHERE d.order_id = NEW.order_id") + "; END",
+
+    # The grid figures count only deployments whose order exists (/stats joins them).
+    "CREATE TRIGGER stats_deployment AFTER INSERT ON deployments\nBEGIN "
+    + _add_to_day("deployments, grid_cost, grid_sold", f"SELECT {_DAY.format(t='NEW.created_at')}, 1, "
+                  f"CASE WHEN {_ORDER_AMOUNT} IS NULL THEN 0 ELSE NEW.grid_cost END, "
+                  f"CASE WHEN NEW.ready_at IS NULL THEN 0 ELSE coalesce({_ORDER_AMOUNT}, 0) END, "
+                  "NEW.created_at WHERE TRUE") + "; " + _ADD_STATE + "; END",
+
+    "CREATE TRIGGER stats_deployment_state AFTER UPDATE OF state ON deployments "
+    "WHEN OLD.state <> NEW.state\nBEGIN "
+    "UPDATE stats_deployment_states SET deployments = deployments - 1 WHERE state = OLD.state; "
+    + _ADD_STATE + "; END",
+
+    # What the grid billed grows as it bills; the first period counts as sold once ready.
+    "CREATE TRIGGER stats_deployment_grid AFTER UPDATE OF grid_cost, ready_at ON deployments "
+    "WHEN OLD.grid_cost <> NEW.grid_cost OR (OLD.ready_at IS NULL) <> (NEW.ready_at IS NULL)\nBEGIN "
+    "UPDATE stats_days SET "
+    "grid_cost = grid_cost + coalesce((SELECT NEW.grid_cost - OLD.grid_cost FROM orders o "
+    "WHERE o.id = NEW.order_id), 0), "
+    "grid_sold = grid_sold + coalesce((SELECT CASE WHEN NEW.ready_at IS NULL THEN 0 ELSE o.amount END "
+    "- CASE WHEN OLD.ready_at IS NULL THEN 0 ELSE o.amount END FROM orders o WHERE o.id = NEW.order_id), 0) "
+    f"WHERE day = {_DAY.format(t='NEW.created_at')}; END",
+]
+
+# The backfill: each roll-up from the rows it summarises (`ledger.rollups` reads the same
+# queries to rebuild them and the audit to check them).
+PROVIDER_DAYS_FROM_ROWS = f"""
+SELECT day, provider, sum(revenue), sum(refunded), max(seen) FROM (
+    SELECT {_DAY.format(t='created_at')} AS day, provider, amount AS revenue, 0 AS refunded,
+        created_at AS seen FROM payments
+    UNION ALL
+    SELECT {_DAY.format(t='t.created_at')}, p.provider, 0, t.amount, t.created_at
+        FROM transfers t JOIN payments p ON p.id = t.payment_id WHERE t.kind = 'clawback'
+) AS summarised GROUP BY day, provider
+"""
+DAYS_FROM_ROWS = f"""
+SELECT day, sum(commission), sum(deployments), sum(grid_cost), sum(grid_sold), max(seen) FROM (
+    SELECT {_DAY.format(t='created_at')} AS day, CASE WHEN credit_account_id = {REVENUE_COMMISSION}
+        THEN amount ELSE -amount END AS commission, 0 AS deployments, 0 AS grid_cost,
+        0 AS grid_sold, created_at AS seen FROM transfers
+        WHERE credit_account_id = {REVENUE_COMMISSION} OR debit_account_id = {REVENUE_COMMISSION}
+    UNION ALL
+    SELECT {_DAY.format(t='d.created_at')}, 0, 1, CASE WHEN o.id IS NULL THEN 0 ELSE d.grid_cost END,
+        CASE WHEN o.id IS NULL OR d.ready_at IS NULL THEN 0 ELSE o.amount END, d.created_at
+        FROM deployments d LEFT JOIN orders o ON o.id = d.order_id
+    UNION ALL
+    SELECT {_DAY.format(t='d.created_at')}, 0, 0, 0, t.amount, d.created_at
+        FROM transfers t JOIN deployments d ON d.order_id = t.order_id WHERE t.kind = 'renewal'
+) AS summarised GROUP BY day
+"""
+PAYERS_FROM_ROWS = "SELECT user_id, max(created_at) FROM payments GROUP BY user_id"
+DEPLOYMENT_STATES_FROM_ROWS = "SELECT state, count(*) FROM deployments GROUP BY state"
+ROLLUPS_FROM_ROWS = {
+    "stats_provider_days (day, provider, revenue, refunded, last_at)": PROVIDER_DAYS_FROM_ROWS,
+    "stats_days (day, commission, deployments, grid_cost, grid_sold, last_at)": DAYS_FROM_ROWS,
+    "stats_payers (user_id, last_paid_at)": PAYERS_FROM_ROWS,
+    "stats_deployment_states (state, deployments)": DEPLOYMENT_STATES_FROM_ROWS,
+}
+
+
+def fill_rollups(conn: sqlite3.Connection) -> None:
+    """(Re)compute every /stats roll-up from the rows it summarises."""
+    for table, select in ROLLUPS_FROM_ROWS.items():
+        conn.execute(f"DELETE FROM {table.split()[0]}")
+        conn.execute(f"INSERT INTO {table} {select}")
+
+
+def _v13(conn: sqlite3.Connection) -> None:
+    _script(_V13_TABLES)(conn)
+    for trigger in V13_TRIGGERS:
+        conn.execute(trigger)
+    fill_rollups(conn)
+
+
 MIGRATIONS = [_v1, _script(_V2), _script(_V3), _script(_V4), _script(_V5), _script(_V6), _script(_V7),
-              _script(_V8), _script(_V9), _script(_V10), _script(_V11), _script(_V12)]
+              _script(_V8), _script(_V9), _script(_V10), _script(_V11), _script(_V12), _v13]
+ROLLUPS_VERSION = 13  # the schema version that added the /stats roll-ups
 
 
-def migrate(conn: sqlite3.Connection, dialect: Dialect = SQLITE) -> int:
-    """Apply the migrations the database lacks; return the resulting schema version.
+def migrate(conn: sqlite3.Connection, dialect: Dialect = SQLITE, upto: int | None = None) -> int:
+    """Apply the migrations the database lacks (up to version `upto`, if given: a benchmark
+    builds its rows at an older version and lets the later migrations fill what they derive);
+    return the resulting schema version.
 
     Each migration runs in its own transaction that also reads and moves the version, so a
     crash mid-upgrade leaves the previous version intact, and two processes opening the same
     database at once (PostgreSQL) apply each migration once.
     """
+    target = len(MIGRATIONS) if upto is None else min(upto, len(MIGRATIONS))
     while True:
         conn.execute(dialect.begin_migration)
         try:
@@ -401,7 +564,7 @@ def migrate(conn: sqlite3.Connection, dialect: Dialect = SQLITE) -> int:
                 raise RuntimeError(
                     f"database schema version {version} is newer than this gridshop "
                     f"({len(MIGRATIONS)})")
-            if version < len(MIGRATIONS):
+            if version < target:
                 MIGRATIONS[version](conn)
                 for statement in dialect.write_version:
                     conn.execute(statement.format(version=version + 1))
@@ -409,5 +572,5 @@ def migrate(conn: sqlite3.Connection, dialect: Dialect = SQLITE) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        if version == len(MIGRATIONS):
+        if version >= target:
             return version

@@ -20,12 +20,14 @@ from ledger import Ledger, broadcasts, deployments, ops, outbox, queries, stripe
 from ledger import admin_state as state
 from ledger import stats as shop_stats
 from ledger.audit import run_audit
+from ledger.schema import V13_TRIGGERS, migrate
 from tests.ledger.helpers import fund
 
-# Tables that grow with every payment, purchase, message or admin action. Users and accounts grow
-# with the users only; /stats sums those on purpose (credits outstanding, debt).
+# Tables that grow with every payment, purchase, message or admin action (or day: the /stats
+# roll-ups). Users, accounts and stats_payers grow with the users only; /stats sums those on
+# purpose (credits outstanding, debt, paying users).
 GROWING = {"transfers", "payments", "orders", "holds", "deployments", "notifications", "admin_log",
-           "provider_events", "admin_requests", "stripe_sessions"}
+           "provider_events", "admin_requests", "stripe_sessions", "stats_days", "stats_provider_days"}
 USERS = 30
 
 
@@ -100,6 +102,9 @@ def hot_reads(now: int) -> dict[str, Callable[[sqlite3.Connection], Any]]:
         "order's payment": lambda c: stripe_state.payment_of_order(c, "stripe", 3),
         "deployments of a user": lambda c: deployments.list_by_user(c, 1003),
         "stats": lambda c: shop_stats.collect(c, since, now + 1),
+        # a period ending mid-day with rows after its end: that day's part read from the rows
+        "stats ending earlier": lambda c: shop_stats.collect(c, since, shop_stats.day_start(now) + 1),
+        "stats starting mid-day": lambda c: shop_stats.collect(c, since + 3600, now + 1),
         "expiry warnings": lambda c: deployments.due_for_warning(c, now, 3 * 86_400),
         "expiry": lambda c: deployments.due_for_expiry(c, now),
     }
@@ -171,3 +176,20 @@ async def test_the_audit_reads_each_row_once(tmp_path):
         await ledger.close()
     assert report.ok, report.violations
     assert found == []
+
+
+@pytest.mark.parametrize("trigger", V13_TRIGGERS, ids=[t.split()[2] for t in V13_TRIGGERS])
+def test_a_rollup_trigger_finds_its_rows_by_key(tmp_path, trigger):
+    """Each statement of the /stats roll-ups' triggers (run with every write of a payment,
+    transfer or deployment) looks up and updates rows by key, never by a scan."""
+    conn = sqlite3.connect(tmp_path / "shop.db", isolation_level=None)
+    try:
+        migrate(conn)
+        body = trigger.split("\nBEGIN ", 1)[1].rsplit("; END", 1)[0]
+        # The row's values as literals: the plan is the one the trigger runs.
+        statements = [re.sub(r"\b(NEW|OLD)\.\w+", "1", s) for s in body.split("; ")]
+        scans = [f"{table}: {sql}" for sql in statements for _, _, detail in plan_lines(conn, sql)
+                 if (table := scanned(sql, detail)) or detail.startswith("SCAN stats_")]
+    finally:
+        conn.close()
+    assert statements and scans == []
