@@ -46,6 +46,16 @@ def _compare(table: str, columns: tuple[str, ...], stored: Iterable[tuple[Any, .
     return found
 
 
+def _payers(conn: sqlite3.Connection, most: int = 50) -> list[str]:
+    """The payers whose latest payment differs (exact: paying users in a period are counted by
+    it), compared in SQL: one row per user who ever paid, too many to hold in Python."""
+    stored = "SELECT user_id, last_paid_at FROM stats_payers"
+    wrong = dict(conn.execute(f"SELECT * FROM ({stored} EXCEPT {PAYERS_FROM_ROWS}) AS w LIMIT {most}").fetchall())
+    missed = dict(conn.execute(f"SELECT * FROM ({PAYERS_FROM_ROWS} EXCEPT {stored}) AS m LIMIT {most}").fetchall())
+    return [f"/stats roll-up stats_payers {user}: last paid at {wrong.get(user, 'never')}; "
+            f"the payments say {missed.get(user, 'never')}" for user in sorted(set(wrong) | set(missed))]
+
+
 def drift(conn: sqlite3.Connection) -> list[str]:
     """Every roll-up figure that differs from what its rows say (empty when they agree)."""
     q = conn.execute
@@ -56,9 +66,7 @@ def drift(conn: sqlite3.Connection) -> list[str]:
         *_compare("stats_days", ("commission", "deployments", "grid_cost", "grid_sold", "last_at"),
                   q("SELECT day, commission, deployments, grid_cost, grid_sold, last_at FROM stats_days"),
                   q(DAYS_FROM_ROWS), 1, latest=True),
-        # Exact: paying users in a period are counted by their latest payment.
-        *_compare("stats_payers", ("last_paid_at",), q("SELECT user_id, last_paid_at FROM stats_payers"),
-                  q(PAYERS_FROM_ROWS), 1),
+        *_payers(conn),
         *_compare("stats_deployment_states", ("deployments",),
                   q("SELECT state, deployments FROM stats_deployment_states"),
                   q(DEPLOYMENT_STATES_FROM_ROWS), 1),

@@ -202,3 +202,23 @@ async def test_a_shop_from_before_the_rollups_gets_them_from_its_rows(db_path: P
         assert (await ledger.audit()).ok
     finally:
         await ledger.close()
+
+
+@pytest.mark.parametrize("table, tamper", [
+    ("stats_provider_days", "UPDATE stats_provider_days SET revenue = revenue + 1 WHERE provider = 'stars'"),
+    ("stats_days", "UPDATE stats_days SET commission = commission - 1 WHERE commission > 0"),
+    ("stats_days", "UPDATE stats_days SET last_at = last_at - 1 WHERE deployments > 0"),
+    ("stats_payers", "UPDATE stats_payers SET last_paid_at = last_paid_at - 1 WHERE user_id = 101"),
+    ("stats_payers", "DELETE FROM stats_payers WHERE user_id = 102"),
+    ("stats_deployment_states", "UPDATE stats_deployment_states SET deployments = 0 WHERE state = 'failed'"),
+])
+async def test_the_audit_names_a_rollup_out_of_step(db_path: Path | str, clock: FakeClock, table: str,
+                                                    tamper: str) -> None:
+    ledger = await shop(db_path, clock)
+    try:
+        await live_a_while(ledger, clock)
+        execute(db_path, tamper)
+        report = await ledger.audit()
+    finally:
+        await ledger.close()
+    assert report.violations and all(f"/stats roll-up {table} " in v for v in report.violations)
