@@ -4,7 +4,7 @@ transfers among 1e5 users, each 1e6 figure beside its 1e3 twin measured in the s
 The databases are built directly with SQL in the schema's shape (users, their accounts, paid
 top-ups, purchases settled to the grid and the commission, their deployments, spread over a
 year, balances consistent so the audit passes), in a child process so the builder's memory does
-not count; the rows go in at the schema before migration v12, whose backfill then fills the
+not count; the rows go in at the schema before migration v13, whose backfill then fills the
 /stats roll-ups from them. They are cached between runs under $GRIDSHOP_BENCH_CACHE (default
 ~/.cache/gridshop-bench), keyed on the schema version and the sizes; a run works on a copy.
 Everything measured then goes through the real API: `Ledger` reads, `ledger.stats.collect` and

@@ -1,4 +1,4 @@
-"""The /stats roll-ups (migration v12): which tables they are, rebuilding them from the rows
+"""The /stats roll-ups (migration v13): which tables they are, rebuilding them from the rows
 they summarise (after a copy into PostgreSQL), and the audit's check that they agree with those
 rows, so a write that missed them (or a row changed by hand) is reported, not shown as figures.
 """

@@ -1,12 +1,12 @@
 """Read-only aggregates for the admin /stats command: users, payments, commission, credits, debt,
 deployments, and a per-day series of revenue and deployments. Run on the reader connection.
 
-The period figures come from the roll-ups of migration v12 (a few rows per day, kept in step
+The period figures come from the roll-ups of migration v13 (a few rows per day, kept in step
 by triggers in the same transaction as the rows they summarise: docs/ledger.md), the all-time
 ones from their counters; only what the roll-ups cannot answer exactly is read from the rows:
 the part of a day at either end of a period that does not cover it whole (a period ending now
 is served whole by the roll-ups as long as nothing summarised lies later than its end).
-`from_rows` computes every figure from the rows alone, as /stats did before v12; the tests
+`from_rows` computes every figure from the rows alone, as /stats did before v13; the tests
 hold the two equal.
 """
 

@@ -1,4 +1,4 @@
-"""/stats from its roll-ups (migration v12) shows exactly what it showed from the rows.
+"""/stats from its roll-ups (migration v13) shows exactly what it showed from the rows.
 
 A shop lives through 40 days on both stores: payments by every provider, purchases deployed,
 failed, cancelled before and after running, renewed, billed by the grid; refunds, a dispute
@@ -180,7 +180,7 @@ async def test_a_rollup_write_left_out_shows_in_the_figures_and_the_audit(
 
 
 async def test_a_shop_from_before_the_rollups_gets_them_from_its_rows(db_path: Path | str, clock: FakeClock) -> None:
-    """Migration v12 on a shop with history: its backfill sums every existing row."""
+    """Migration v13 on a shop with history: its backfill sums every existing row."""
     ledger = await shop(db_path, clock)
     try:
         await live_a_while(ledger, clock)
