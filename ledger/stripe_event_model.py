@@ -92,6 +92,12 @@ class Outcome:
     detail: str = ""
     order_id: int | None = None
 
+    @property
+    def marked_applied(self) -> bool:
+        """The write marked the event applied (`apply_and_mark`): a redelivery changes nothing.
+        Not so for an event type the shop ignores, nor one waiting for its session's lookup."""
+        return self.status not in ("ignored", "need_session")
+
 
 def whole_number(value: Any) -> int | None:
     """An id or amount read from provider JSON: an int, or a string of digits; else None."""

@@ -180,7 +180,7 @@ class StripeInbox:
             await self.ledger.write(lambda conn, now: stripe_inbox.done(conn, row.event_id))
         except StoreError as exc:  # applied; the row is met again and answered as a duplicate
             log.warning("stripe event %s applied but still in the inbox: %s", row.event_id, exc)
-        if outcome.status not in ("ignored", "need_session"):
+        if outcome.marked_applied:
             self.on_applied(row.event_id)
         log.info("stripe event %s (%s): %s %s", row.event_id, row.kind, outcome.status,
                  outcome.detail)

@@ -122,7 +122,7 @@ class StripeWebhook:
         except RetryLater as exc:
             log.warning("stripe event %s not applied now: %s", raw.get("id"), exc)
             return _error(503, "try again later")
-        if outcome.status not in ("ignored", "need_session") and isinstance(event_id, str):
+        if outcome.marked_applied and isinstance(event_id, str):
             self._applied(event_id)  # handle_event marked it applied in the ledger
         log.info("stripe event %s (%s): %s %s", raw.get("id"), raw.get("type"), outcome.status,
                  outcome.detail)
